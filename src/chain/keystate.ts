@@ -1,0 +1,101 @@
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, existsSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/**
+ * The running secrets of the writer: the open block's MAC key and the current signing key.
+ * They live in this file beside the database (mode 0600), never in it, so that a copy of the
+ * database or of its backups gives an attacker no key.
+ */
+export interface KeyState {
+  version: 1;
+  /** Hex SHA-256 of the identity public key; guards against pairing a key file with another log. */
+  fingerprint: string;
+  /** Index of the open block and its MAC key. */
+  block: number;
+  blockKey: Buffer;
+  /** Current Ed25519 signing key pair (signs the checkpoint that closes `block`). */
+  signingPublic: Buffer;
+  signingPrivate: Buffer;
+}
+
+export const KEYSTATE_FILE = 'keystate.json';
+
+export class KeyStateError extends Error {
+  constructor(readonly code: 'KEYSTATE_MISSING' | 'KEYSTATE_MALFORMED', message: string) {
+    super(message);
+  }
+}
+
+export function keyStatePath(dataDir: string): string {
+  return join(dataDir, KEYSTATE_FILE);
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Writes `content` to `path` so that a crash leaves either the old file or the new one whole. */
+export function writeFileAtomic(path: string, content: string | Buffer, mode: number): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    writeSync(fd, typeof content === 'string' ? Buffer.from(content) : content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  fsyncDir(dirname(path));
+}
+
+export function saveKeyState(path: string, s: KeyState): void {
+  const json = JSON.stringify({
+    version: s.version,
+    fingerprint: s.fingerprint,
+    block: s.block,
+    block_key: s.blockKey.toString('hex'),
+    signing_public: s.signingPublic.toString('hex'),
+    signing_private: s.signingPrivate.toString('hex'),
+  });
+  writeFileAtomic(path, json + '\n', 0o600);
+}
+
+function hexField(o: Record<string, unknown>, name: string, bytes: number, path: string): Buffer {
+  const v = o[name];
+  if (typeof v !== 'string' || !/^[0-9a-f]*$/.test(v) || v.length !== bytes * 2) {
+    throw new KeyStateError('KEYSTATE_MALFORMED', `${path}: ${name}: expected ${bytes} bytes of hex, got ${JSON.stringify(v)}`);
+  }
+  return Buffer.from(v, 'hex');
+}
+
+export function loadKeyState(path: string): KeyState {
+  if (!existsSync(path)) throw new KeyStateError('KEYSTATE_MISSING', `${path}: no key-state file`);
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new KeyStateError('KEYSTATE_MALFORMED', `${path}: expected JSON, got a parse error: ${(e as Error).message}`);
+  }
+  if (o.version !== 1) throw new KeyStateError('KEYSTATE_MALFORMED', `${path}: expected version 1, got ${JSON.stringify(o.version)}`);
+  if (typeof o.fingerprint !== 'string' || typeof o.block !== 'number' || !Number.isSafeInteger(o.block) || o.block < 0) {
+    throw new KeyStateError('KEYSTATE_MALFORMED', `${path}: expected fingerprint and a block index`);
+  }
+  return {
+    version: 1,
+    fingerprint: o.fingerprint,
+    block: o.block,
+    blockKey: hexField(o, 'block_key', 32, path),
+    signingPublic: hexField(o, 'signing_public', 32, path),
+    signingPrivate: hexField(o, 'signing_private', 32, path),
+  };
+}
+
+/** Leftover temp files from a crash between write and rename hold no state anyone needs. */
+export function removeStaleTemps(path: string, names: string[]): void {
+  for (const n of names) if (n.startsWith(`${KEYSTATE_FILE}.tmp-`)) unlinkSync(join(dirname(path), n));
+}

@@ -1,0 +1,173 @@
+#!/usr/bin/env node
+import { Command, Option, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { loadServeConfig } from '../config/load.js';
+import { ConfigError } from '../config/ini.js';
+import { OPTIONS } from '../config/options.js';
+import { createDaemonLogger } from '../serve/daemon-log.js';
+import { Daemon } from '../serve/daemon.js';
+import { initLog, InitError } from '../serve/log-init.js';
+import { EXIT } from './exit-codes.js';
+import { auditorPublicFromPem } from '../chain/keys.js';
+import { runQuery } from './query.js';
+import { parseTimeArg } from './time-arg.js';
+import { runStatus } from './status.js';
+
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
+
+function fatal(message: string, code: number = EXIT.CANNOT_RUN): never {
+  process.stderr.write(`immutalog: ${message}\n`);
+  process.exit(code);
+}
+
+function timeOpt(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return parseTimeArg(v);
+  } catch (e) {
+    return fatal(`${name}: ${(e as Error).message}`);
+  }
+}
+
+/** The data directory: --data-dir, else the config file's data_dir, else the embedded default. */
+function dataDirOf(o: { dataDir?: string; config?: string }): string {
+  if (o.dataDir) return o.dataDir;
+  return loadServeConfig({ ...(o.config ? { file: o.config } : {}) }).dataDir;
+}
+
+const program = new Command();
+program
+  .name('immutalog')
+  .description('Tamper-evident syslog receiver: HMAC-chained SQLite log for OpenStack (oslo.log) services')
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+const serve = program.command('serve').description('receive syslog over UDP, TCP and TLS and append it to the chained log');
+serve.option('--config <file>', 'INI configuration file (e.g. /etc/immutalog/immutalog.conf)');
+for (const spec of OPTIONS) {
+  const repeatable = spec.kind === 'listen-list' || spec.kind === 'list';
+  const opt = new Option(`--${spec.flag} <${spec.kind === 'int' ? 'n' : 'value'}>`, `${spec.help}${repeatable ? ' Repeatable.' : ''} [${spec.section}] ${spec.name}, default "${spec.default}"`);
+  if (repeatable) opt.argParser(collect);
+  serve.addOption(opt);
+}
+serve.action(async (o: Record<string, string | string[] | undefined>) => {
+  const flags: Record<string, string | string[] | undefined> = {};
+  for (const spec of OPTIONS) {
+    const key = spec.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (o[key] !== undefined) flags[spec.flag] = o[key];
+  }
+  let cfg;
+  try {
+    cfg = loadServeConfig({ ...(typeof o.config === 'string' ? { file: o.config } : {}), flags });
+  } catch (e) {
+    if (e instanceof ConfigError) fatal(e.message);
+    throw e;
+  }
+  const log = createDaemonLogger(cfg.logLevel);
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start(cfg, log);
+  } catch (e) {
+    log.error(`cannot start: ${(e as Error).message}`);
+    await new Promise((r) => setTimeout(r, 50));
+    process.exit(EXIT.CANNOT_RUN);
+  }
+  let stopping = false;
+  const stop = async (sig: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${sig} received, stopping`);
+    await daemon.stop();
+    process.exit(EXIT.OK);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+});
+
+const keys = program.command('keys').description('manage the log identity and keys');
+keys
+  .command('init')
+  .description("create the log's signing identity and the auditor's X25519 key pair; print the identity fingerprint")
+  .option('--data-dir <dir>', 'data directory of the log', undefined)
+  .option('--config <file>', 'INI configuration file to take data_dir from')
+  .option('--auditor-key-out <file>', "where to write the auditor's private key (PEM); default <data-dir>/auditor-key.pem")
+  .option('--auditor-public-key <file>', "use this auditor X25519 public key (PEM) instead of generating a pair: the private key never touches this host")
+  .action((o: { dataDir?: string; config?: string; auditorKeyOut?: string; auditorPublicKey?: string }) => {
+    const dir = dataDirOf(o);
+    let auditorPublic: Buffer | undefined;
+    if (o.auditorPublicKey) {
+      try {
+        auditorPublic = auditorPublicFromPem(readFileSync(o.auditorPublicKey, 'utf8'));
+      } catch (e) {
+        fatal(`--auditor-public-key: ${(e as Error).message}`);
+      }
+    }
+    try {
+      const r = initLog(dir, { ...(o.auditorKeyOut ? { auditorKeyOut: o.auditorKeyOut } : {}), ...(auditorPublic ? { auditorPublic } : {}) });
+      process.stdout.write(`identity fingerprint: ${r.fingerprint}\n`);
+      if (r.auditorKeyPath) {
+        process.stderr.write(`The auditor's private key is at ${r.auditorKeyPath}.\nMove it OFF THIS HOST to the auditor now; keep only the fingerprint above on record.\n`);
+      }
+    } catch (e) {
+      if (e instanceof InitError) fatal(e.message);
+      throw e;
+    }
+  });
+
+program
+  .command('query')
+  .description('print stored entries (JSON lines with --json: seq, received_at, transport, peer, raw as base64, parsed fields)')
+  .option('--data-dir <dir>', 'data directory of the log')
+  .option('--config <file>', 'INI configuration file to take data_dir from')
+  .option('--since <time>', 'received at or after: ISO 8601 (UTC unless a zone is given) or relative (2h, 30m, 7d)')
+  .option('--until <time>', 'received before: same forms as --since')
+  .option('--level <level>', 'oslo.log level, e.g. ERROR')
+  .option('--logger <name>', 'oslo.log logger name; includes its children (tacker.vnfm matches tacker.vnfm.plugin)')
+  .option('--request-id <id>', 'oslo.log request id or global request id')
+  .option('--limit <n>', 'at most this many entries')
+  .option('--json', 'JSON lines')
+  .action((o: { dataDir?: string; config?: string; since?: string; until?: string; level?: string; logger?: string; requestId?: string; limit?: string; json?: boolean }) => {
+    const dir = dataDirOf(o);
+    const since = timeOpt(o.since, '--since');
+    const until = timeOpt(o.until, '--until');
+    if (o.limit !== undefined && !/^\d+$/.test(o.limit)) fatal(`--limit: expected a whole number, got ${JSON.stringify(o.limit)}`);
+    try {
+      runQuery(
+        dir,
+        {
+          ...(since !== undefined ? { sinceUs: since } : {}),
+          ...(until !== undefined ? { untilUs: until } : {}),
+          ...(o.level ? { level: o.level } : {}),
+          ...(o.logger ? { logger: o.logger } : {}),
+          ...(o.requestId ? { requestId: o.requestId } : {}),
+          ...(o.limit ? { limit: Number(o.limit) } : {}),
+        },
+        o.json === true,
+        (line) => process.stdout.write(line + '\n'),
+      );
+    } catch (e) {
+      fatal((e as Error).message);
+    }
+  });
+
+program
+  .command('status')
+  .description('show listeners, counters, the chain position and the daemon state')
+  .option('--data-dir <dir>', 'data directory of the log')
+  .option('--config <file>', 'INI configuration file to take data_dir from')
+  .option('--json', 'JSON output')
+  .action((o: { dataDir?: string; config?: string; json?: boolean }) => {
+    try {
+      process.stdout.write(runStatus(dataDirOf(o), o.json === true));
+    } catch (e) {
+      fatal((e as Error).message);
+    }
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? EXIT.OK : EXIT.CANNOT_RUN);
+  if (e instanceof ConfigError) fatal(e.message);
+  throw e;
+}

@@ -1,0 +1,38 @@
+import { formatUs } from './time-arg.js';
+import { LogStore, type EntryFilter, type EntryRow } from '../store/log-store.js';
+import { dataPaths } from '../serve/data-dir.js';
+
+const TRANSPORT_NAMES = ['', 'udp', 'tcp', 'tls'];
+
+export function entryToJson(r: EntryRow): Record<string, unknown> {
+  return {
+    seq: r.seq,
+    received_at: formatUs(r.received_at_us),
+    transport: TRANSPORT_NAMES[r.transport] ?? String(r.transport),
+    listener: r.listener,
+    peer: r.peer_address.includes(':') ? `[${r.peer_address}]:${r.peer_port}` : `${r.peer_address}:${r.peer_port}`,
+    flags: r.flags,
+    raw: r.raw.toString('base64'),
+    fields: JSON.parse(r.fields),
+  };
+}
+
+/** One line per entry for people: control bytes escaped so a log line cannot forge another. */
+export function entryToText(r: EntryRow): string {
+  const text = r.raw.toString('utf8').replace(/[\x00-\x1f\x7f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return `${r.seq}\t${formatUs(r.received_at_us)}\t${r.peer_address}\t${text}`;
+}
+
+export function runQuery(dataDir: string, filter: EntryFilter, json: boolean, out: (line: string) => void): number {
+  const store = LogStore.open(dataPaths(dataDir).database, { create: false, readonly: true });
+  let n = 0;
+  try {
+    for (const r of store.iterateEntries(filter)) {
+      out(json ? JSON.stringify(entryToJson(r)) : entryToText(r));
+      n++;
+    }
+  } finally {
+    store.close();
+  }
+  return n;
+}

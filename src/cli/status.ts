@@ -1,0 +1,60 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { LogStore } from '../store/log-store.js';
+import { dataPaths } from '../serve/data-dir.js';
+import type { DaemonStatus } from '../serve/daemon.js';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function collectStatus(dataDir: string): Record<string, unknown> {
+  const p = dataPaths(dataDir);
+  const store = LogStore.open(p.database, { create: false, readonly: true });
+  let db: Record<string, unknown>;
+  try {
+    const last = store.lastEntry();
+    const block = store.lastBlock();
+    db = {
+      fingerprint: store.getMeta('fingerprint') ?? null,
+      entries: store.entryCount(),
+      last_seq: last?.seq ?? null,
+      last_received_at_us: last?.received_at_us ?? null,
+      open_block: block ? { block: block.block, first_seq: block.first_seq, entries: last ? last.seq - block.first_seq + 1 : 0 } : null,
+    };
+  } finally {
+    store.close();
+  }
+  let daemon: (DaemonStatus & { running: boolean }) | null = null;
+  if (existsSync(p.statusFile)) {
+    const s = JSON.parse(readFileSync(p.statusFile, 'utf8')) as DaemonStatus;
+    daemon = { ...s, running: s.state !== 'stopped' && alive(s.pid) };
+  }
+  return { data_dir: dataDir, database: db, daemon };
+}
+
+export function runStatus(dataDir: string, json: boolean): string {
+  const s = collectStatus(dataDir) as { database: Record<string, any>; daemon: (DaemonStatus & { running: boolean }) | null };
+  if (json) return JSON.stringify(s, null, 2) + '\n';
+  const lines: string[] = [];
+  const d = s.database;
+  lines.push(`log ${d.fingerprint}`);
+  lines.push(`entries stored: ${d.entries} (last seq ${d.last_seq ?? '-'})`);
+  if (d.open_block) lines.push(`open block ${d.open_block.block}: ${d.open_block.entries} entries from seq ${d.open_block.first_seq}`);
+  const dm = s.daemon;
+  if (!dm) lines.push('daemon: never started here');
+  else {
+    lines.push(`daemon: ${dm.running ? `running (pid ${dm.pid}) since ${dm.started_at}` : `not running (last state ${dm.state} at ${dm.updated_at})`}`);
+    for (const l of dm.listeners) {
+      const c = l.counters;
+      const malformed = c.truncated + c.incomplete + c.invalidUtf8;
+      lines.push(`  ${l.name}: received ${c.received}, malformed ${malformed} (truncated ${c.truncated}, incomplete ${c.incomplete}, invalid UTF-8 ${c.invalidUtf8}), rejected ${c.rejectedSources + c.rejectedConnections}, drops ${c.kernelDrops + c.queueDrops}${l.transport === 'udp' ? '' : `, connections ${l.connections}`}`);
+    }
+    lines.push(`  queue: ${dm.queue.frames} messages waiting, ${dm.queue.committed} committed this run, ${dm.queue.commit_failures} failed commits${dm.queue.last_error ? ` (last: ${dm.queue.last_error})` : ''}`);
+  }
+  return lines.join('\n') + '\n';
+}

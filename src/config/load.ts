@@ -1,0 +1,136 @@
+import { readFileSync } from 'node:fs';
+import { parseHostPort } from '../receive/address.js';
+import { parseCidr } from '../receive/allowlist.js';
+import { ConfigError, parseIni } from './ini.js';
+import { OPTIONS, findOption, type OptionSpec } from './options.js';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface ServeConfig {
+  dataDir: string;
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
+  udp: ListenAddress[];
+  tcp: ListenAddress[];
+  tls: ListenAddress[];
+  tlsCert: string;
+  tlsKey: string;
+  tlsClientCa: string;
+  allow: string[];
+  maxMessageBytes: number;
+  maxConnections: number;
+  frameTimeoutSec: number;
+  framing: 'auto' | 'octet' | 'lf' | 'nul';
+  commitDelayMs: number;
+  commitBatch: number;
+  queueHighWaterBytes: number;
+}
+
+/** A raw value and where it came from, for error messages. */
+interface Source {
+  value: string;
+  where: string;
+  file: string;
+  line: number | undefined;
+}
+
+function fail(s: Source, spec: OptionSpec, expected: string): never {
+  throw new ConfigError(s.file, s.line, `option ${spec.section === 'DEFAULT' ? '' : `[${spec.section}] `}${spec.name} (--${spec.flag}): expected ${expected}, got ${JSON.stringify(s.value)}`);
+}
+
+function splitList(v: string): string[] {
+  return v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+}
+
+function convert(spec: OptionSpec, s: Source): unknown {
+  switch (spec.kind) {
+    case 'string':
+    case 'path':
+      return s.value;
+    case 'int': {
+      if (!/^\d+$/.test(s.value)) fail(s, spec, 'a whole number');
+      const n = Number(s.value);
+      if ((spec.min !== undefined && n < spec.min) || (spec.max !== undefined && n > spec.max)) fail(s, spec, `a number from ${spec.min} to ${spec.max}`);
+      return n;
+    }
+    case 'enum':
+      if (!spec.choices!.includes(s.value)) fail(s, spec, `one of ${spec.choices!.join(', ')}`);
+      return s.value;
+    case 'list': {
+      const items = splitList(s.value);
+      if (spec.name === 'allow') {
+        for (const c of items) {
+          try {
+            parseCidr(c);
+          } catch {
+            fail({ ...s, value: c }, spec, 'a network like 127.0.0.0/8 or ::1/128');
+          }
+        }
+      }
+      return items;
+    }
+    case 'listen-list':
+      return splitList(s.value).map((hp) => {
+        try {
+          return parseHostPort(hp);
+        } catch {
+          return fail({ ...s, value: hp }, spec, 'HOST:PORT, IPv6 in brackets (e.g. [::1]:5514)');
+        }
+      });
+  }
+}
+
+const CAMEL: Record<string, keyof ServeConfig> = {
+  data_dir: 'dataDir', log_level: 'logLevel', udp: 'udp', tcp: 'tcp', tls: 'tls', tls_cert: 'tlsCert', tls_key: 'tlsKey',
+  tls_client_ca: 'tlsClientCa', allow: 'allow', max_message_bytes: 'maxMessageBytes', max_connections: 'maxConnections',
+  frame_timeout: 'frameTimeoutSec', framing: 'framing', commit_delay_ms: 'commitDelayMs', commit_batch: 'commitBatch',
+  queue_high_water_bytes: 'queueHighWaterBytes',
+};
+
+/**
+ * Embedded defaults, then the INI file, then command-line flags (a repeated flag such as
+ * `--udp` gives a list). Unknown sections and options are errors that name the file line.
+ */
+export function loadServeConfig(opts: { file?: string; flags?: Record<string, string | string[] | undefined> }): ServeConfig {
+  const sources = new Map<OptionSpec, Source>();
+  for (const spec of OPTIONS) sources.set(spec, { value: spec.default, where: 'default', file: '(embedded default)', line: undefined });
+  if (opts.file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(opts.file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(opts.file, undefined, `cannot read the configuration file: ${(e as Error).message}`);
+    }
+    const doc = parseIni(text, opts.file);
+    for (const [section, entries] of doc) {
+      if (!OPTIONS.some((o) => o.section === section)) {
+        const line = [...entries.values()][0]?.line;
+        throw new ConfigError(opts.file, line, `unknown section [${section}]; known: ${[...new Set(OPTIONS.map((o) => o.section))].join(', ')}`);
+      }
+      for (const [name, v] of entries) {
+        const spec = findOption(section, name);
+        if (!spec) throw new ConfigError(opts.file, v.line, `unknown option ${name} in [${section}]`);
+        sources.set(spec, { value: v.value, where: 'file', file: opts.file, line: v.line });
+      }
+    }
+  }
+  for (const spec of OPTIONS) {
+    const f = opts.flags?.[spec.flag];
+    if (f === undefined) continue;
+    const value = Array.isArray(f) ? f.join(',') : f;
+    sources.set(spec, { value, where: 'flag', file: `--${spec.flag}`, line: undefined });
+  }
+  const out: Record<string, unknown> = {};
+  for (const spec of OPTIONS) out[CAMEL[spec.name]!] = convert(spec, sources.get(spec)!);
+  const cfg = out as unknown as ServeConfig;
+  if (cfg.tls.length > 0 && (cfg.tlsCert === '' || cfg.tlsKey === '')) {
+    const s = sources.get(findOption('syslog', 'tls')!)!;
+    throw new ConfigError(s.file, s.line, 'option [syslog] tls: TLS listeners need tls_cert and tls_key (--tls-cert, --tls-key)');
+  }
+  if (cfg.udp.length + cfg.tcp.length + cfg.tls.length === 0) {
+    throw new ConfigError(opts.file ?? '(flags)', undefined, 'no listener configured: set at least one of udp, tcp or tls');
+  }
+  return cfg;
+}

@@ -1,0 +1,43 @@
+/**
+ * Every option of the daemon: its section, its command-line flag, its default and a one-line
+ * help. The sample config in etc/ and the CLI flags are both checked against this table.
+ */
+export type OptionKind = 'string' | 'int' | 'list' | 'enum' | 'path' | 'listen-list';
+
+export interface OptionSpec {
+  section: string;
+  name: string;
+  flag: string;
+  kind: OptionKind;
+  default: string;
+  help: string;
+  min?: number;
+  max?: number;
+  choices?: readonly string[];
+}
+
+/** Largest message anyone may configure: bigger frames would let one connection pin too much memory. */
+export const MAX_MESSAGE_BYTES_LIMIT = 16 * 1024 * 1024;
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { section: 'DEFAULT', name: 'data_dir', flag: 'data-dir', kind: 'path', default: './data', help: 'Directory holding the database, the key-state file and status.json.' },
+  { section: 'DEFAULT', name: 'log_level', flag: 'log-level', kind: 'enum', default: 'info', choices: ['error', 'warn', 'info', 'debug'], help: "Level of the daemon's own log (stderr)." },
+  { section: 'syslog', name: 'udp', flag: 'udp', kind: 'listen-list', default: '127.0.0.1:5514', help: 'UDP listeners, comma-separated HOST:PORT (IPv6 in brackets). Empty for none.' },
+  { section: 'syslog', name: 'tcp', flag: 'tcp', kind: 'listen-list', default: '127.0.0.1:5514', help: 'TCP listeners (octet-counted, LF or NUL framing), comma-separated HOST:PORT.' },
+  { section: 'syslog', name: 'tls', flag: 'tls', kind: 'listen-list', default: '', help: 'TLS listeners (RFC 5425), comma-separated HOST:PORT; need tls_cert and tls_key.' },
+  { section: 'syslog', name: 'tls_cert', flag: 'tls-cert', kind: 'path', default: '', help: 'PEM certificate (chain) of the TLS listeners.' },
+  { section: 'syslog', name: 'tls_key', flag: 'tls-key', kind: 'path', default: '', help: 'PEM private key of the TLS listeners.' },
+  { section: 'syslog', name: 'tls_client_ca', flag: 'tls-client-ca', kind: 'path', default: '', help: 'PEM CA bundle; when set, TLS clients must present a certificate it signed.' },
+  { section: 'syslog', name: 'allow', flag: 'allow', kind: 'list', default: '', help: 'Source networks allowed to send, comma-separated CIDRs. Empty allows every source.' },
+  { section: 'syslog', name: 'max_message_bytes', flag: 'max-message-bytes', kind: 'int', default: '131072', min: 480, max: MAX_MESSAGE_BYTES_LIMIT, help: 'Longer messages are stored truncated and flagged (RFC 5424 asks receivers to take at least 480).' },
+  { section: 'syslog', name: 'max_connections', flag: 'max-connections', kind: 'int', default: '512', min: 1, max: 65535, help: 'Open TCP/TLS connections per listener; more are refused and counted.' },
+  { section: 'syslog', name: 'frame_timeout', flag: 'frame-timeout', kind: 'int', default: '30', min: 1, max: 86400, help: 'Seconds a connection may hold half a frame without progress before it is stored as incomplete and closed.' },
+  { section: 'syslog', name: 'framing', flag: 'framing', kind: 'enum', default: 'auto', choices: ['auto', 'octet', 'lf', 'nul'], help: 'Stream framing: auto detects octet counting per frame and LF or NUL per connection.' },
+  { section: 'chain', name: 'commit_delay_ms', flag: 'commit-delay-ms', kind: 'int', default: '10', min: 1, max: 1000, help: 'A received message is committed to SQLite at most this long after it arrived (plus the commit itself).' },
+  { section: 'chain', name: 'commit_batch', flag: 'commit-batch', kind: 'int', default: '8192', min: 1, max: 1_000_000, help: 'A batch is committed as soon as it holds this many messages.' },
+  { section: 'chain', name: 'queue_high_water_bytes', flag: 'queue-high-water-bytes', kind: 'int', default: String(32 * 1024 * 1024), min: 65536, max: 4 * 1024 * 1024 * 1024, help: 'Above this many queued bytes, TCP/TLS senders are paused until the queue drains.' },
+];
+
+export function findOption(section: string, name: string): OptionSpec | undefined {
+  return OPTIONS.find((o) => o.section === section && o.name === name);
+}

@@ -1,0 +1,26 @@
+import { parseRecordUnchecked } from './record.js';
+import type { ParsedFields } from './types.js';
+
+export type { HeaderFormat, OsloFields, ParsedFields } from './types.js';
+export { fieldsToJson } from './canonical.js';
+
+/** Bump whenever parseRecord's output for the same bytes changes. */
+export const PARSER_VERSION = 1;
+
+/**
+ * Parses one received syslog record (framing already removed). Pure: no I/O,
+ * deterministic, linear in the input, never throws. See FORMATS.md.
+ */
+export function parseRecord(raw: Buffer): ParsedFields {
+  try {
+    // Callers outside TypeScript may hand over a plain Uint8Array; view it, don't copy.
+    const u = raw as Uint8Array;
+    return parseRecordUnchecked(Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength));
+  } catch {
+    // Unreachable unless the parser has a bug; losing fields beats losing the record.
+    return {
+      fmt: 'nopri', pri: null, facility: null, severity: null, ts: null,
+      host: null, app: null, procid: null, msgid: null, sd: null, oslo: null,
+    };
+  }
+}

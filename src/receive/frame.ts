@@ -1,0 +1,18 @@
+/** How a frame reached us. The numeric codes are part of the MAC'd entry encoding. */
+export const TRANSPORT = { udp: 1, tcp: 2, tls: 3 } as const;
+export type TransportName = keyof typeof TRANSPORT;
+
+/** One syslog message as cut out of a datagram or a stream, before it is chained. */
+export interface ReceivedFrame {
+  /** Bytes exactly as received, after framing (octet count / terminator removed). */
+  raw: Buffer;
+  /** Receive time, microseconds since the Unix epoch. */
+  receivedAtUs: number;
+  transport: TransportName;
+  /** The listener that accepted it, e.g. `tcp://127.0.0.1:5514`. */
+  listener: string;
+  peerAddress: string;
+  peerPort: number;
+  /** Bitwise OR of FLAG_* from flags.ts. */
+  flags: number;
+}

@@ -1,0 +1,140 @@
+import { readFileSync } from 'node:fs';
+import type winston from 'winston';
+import type { ServeConfig } from '../config/load.js';
+import { Allowlist } from '../receive/allowlist.js';
+import type { ListenerCounters } from '../receive/counters.js';
+import { StreamListener } from '../receive/stream.js';
+import { UdpListener } from '../receive/udp.js';
+import { writeFileAtomic } from '../chain/keystate.js';
+import { ChainWriter } from './chain-writer.js';
+import { dataPaths } from './data-dir.js';
+import { initLog, isInitialised } from './log-init.js';
+import { rateLimitedWarn } from './daemon-log.js';
+import { WriteQueue } from './write-queue.js';
+
+/** status.json is rewritten this often, for `immutalog status` and for tests that bind port 0. */
+const STATUS_INTERVAL_MS = 2000;
+/** Datagrams are refused past this many queued bytes (a multiple of the TCP high-water mark). */
+const UDP_HARD_LIMIT_FACTOR = 4;
+
+export interface DaemonStatus {
+  pid: number;
+  started_at: string;
+  updated_at: string;
+  fingerprint: string;
+  listeners: { name: string; transport: string; port: number; connections: number; counters: ListenerCounters }[];
+  queue: { frames: number; bytes: number; committed: number; commit_failures: number; last_error: string | null };
+  next_seq: number;
+  block: number;
+  state: 'running' | 'stopping' | 'stopped';
+}
+
+export class Daemon {
+  private listeners: (UdpListener | StreamListener)[] = [];
+  private statusTimer: NodeJS.Timeout | undefined;
+  private readonly startedAt = new Date().toISOString();
+  private constructor(
+    private readonly cfg: ServeConfig,
+    private readonly log: winston.Logger,
+    private readonly writer: ChainWriter,
+    private readonly queue: WriteQueue,
+    private readonly warn: ReturnType<typeof rateLimitedWarn>,
+  ) {}
+
+  static async start(cfg: ServeConfig, log: winston.Logger): Promise<Daemon> {
+    const paths = dataPaths(cfg.dataDir);
+    if (!isInitialised(cfg.dataDir)) {
+      const r = initLog(cfg.dataDir, {});
+      log.warn(`new log created in ${cfg.dataDir}; identity fingerprint ${r.fingerprint} (give it to your auditor to pin)`);
+      if (r.auditorKeyPath) {
+        log.warn(`THE AUDITOR'S PRIVATE KEY IS AT ${r.auditorKeyPath}. Move it OFF THIS HOST to the auditor now: anyone holding it on the receiver defeats the escrow of open blocks.`);
+      }
+    }
+    const writer = ChainWriter.open(cfg.dataDir);
+    const warn = rateLimitedWarn(log);
+    let daemon: Daemon | undefined;
+    const queue = new WriteQueue({
+      maxDelayMs: cfg.commitDelayMs,
+      maxBatch: cfg.commitBatch,
+      highWaterBytes: cfg.queueHighWaterBytes,
+      hardLimitBytes: cfg.queueHighWaterBytes * UDP_HARD_LIMIT_FACTOR,
+      commit: (frames) => writer.append(frames),
+      onCommitError: (e, n) => log.error(`commit failed, ${n} messages kept in memory and retried: ${e.message}`),
+    });
+    daemon = new Daemon(cfg, log, writer, queue, warn);
+    try {
+      await daemon.startListeners();
+    } catch (e) {
+      await daemon.stop();
+      throw e;
+    }
+    log.info(`immutalog serving log ${writer.identity.fingerprint} from ${paths.database}: ${daemon.listeners.map((l) => l.name).join(', ')}`);
+    daemon.writeStatus('running');
+    daemon.statusTimer = setInterval(() => daemon!.writeStatus('running'), STATUS_INTERVAL_MS);
+    daemon.statusTimer.unref();
+    return daemon;
+  }
+
+  private async startListeners(): Promise<void> {
+    const c = this.cfg;
+    const allow = new Allowlist(c.allow);
+    const common = { maxMessageBytes: c.maxMessageBytes, allow, sink: this.queue, warn: this.warn };
+    const stream = { ...common, maxConnections: c.maxConnections, frameTimeoutMs: c.frameTimeoutSec * 1000, framing: c.framing };
+    const tls = c.tls.length
+      ? { cert: readFileSync(c.tlsCert), key: readFileSync(c.tlsKey), ...(c.tlsClientCa ? { clientCa: readFileSync(c.tlsClientCa) } : {}) }
+      : undefined;
+    for (const a of c.udp) this.listeners.push(new UdpListener({ ...common, ...a }));
+    for (const a of c.tcp) this.listeners.push(new StreamListener({ ...stream, ...a }));
+    for (const a of c.tls) this.listeners.push(new StreamListener({ ...stream, ...a, tls }));
+    for (const l of this.listeners) await l.start();
+  }
+
+  status(state: DaemonStatus['state']): DaemonStatus {
+    return {
+      pid: process.pid,
+      started_at: this.startedAt,
+      updated_at: new Date().toISOString(),
+      fingerprint: this.writer.identity.fingerprint,
+      listeners: this.listeners.map((l) => ({
+        name: l.name,
+        transport: l instanceof UdpListener ? 'udp' : l.transport,
+        port: l.port,
+        connections: l instanceof UdpListener ? 0 : l.connections,
+        counters: l.counters,
+      })),
+      queue: {
+        frames: this.queue.queuedFrames,
+        bytes: this.queue.queuedBytes,
+        committed: this.queue.committed,
+        commit_failures: this.queue.commitFailures,
+        last_error: this.queue.lastCommitError ?? null,
+      },
+      next_seq: this.writer.nextSeq,
+      block: this.writer.block,
+      state,
+    };
+  }
+
+  private writeStatus(state: DaemonStatus['state']): void {
+    try {
+      writeFileAtomic(dataPaths(this.cfg.dataDir).statusFile, JSON.stringify(this.status(state), null, 1) + '\n', 0o640);
+    } catch (e) {
+      this.warn('status-write', `cannot write status file: ${(e as Error).message}`);
+    }
+  }
+
+  /** Clean stop: no new input, every accepted message committed, then the database closed. */
+  async stop(): Promise<void> {
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    this.writeStatus('stopping');
+    for (const l of this.listeners) await l.stop();
+    while (!this.queue.flushNow()) {
+      this.log.error('final commit failed; retrying in 1 s (nothing accepted is dropped)');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    this.warn.flush();
+    this.writeStatus('stopped');
+    this.writer.close();
+    this.log.info(`stopped; ${this.writer.stored} messages stored in this run, next sequence number ${this.writer.nextSeq}`);
+  }
+}

@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
+import { auditorPrivateKeyPem, fingerprint, generateAuditorKeyPair, generateSigningKeyPair, RAW_KEY_BYTES } from '../chain/keys.js';
+import { saveKeyState, writeFileAtomic } from '../chain/keystate.js';
+import { LogStore } from '../store/log-store.js';
+import { dataPaths } from './data-dir.js';
+
+export interface InitResult {
+  fingerprint: string;
+  identityPublic: Buffer;
+  auditorPublic: Buffer;
+  /** Where the auditor's private key was written, or undefined when the operator supplied only its public key. */
+  auditorKeyPath: string | undefined;
+}
+
+export class InitError extends Error {
+  constructor(readonly code: 'ALREADY_INITIALISED' | 'KEY_FILE_EXISTS', message: string) {
+    super(message);
+  }
+}
+
+/**
+ * Creates a log: its signing identity, the auditor's key pair (unless the auditor brings a
+ * public key made elsewhere, which is better), the first block key, and the database.
+ * Writes the database's identity first and the key state last: a crash in between leaves a log
+ * with no entries and no key state, which `initLog` may safely redo.
+ */
+export function initLog(dir: string, opts: { auditorKeyOut?: string; auditorPublic?: Buffer; now?: Date }): InitResult {
+  const p = dataPaths(dir);
+  mkdirSync(dir, { recursive: true, mode: 0o750 });
+  const store = LogStore.open(p.database, { create: true });
+  try {
+    if (store.getMeta('identity_public') !== undefined && (existsSync(p.keyState) || store.entryCount() > 0)) {
+      throw new InitError('ALREADY_INITIALISED', `${dir} already holds a log (fingerprint ${store.getMeta('fingerprint')}); refusing to replace its keys`);
+    }
+    const identity = generateSigningKeyPair();
+    const fp = fingerprint(identity.publicKey);
+    let auditorPublic = opts.auditorPublic;
+    let auditorKeyPath: string | undefined;
+    if (auditorPublic === undefined) {
+      const auditor = generateAuditorKeyPair();
+      auditorPublic = auditor.publicKey;
+      auditorKeyPath = opts.auditorKeyOut ?? p.defaultAuditorKey;
+      if (existsSync(auditorKeyPath)) {
+        throw new InitError('KEY_FILE_EXISTS', `${auditorKeyPath} exists; refusing to overwrite an auditor key`);
+      }
+      writeFileAtomic(auditorKeyPath, auditorPrivateKeyPem(auditor), 0o600);
+    } else if (auditorPublic.length !== RAW_KEY_BYTES) {
+      throw new Error(`auditor public key: expected ${RAW_KEY_BYTES} raw bytes, got ${auditorPublic.length}`);
+    }
+    store.setMeta({
+      identity_public: identity.publicKey.toString('hex'),
+      fingerprint: fp,
+      auditor_public: auditorPublic.toString('hex'),
+      created_at: (opts.now ?? new Date()).toISOString(),
+    });
+    saveKeyState(p.keyState, {
+      version: 1,
+      fingerprint: fp,
+      block: 0,
+      blockKey: randomBytes(32),
+      signingPublic: identity.publicKey,
+      signingPrivate: identity.privateKey,
+    });
+    return { fingerprint: fp, identityPublic: identity.publicKey, auditorPublic, auditorKeyPath };
+  } finally {
+    store.close();
+  }
+}
+
+export function isInitialised(dir: string): boolean {
+  const p = dataPaths(dir);
+  return existsSync(p.keyState) && existsSync(p.database);
+}

@@ -1,0 +1,178 @@
+import Database from 'better-sqlite3';
+import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+
+export interface EntryRow {
+  seq: number;
+  block: number;
+  received_at_us: number;
+  transport: number;
+  flags: number;
+  listener: string;
+  peer_address: string;
+  peer_port: number;
+  raw: Buffer;
+  mac: Buffer;
+  fields: string;
+}
+
+export interface BlockRow {
+  block: number;
+  first_seq: number;
+  opened_at_us: number;
+  escrow: Buffer;
+}
+
+export interface EntryFilter {
+  sinceUs?: number;
+  untilUs?: number;
+  level?: string;
+  logger?: string;
+  requestId?: string;
+  limit?: number;
+}
+
+export class StoreError extends Error {
+  constructor(readonly code: 'STORE_SCHEMA_MISMATCH' | 'STORE_NOT_INITIALISED' | 'STORE_OPEN_FAILED', message: string) {
+    super(message);
+  }
+}
+
+/**
+ * The only place that talks to SQLite. Synchronous by design: better-sqlite3 commits in the
+ * calling thread, which keeps the order of commits the order of sequence numbers.
+ */
+export class LogStore {
+  private readonly db: Database.Database;
+  private readonly insertEntry: Database.Statement;
+  private readonly insertBlockStmt: Database.Statement;
+  private readonly appendTx: (rows: EntryRow[]) => void;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+    this.insertEntry = db.prepare(
+      `INSERT INTO entries (seq, block, received_at_us, transport, flags, listener, peer_address, peer_port, raw, mac, fields)
+       VALUES (@seq, @block, @received_at_us, @transport, @flags, @listener, @peer_address, @peer_port, @raw, @mac, @fields)`,
+    );
+    this.insertBlockStmt = db.prepare(
+      'INSERT INTO blocks (block, first_seq, opened_at_us, escrow) VALUES (@block, @first_seq, @opened_at_us, @escrow)',
+    );
+    this.appendTx = db.transaction((rows: EntryRow[]) => {
+      for (const r of rows) this.insertEntry.run(r);
+    });
+  }
+
+  /** Opens (creating if asked) the database; WAL and synchronous=FULL so a commit survives power loss. */
+  static open(path: string, opts: { create: boolean; readonly?: boolean }): LogStore {
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: !opts.create });
+    } catch (e) {
+      throw new StoreError('STORE_OPEN_FAILED', `cannot open database ${path}: ${(e as Error).message}`);
+    }
+    if (!opts.readonly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.exec(SCHEMA_SQL);
+      const v = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined;
+      if (v === undefined) db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
+    }
+    db.pragma('busy_timeout = 5000');
+    const store = new LogStore(db);
+    const version = store.getMeta('schema_version');
+    if (version !== String(SCHEMA_VERSION)) {
+      db.close();
+      throw new StoreError('STORE_SCHEMA_MISMATCH', `database ${path}: expected schema version ${SCHEMA_VERSION}, got ${version ?? 'none'}`);
+    }
+    return store;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  getMeta(key: string): string | undefined {
+    try {
+      const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+      return r?.value;
+    } catch {
+      return undefined;
+    }
+  }
+
+  setMeta(values: Record<string, string>): void {
+    const stmt = this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
+    this.db.transaction(() => {
+      for (const [k, v] of Object.entries(values)) stmt.run(k, v);
+    })();
+  }
+
+  /** All rows commit together or none do; the caller advances its chain state only after this returns. */
+  appendEntries(rows: EntryRow[]): void {
+    this.appendTx(rows);
+  }
+
+  insertBlock(row: BlockRow): void {
+    this.insertBlockStmt.run(row);
+  }
+
+  lastEntry(): EntryRow | undefined {
+    return this.db.prepare('SELECT * FROM entries ORDER BY seq DESC LIMIT 1').get() as EntryRow | undefined;
+  }
+
+  lastBlock(): BlockRow | undefined {
+    return this.db.prepare('SELECT * FROM blocks ORDER BY block DESC LIMIT 1').get() as BlockRow | undefined;
+  }
+
+  blocks(): BlockRow[] {
+    return this.db.prepare('SELECT * FROM blocks ORDER BY block').all() as BlockRow[];
+  }
+
+  entryCount(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n;
+  }
+
+  /** Entries in sequence order; streamed so memory does not grow with the log. */
+  *iterateEntries(filter: EntryFilter = {}): IterableIterator<EntryRow> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    if (filter.sinceUs !== undefined) {
+      where.push('received_at_us >= @since');
+      params.since = filter.sinceUs;
+    }
+    if (filter.untilUs !== undefined) {
+      where.push('received_at_us < @until');
+      params.until = filter.untilUs;
+    }
+    if (filter.level !== undefined) {
+      where.push("upper(json_extract(fields, '$.oslo.level')) = upper(@level)");
+      params.level = filter.level;
+    }
+    if (filter.logger !== undefined) {
+      // A logger name selects itself and its children, as Python's logging hierarchy does.
+      where.push("(json_extract(fields, '$.oslo.logger') = @logger OR json_extract(fields, '$.oslo.logger') LIKE @loggerPrefix ESCAPE '\\')");
+      params.logger = filter.logger;
+      params.loggerPrefix = filter.logger.replace(/[\\%_]/g, (c) => '\\' + c) + '.%';
+    }
+    if (filter.requestId !== undefined) {
+      where.push("(json_extract(fields, '$.oslo.request_id') = @rid OR json_extract(fields, '$.oslo.global_request_id') = @rid)");
+      params.rid = filter.requestId;
+    }
+    const sql = `SELECT * FROM entries ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY seq${
+      filter.limit !== undefined ? ' LIMIT @limit' : ''
+    }`;
+    if (filter.limit !== undefined) params.limit = filter.limit;
+    yield* this.db.prepare(sql).iterate(params) as IterableIterator<EntryRow>;
+  }
+
+  addCounters(deltas: Record<string, number>): void {
+    const stmt = this.db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value');
+    this.db.transaction(() => {
+      for (const [k, v] of Object.entries(deltas)) if (v !== 0) stmt.run(k, v);
+    })();
+  }
+
+  counters(): Record<string, number> {
+    const rows = this.db.prepare('SELECT name, value FROM counters ORDER BY name').all() as { name: string; value: number }[];
+    return Object.fromEntries(rows.map((r) => [r.name, r.value]));
+  }
+}

@@ -1,0 +1,40 @@
+/** Bumped when the tables change; `openLogStore` refuses a database of another version. */
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+
+-- One row per block, written when the block opens, before any of its entries.
+CREATE TABLE IF NOT EXISTS blocks (
+  block        INTEGER PRIMARY KEY,
+  first_seq    INTEGER NOT NULL,
+  opened_at_us INTEGER NOT NULL,
+  escrow       BLOB NOT NULL
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS entries (
+  seq            INTEGER PRIMARY KEY,
+  block          INTEGER NOT NULL,
+  received_at_us INTEGER NOT NULL,
+  transport      INTEGER NOT NULL,
+  flags          INTEGER NOT NULL,
+  listener       TEXT NOT NULL,
+  peer_address   TEXT NOT NULL,
+  peer_port      INTEGER NOT NULL,
+  raw            BLOB NOT NULL,
+  mac            BLOB NOT NULL,
+  -- Derived from raw by the parser; an index for queries, re-checked by verify.
+  fields         TEXT NOT NULL
+) STRICT;
+
+CREATE INDEX IF NOT EXISTS entries_received_at ON entries(received_at_us);
+
+-- Daemon counters (received, malformed, rejected, ...) so that status survives restarts.
+CREATE TABLE IF NOT EXISTS counters (
+  name  TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) STRICT;
+`;
