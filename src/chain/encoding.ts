@@ -34,13 +34,16 @@ function checkUint(field: string, value: number, max: number): void {
   }
 }
 
-/**
- * Canonical entry encoding v1, all integers big-endian, every variable field length-prefixed,
- * so that no two different entries share an encoding:
- *   u8 version | u64 seq | u64 received_at_us | u8 transport | u32 flags |
- *   u16 len | listener (UTF-8) | u16 len | peer address (UTF-8) | u16 peer port | u32 len | raw
- */
-export function encodeEntry(e: EntryFields): Buffer {
+/** Fixed part of the encoding: version, seq, time, transport, flags, three length prefixes, port. */
+const FIXED_BYTES = 1 + 8 + 8 + 1 + 4 + 2 + 2 + 2 + 4;
+
+/** Listener and peer strings repeat for every entry of a connection; their bytes are prepared once. */
+export interface PreparedStrings {
+  listener: Buffer;
+  peerAddress: Buffer;
+}
+
+function check(e: EntryFields, s: PreparedStrings): number {
   checkUint('seq', e.seq, Number.MAX_SAFE_INTEGER);
   checkUint('receivedAtUs', e.receivedAtUs, Number.MAX_SAFE_INTEGER);
   checkUint('peerPort', e.peerPort, 0xffff);
@@ -50,24 +53,93 @@ export function encodeEntry(e: EntryFields): Buffer {
   }
   const transport = Object.hasOwn(TRANSPORT, e.transport) ? TRANSPORT[e.transport] : undefined;
   if (transport === undefined) throw new EncodingError('transport', 'udp, tcp or tls', String(e.transport));
-  const listenerLen = Buffer.byteLength(e.listener, 'utf8');
-  const peerLen = Buffer.byteLength(e.peerAddress, 'utf8');
-  checkUint('listener length', listenerLen, MAX_SHORT_FIELD_BYTES);
-  checkUint('peer address length', peerLen, MAX_SHORT_FIELD_BYTES);
+  checkUint('listener length', s.listener.length, MAX_SHORT_FIELD_BYTES);
+  checkUint('peer address length', s.peerAddress.length, MAX_SHORT_FIELD_BYTES);
   checkUint('raw length', e.raw.length, MAX_RAW_BYTES);
+  return transport;
+}
 
-  const out = Buffer.allocUnsafe(1 + 8 + 8 + 1 + 4 + 2 + listenerLen + 2 + peerLen + 2 + 4 + e.raw.length);
-  let o = out.writeUInt8(ENTRY_ENCODING_VERSION, 0);
-  o = out.writeBigUInt64BE(BigInt(e.seq), o);
-  o = out.writeBigUInt64BE(BigInt(e.receivedAtUs), o);
+export function encodedLength(rawLength: number, s: PreparedStrings): number {
+  return FIXED_BYTES + s.listener.length + s.peerAddress.length + rawLength;
+}
+
+/** A u64 for values up to 2^53 - 1, without a BigInt per call (the ingest hot path). */
+function writeU64(out: Buffer, v: number, o: number): number {
+  out.writeUInt32BE(Math.floor(v / 0x1_0000_0000), o);
+  out.writeUInt32BE(v >>> 0, o + 4);
+  return o + 8;
+}
+
+function readU64(b: Buffer, o: number, field: string): number {
+  const v = b.readUInt32BE(o) * 0x1_0000_0000 + b.readUInt32BE(o + 4);
+  if (!Number.isSafeInteger(v)) throw new EncodingError(field, 'at most 2^53 - 1', String(v));
+  return v;
+}
+
+/**
+ * Canonical entry encoding v1, all integers big-endian, every variable field length-prefixed,
+ * so that no two different entries share an encoding:
+ *   u8 version | u64 seq | u64 received_at_us | u8 transport | u32 flags |
+ *   u16 len | listener (UTF-8) | u16 len | peer address (UTF-8) | u16 peer port | u32 len | raw
+ * Writes into `out` at `offset` and returns the offset after it.
+ */
+export function encodeEntryInto(out: Buffer, offset: number, e: EntryFields, s: PreparedStrings): number {
+  const transport = check(e, s);
+  let o = out.writeUInt8(ENTRY_ENCODING_VERSION, offset);
+  o = writeU64(out, e.seq, o);
+  o = writeU64(out, e.receivedAtUs, o);
   o = out.writeUInt8(transport, o);
   o = out.writeUInt32BE(e.flags, o);
-  o = out.writeUInt16BE(listenerLen, o);
-  o += out.write(e.listener, o, 'utf8');
-  o = out.writeUInt16BE(peerLen, o);
-  o += out.write(e.peerAddress, o, 'utf8');
+  o = out.writeUInt16BE(s.listener.length, o);
+  o += s.listener.copy(out, o);
+  o = out.writeUInt16BE(s.peerAddress.length, o);
+  o += s.peerAddress.copy(out, o);
   o = out.writeUInt16BE(e.peerPort, o);
   o = out.writeUInt32BE(e.raw.length, o);
-  e.raw.copy(out, o);
+  o += e.raw.copy(out, o);
+  return o;
+}
+
+export function prepareStrings(listener: string, peerAddress: string): PreparedStrings {
+  return { listener: Buffer.from(listener, 'utf8'), peerAddress: Buffer.from(peerAddress, 'utf8') };
+}
+
+export function encodeEntry(e: EntryFields): Buffer {
+  const s = prepareStrings(e.listener, e.peerAddress);
+  const out = Buffer.allocUnsafe(encodedLength(e.raw.length, s));
+  encodeEntryInto(out, 0, e, s);
   return out;
+}
+
+const TRANSPORT_BY_CODE: Record<number, TransportName> = { 1: 'udp', 2: 'tcp', 3: 'tls' };
+
+/** Reads an encoding back; `raw` is a view into `b`. Throws EncodingError on anything malformed. */
+export function decodeEntry(b: Buffer): EntryFields {
+  const need = (o: number, n: number, field: string): void => {
+    if (o + n > b.length) throw new EncodingError(field, `${n} more bytes`, `${b.length - o}`);
+  };
+  need(0, FIXED_BYTES - 2 - 2 - 2 - 4, 'header');
+  if (b[0] !== ENTRY_ENCODING_VERSION) throw new EncodingError('version', String(ENTRY_ENCODING_VERSION), String(b[0]));
+  const seq = readU64(b, 1, 'seq');
+  const receivedAtUs = readU64(b, 9, 'receivedAtUs');
+  const transport = TRANSPORT_BY_CODE[b[17]!];
+  if (transport === undefined) throw new EncodingError('transport', '1, 2 or 3', String(b[17]));
+  const flags = b.readUInt32BE(18);
+  let o = 22;
+  need(o, 2, 'listener length');
+  const ll = b.readUInt16BE(o);
+  need(o + 2, ll, 'listener');
+  const listener = b.toString('utf8', o + 2, o + 2 + ll);
+  o += 2 + ll;
+  need(o, 2, 'peer address length');
+  const pl = b.readUInt16BE(o);
+  need(o + 2, pl, 'peer address');
+  const peerAddress = b.toString('utf8', o + 2, o + 2 + pl);
+  o += 2 + pl;
+  need(o, 6, 'peer port and raw length');
+  const peerPort = b.readUInt16BE(o);
+  const rl = b.readUInt32BE(o + 2);
+  o += 6;
+  if (o + rl !== b.length) throw new EncodingError('raw length', String(b.length - o), String(rl));
+  return { seq, receivedAtUs, transport, flags, listener, peerAddress, peerPort, raw: b.subarray(o, o + rl) };
 }

@@ -1,4 +1,4 @@
-import { type Head, digitsAt, indexIn, isDigit, text, tokenEnd } from './head.js';
+import { type Head, at, bytesAt, digitsAt, indexIn, isDigit, text, tokenEnd } from './head.js';
 import { MAX_CONTEXT_CHARS, MAX_INSTANCE_CHARS, MAX_PID_DIGITS } from './limits.js';
 import { hasTraceback } from './oslo-exception.js';
 import type { OsloFields } from './types.js';
@@ -6,14 +6,14 @@ import type { OsloFields } from './types.js';
 const SP = 0x20;
 const INSTANCE = '[instance: ';
 
-function clockAt(s: string, i: number): boolean {
-  return digitsAt(s, i, 2) && s.charCodeAt(i + 2) === 0x3a && digitsAt(s, i + 3, 2) &&
-    s.charCodeAt(i + 5) === 0x3a && digitsAt(s, i + 6, 2);
+function clockAt(h: Head, i: number): boolean {
+  return digitsAt(h, i, 2) && at(h, i + 2) === 0x3a && digitsAt(h, i + 3, 2) &&
+    at(h, i + 5) === 0x3a && digitsAt(h, i + 6, 2);
 }
 
-function dateAt(s: string, i: number): boolean {
-  return digitsAt(s, i, 4) && s.charCodeAt(i + 4) === 0x2d && digitsAt(s, i + 5, 2) &&
-    s.charCodeAt(i + 7) === 0x2d && digitsAt(s, i + 8, 2);
+function dateAt(h: Head, i: number): boolean {
+  return digitsAt(h, i, 4) && at(h, i + 4) === 0x2d && digitsAt(h, i + 5, 2) &&
+    at(h, i + 7) === 0x2d && digitsAt(h, i + 8, 2);
 }
 
 /**
@@ -21,26 +21,31 @@ function dateAt(s: string, i: number): boolean {
  * Python's default asctime `2026-11-26 12:55:44,694.694`, and the time alone
  * (`12:55:57,762.762`) left when rsyslog took the date as TAG/APP-NAME.
  */
-function timeEnd(s: string, p: number): number {
+function timeEnd(h: Head, p: number): number {
   let q: number;
-  const sep = s.charCodeAt(p + 10);
-  if (dateAt(s, p) && (sep === SP || sep === 0x54) && clockAt(s, p + 11)) q = p + 19;
-  else if (clockAt(s, p)) q = p + 8;
+  const sep = at(h, p + 10);
+  if (dateAt(h, p) && (sep === SP || sep === 0x54) && clockAt(h, p + 11)) q = p + 19;
+  else if (clockAt(h, p)) q = p + 8;
   else return -1;
-  for (let c = s.charCodeAt(q); isDigit(c) || c === 0x2e || c === 0x2c; c = s.charCodeAt(++q));
+  for (let c = at(h, q); isDigit(c) || c === 0x2e || c === 0x2c; c = at(h, ++q));
   return q;
 }
 
 /** `-` (missing value), `None` (attribute present but None) and empty mean "no value". */
 function idOrNull(h: Head, a: number, b: number): string | null {
-  const s = h.s;
-  if (b - a === 1 && s.charCodeAt(a) === 0x2d) return null;
-  if (b - a === 4 && s.startsWith('None', a)) return null;
+  if (b - a === 1 && h.raw[a] === 0x2d) return null;
+  if (b - a === 4 && bytesAt(h, a, 'None')) return null;
   return text(h, a, b);
 }
 
-function isReqId(s: string, a: number, b: number): boolean {
-  return b - a > 4 && s.startsWith('req-', a);
+/** End of the space-separated token at i, within [i, b). */
+function tokenStop(h: Head, i: number, b: number): number {
+  const e = indexIn(h, SP, i, b);
+  return e < 0 ? b : e;
+}
+
+function isReqId(h: Head, a: number, b: number): boolean {
+  return b - a > 4 && bytesAt(h, a, 'req-');
 }
 
 /**
@@ -50,27 +55,25 @@ function isReqId(s: string, a: number, b: number): boolean {
  * the first token is a `req-` id and the second is not, that layout is assumed.
  */
 function applyContext(h: Head, a: number, b: number, o: OsloFields): void {
-  const s = h.s;
-  if (b - a === 1 && s.charCodeAt(a) === 0x2d) return;
-  const st = [a, a, a, a, a];
-  const en = [a, a, a, a, a];
-  let t = 0;
-  let i = a;
-  while (t < 5) {
-    let e = indexIn(s, SP, i, b);
-    if (e < 0) e = b;
-    st[t] = i;
-    en[t] = e;
-    t++;
-    if (e >= b) break;
-    i = e + 1;
+  if (b - a === 1 && h.raw[a] === 0x2d) return;
+  const e0 = tokenStop(h, a, b);
+  const s1 = Math.min(e0 + 1, b);
+  const e1 = tokenStop(h, s1, b);
+  let s = s1;
+  if (!isReqId(h, s1, e1) && isReqId(h, a, e0)) {
+    s = a;
+  } else {
+    o.global_request_id = idOrNull(h, a, e0);
   }
-  let k = 0;
-  if (!isReqId(s, st[1], en[1]) && isReqId(s, st[0], en[0])) k = -1;
-  else o.global_request_id = idOrNull(h, st[0], en[0]);
-  if (t > k + 1) o.request_id = idOrNull(h, st[k + 1], en[k + 1]);
-  if (t > k + 2) o.user = idOrNull(h, st[k + 2], en[k + 2]);
-  if (t > k + 3) o.project = idOrNull(h, st[k + 3], en[k + 3]);
+  // Walk request_id, user, project from s; past the end of the context they stay null.
+  for (let field = 0; field < 3 && s < b; field++) {
+    const e = tokenStop(h, s, b);
+    const v = idOrNull(h, s, e);
+    if (field === 0) o.request_id = v;
+    else if (field === 1) o.user = v;
+    else o.project = v;
+    s = e + 1;
+  }
 }
 
 /**
@@ -81,33 +84,33 @@ function applyContext(h: Head, a: number, b: number, o: OsloFields): void {
  * Everything must lie in the head window.
  */
 export function parseContextLine(h: Head, p: number): OsloFields | null {
-  const s = h.s;
-  const n = s.length;
-  const te = timeEnd(s, p);
-  if (te < 0 || s.charCodeAt(te) !== SP) return null;
+  const n = h.n;
+  const te = timeEnd(h, p);
+  if (te < 0 || at(h, te) !== SP) return null;
 
   const pidStart = te + 1;
   let q = pidStart;
-  while (q < n && q - pidStart < MAX_PID_DIGITS && isDigit(s.charCodeAt(q))) q++;
-  if (q === pidStart || s.charCodeAt(q) !== SP) return null;
+  let pid = 0;
+  for (let c = at(h, q); isDigit(c) && q - pidStart < MAX_PID_DIGITS; c = at(h, ++q)) pid = pid * 10 + (c - 0x30);
+  if (q === pidStart || at(h, q) !== SP) return null;
   const pidEnd = q;
 
   const lvStart = ++q;
-  let c = s.charCodeAt(q);
+  let c = at(h, q);
   if (!(c >= 0x41 && c <= 0x5a)) return null;
-  for (c = s.charCodeAt(++q); (c >= 0x41 && c <= 0x5a) || isDigit(c) || c === 0x5f; c = s.charCodeAt(++q));
+  for (c = at(h, ++q); (c >= 0x41 && c <= 0x5a) || isDigit(c) || c === 0x5f; c = at(h, ++q));
   if (c !== SP) return null;
   const lvEnd = q;
 
   const lgStart = ++q;
-  const lgEnd = tokenEnd(s, lgStart);
+  const lgEnd = tokenEnd(h, lgStart);
   if (lgEnd === lgStart || (lgEnd === n && n < h.end)) return null;
 
   const o: OsloFields = {
     kind: 'context',
     time: text(h, p, te),
-    pid: Number(s.slice(pidStart, pidEnd)),
-    level: s.slice(lvStart, lvEnd),
+    pid,
+    level: text(h, lvStart, lvEnd),
     logger: text(h, lgStart, lgEnd),
     request_id: null,
     global_request_id: null,
@@ -118,14 +121,14 @@ export function parseContextLine(h: Head, p: number): OsloFields | null {
   };
 
   q = lgEnd;
-  if (s.charCodeAt(q) === SP && s.charCodeAt(q + 1) === 0x5b) {
-    const close = indexIn(s, 0x5d, q + 2, Math.min(n, q + 2 + MAX_CONTEXT_CHARS));
+  if (at(h, q) === SP && at(h, q + 1) === 0x5b) {
+    const close = indexIn(h, 0x5d, q + 2, q + 2 + MAX_CONTEXT_CHARS);
     if (close >= 0) {
       applyContext(h, q + 2, close, o);
       q = close + 1;
-      if (s.charCodeAt(q) === SP && s.startsWith(INSTANCE, q + 1)) {
+      if (at(h, q) === SP && bytesAt(h, q + 1, INSTANCE)) {
         const u = q + 1 + INSTANCE.length;
-        const ue = indexIn(s, 0x5d, u, Math.min(n, u + MAX_INSTANCE_CHARS));
+        const ue = indexIn(h, 0x5d, u, u + MAX_INSTANCE_CHARS);
         if (ue > u) o.instance = text(h, u, ue);
       }
     }

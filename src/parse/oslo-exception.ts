@@ -1,10 +1,11 @@
-import type { Head } from './head.js';
+import { type Head, headString } from './head.js';
 import { MAX_EXC_PREFIX_CHARS } from './limits.js';
 
-const TRACEBACK = Buffer.from('Traceback (most recent call last)', 'latin1');
+const TRACEBACK = 'Traceback (most recent call last)';
 /** rsyslog's escape for LF when escapeControlCharactersOnReceive is on (the default). */
-const ESC_LF = Buffer.from('#012', 'latin1');
-const ERROR_SP = Buffer.from('ERROR ', 'latin1');
+const ESC_LF = '#012';
+const NEEDLES = new Map([TRACEBACK, ESC_LF, '\n'].map((s) => [s, Buffer.from(s, 'latin1')]));
+const ERROR_SP = 'ERROR ';
 
 /** Bytes of `2026-11-26 12:55:44,694.694 22369 ` : what precedes `ERROR` on a prefixed line. */
 function isPrefixByte(c: number): boolean {
@@ -32,7 +33,7 @@ function prefixedLineAt(raw: Buffer, pos: number, end: number, pid: [number, num
   if (pidAt - 1 < pos + 8 || raw[k - 1] !== 0x20 || raw[pidAt - 1] !== 0x20) return false;
   if (!sameBytes(raw, pidAt, pid[0], pidLen)) return false;
   if (k + ERROR_SP.length > end) return false;
-  for (let j = 0; j < ERROR_SP.length; j++) if (raw[k + j] !== ERROR_SP[j]) return false;
+  for (let j = 0; j < ERROR_SP.length; j++) if (raw[k + j] !== ERROR_SP.charCodeAt(j)) return false;
   k += ERROR_SP.length;
   const logLen = logger[1] - logger[0];
   if (k + logLen > end || !sameBytes(raw, k, logger[0], logLen)) return false;
@@ -40,10 +41,21 @@ function prefixedLineAt(raw: Buffer, pos: number, end: number, pid: [number, num
   return k === end || raw[k] === 0x20;
 }
 
-function anyPrefixedLine(raw: Buffer, from: number, end: number, sep: number | Buffer, sepLen: number,
-  pid: [number, number], logger: [number, number]): boolean {
-  for (let i = raw.indexOf(sep, from); i >= 0 && i < end; i = raw.indexOf(sep, i + sepLen)) {
-    if (prefixedLineAt(raw, i + sepLen, end, pid, logger)) return true;
+/**
+ * First index >= from of an ASCII needle in the message text, or -1. Searches
+ * the decoded head window as a string first (String#indexOf is far cheaper per
+ * call than Buffer#indexOf), then the rest of the bytes.
+ */
+function find(h: Head, needle: string, from: number): number {
+  const i = headString(h).indexOf(needle, from);
+  if (i >= 0 || h.n >= h.end) return i;
+  const j = h.raw.indexOf(NEEDLES.get(needle)!, Math.max(from, h.n - needle.length + 1));
+  return j >= 0 && j + needle.length <= h.end ? j : -1;
+}
+
+function anyPrefixedLine(h: Head, from: number, sep: string, pid: [number, number], logger: [number, number]): boolean {
+  for (let i = find(h, sep, from); i >= 0; i = find(h, sep, i + sep.length)) {
+    if (prefixedLineAt(h.raw, i + sep.length, h.end, pid, logger)) return true;
   }
   return false;
 }
@@ -56,9 +68,6 @@ function anyPrefixedLine(raw: Buffer, from: number, end: number, sep: number | B
  * exception prefix. Scans the whole body with native indexOf: linear, no regex.
  */
 export function hasTraceback(h: Head, from: number, pid: [number, number], logger: [number, number]): boolean {
-  const { raw, end } = h;
-  const t = raw.indexOf(TRACEBACK, from);
-  if (t >= 0 && t + TRACEBACK.length <= end) return true;
-  return anyPrefixedLine(raw, from, end, 0x0a, 1, pid, logger) ||
-    anyPrefixedLine(raw, from, end, ESC_LF, ESC_LF.length, pid, logger);
+  return find(h, TRACEBACK, from) >= 0 || anyPrefixedLine(h, from, '\n', pid, logger) ||
+    anyPrefixedLine(h, from, ESC_LF, pid, logger);
 }

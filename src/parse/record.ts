@@ -1,4 +1,4 @@
-import { type Head, makeHead } from './head.js';
+import { type Head, at, makeHead, text } from './head.js';
 import { parseContextLine } from './oslo-context.js';
 import { parseOsloJson } from './oslo-json.js';
 import { parsePri } from './pri.js';
@@ -12,23 +12,22 @@ import type { OsloFields, ParsedFields } from './types.js';
  * leading space), then JSON if it starts with `{`, else a ContextFormatter line.
  */
 function parseOslo(h: Head, p: number): OsloFields | null {
-  const s = h.s;
-  if (s.charCodeAt(p) === 0xef && s.charCodeAt(p + 1) === 0xbb && s.charCodeAt(p + 2) === 0xbf) p += 3;
-  while (s.charCodeAt(p) === 0x20) p++;
-  if (p >= s.length) return null;
-  return s.charCodeAt(p) === 0x7b ? parseOsloJson(h, p) : parseContextLine(h, p);
+  if (at(h, p) === 0xef && at(h, p + 1) === 0xbb && at(h, p + 2) === 0xbf) p += 3;
+  while (at(h, p) === 0x20) p++;
+  if (p >= h.n) return null;
+  return h.raw[p] === 0x7b ? parseOsloJson(h, p) : parseContextLine(h, p);
 }
 
 /** Sets fmt and header fields; returns where the message text starts. */
 function parseHeader(h: Head, f: ParsedFields): number {
-  const pri = parsePri(h.s);
+  const pri = parsePri(h);
   if (pri === null) return 0;
   f.fmt = 'bare';
   f.pri = pri.pri;
   f.facility = pri.pri >> 3;
   f.severity = pri.pri & 7;
   const p = pri.next;
-  const c = h.s.charCodeAt(p);
+  const c = at(h, p);
   if (c >= 0x31 && c <= 0x39) {
     const m = parse5424(h, p, f);
     if (m >= 0) return m;
@@ -41,7 +40,7 @@ function parseHeader(h: Head, f: ParsedFields): number {
   } else {
     return p;
   }
-  f.ts = h.s.slice(p, e);
+  f.ts = text(h, p, e);
   return parseHostTag(h, e + 1, f);
 }
 

@@ -45,9 +45,9 @@ const NEED_MORE = -1;
 const NOT_OCTET = -2;
 
 export class StreamFramer {
-  /** Frames with no bytes (a terminator right after another), dropped; also whitespace-only tails at end(). */
+  /** Dropped frames: no bytes (a terminator right after another), or only whitespace. */
   emptyFrames = 0;
-  /** Bytes discarded: tails of truncated frames. */
+  /** Bytes discarded: the tails of truncated frames. */
   skippedBytes = 0;
   /** 'octet' mode: runs of bytes that did not start with a count header (emitted as frames). */
   garbageFrames = 0;
@@ -76,9 +76,7 @@ export class StreamFramer {
   private gState = G_IDLE;
   private gDigits = 0;
   private gVal = 0;
-  private gCandLen = 0; // bytes of the candidate header seen so far (may span chunks)
   private gSkipping = false; // this garbage run was already emitted truncated
-  private gSkippedRun = 0;
 
   constructor(opts: { maxFrameBytes: number; mode?: FramingMode }) {
     const { maxFrameBytes, mode = 'auto' } = opts;
@@ -146,10 +144,11 @@ export class StreamFramer {
       out.push({ raw: Buffer.from(this.hdrBuf.subarray(0, this.hdrLen)), flags: FLAG_INCOMPLETE });
     } else if (s === OCTET && this.accLen > 0) {
       this.emitAcc(out, FLAG_INCOMPLETE);
-    } else if ((s === TERM || (s === GARBAGE && !this.gSkipping)) && this.accLen > 0) {
-      // A trailing "\r" or blank line is line-ending noise, not a message.
-      if (isBlank(this.acc!, this.accLen)) this.emptyFrames++;
-      else this.emitAcc(out, FLAG_INCOMPLETE);
+    } else if (s === TERM && this.accLen > 0) {
+      this.emitWhole(out, this.takeAcc(), FLAG_INCOMPLETE);
+    } else if (s === GARBAGE) {
+      this.dropCandidate(out);
+      if (!this.gSkipping && this.accLen > 0) this.emitWhole(out, this.takeAcc(), FLAG_INCOMPLETE);
     }
     this.acc = null;
     this.accLen = 0;
@@ -201,7 +200,9 @@ export class StreamFramer {
     this.hdrLen = 0;
     if (this.octetOnly) {
       this.beginGarbage();
-      this.garbage(held, 0, out); // replays the scanner state; cannot complete inside `held`
+      // As if scanned: the held candidate failed at c[i], mid-number if it ended in a digit.
+      this.gState = held[held.length - 1] === SP ? G_IDLE : G_RUN;
+      this.appendGarbage(held, 0, held.length, out);
     } else {
       this.state = TERM;
       const over = this.keep(held, 0, held.length);
@@ -288,16 +289,15 @@ export class StreamFramer {
     }
     if (this.accLen === 0) {
       const len = t - i;
-      if (len === 0) this.emptyFrames++;
-      else if (len <= this.max) out.push({ raw: c.subarray(i, t), flags: 0 });
+      if (len <= this.max) this.emitWhole(out, c.subarray(i, t), 0);
       else {
         out.push({ raw: c.subarray(i, i + this.max), flags: FLAG_TRUNCATED });
         this.skippedBytes += len - this.max;
       }
     } else {
       const over = this.keep(c, i, t);
-      this.skippedBytes += over;
-      this.emitAcc(out, over > 0 ? FLAG_TRUNCATED : 0);
+      if (over > 0) this.truncate(out, over, START);
+      else this.emitWhole(out, this.takeAcc(), 0);
     }
     this.state = START;
     return t + 1;
@@ -321,71 +321,87 @@ export class StreamFramer {
   private beginGarbage(): void {
     this.state = GARBAGE;
     this.gState = G_IDLE;
-    this.gCandLen = 0;
     this.gSkipping = false;
-    this.gSkippedRun = 0;
     this.garbageFrames++;
   }
 
-  /** 'octet' mode resync: everything up to the next plausible count header is one frame. */
+  /** 'octet' mode resync: everything up to the next plausible count header is one frame. The
+   * bytes of a candidate header are held in hdrBuf, not in the frame, until it proves valid or
+   * not, so the result does not depend on where chunks end. */
   private garbage(c: Buffer, i: number, out: FramedMessage[]): number {
     const n = c.length;
     let s = this.gState;
     let d = this.gDigits;
     let v = this.gVal;
-    let cl = this.gCandLen;
-    let found = -1;
+    let from = -1; // where the candidate header starts in this chunk, if it does
     for (let j = i; j < n; j++) {
       const b = c[j]!;
       if (s === G_SP) {
-        if (b === LT) { found = j; break; }
+        if (b === LT) {
+          this.appendGarbage(c, i, from < 0 ? i : from, out);
+          return this.endGarbage(c, j, v, out);
+        }
         s = G_IDLE;
+        this.dropCandidate(out);
+        from = -1;
       }
       const digit = b >= D0 && b <= D9;
       if (s === G_CAND) {
-        if (digit) {
-          if (d < MAX_OCTET_COUNT_DIGITS) { d++; v = v * 10 + (b - D0); cl++; } else s = G_RUN;
-        } else if (b === SP) { s = G_SP; cl++; } else s = G_IDLE;
+        if (digit && d < MAX_OCTET_COUNT_DIGITS) { d++; v = v * 10 + (b - D0); }
+        else if (b === SP) s = G_SP;
+        else {
+          s = digit ? G_RUN : G_IDLE;
+          this.dropCandidate(out);
+          from = -1;
+        }
       } else if (s === G_RUN) {
         if (!digit) s = G_IDLE;
       } else if (digit) {
         if (b === D0) s = G_RUN;
-        else { s = G_CAND; d = 1; v = b - D0; cl = 1; }
+        else { s = G_CAND; d = 1; v = b - D0; from = j; }
       }
     }
-    if (found < 0) {
-      this.gState = s;
-      this.gDigits = d;
-      this.gVal = v;
-      this.gCandLen = cl;
+    this.gState = s;
+    this.gDigits = d;
+    this.gVal = v;
+    if (s === G_CAND || s === G_SP) {
+      const start = from < 0 ? i : from; // a candidate without `from` began in an earlier chunk
+      this.appendGarbage(c, i, start, out);
+      c.copy(this.hdrBuf, this.hdrLen, start, n);
+      this.hdrLen += n - start;
+    } else {
       this.appendGarbage(c, i, n, out);
-      return n;
     }
-    // The header's digits and space are not garbage; some may be held from earlier chunks.
-    const end = found - cl;
-    if (end >= i) this.appendGarbage(c, i, end, out);
-    else if (!this.gSkipping) this.accLen -= i - end;
-    else {
-      const back = Math.min(i - end, this.gSkippedRun);
-      this.skippedBytes -= back;
-    }
-    if (!this.gSkipping && this.accLen > 0) this.emitAcc(out, 0);
+    return n;
+  }
+
+  /** The candidate header turned out not to be one: its held bytes are garbage after all. */
+  private dropCandidate(out: FramedMessage[]): void {
+    if (this.hdrLen === 0) return;
+    const held = this.hdrLen;
+    this.hdrLen = 0;
+    this.appendGarbage(this.hdrBuf, 0, held, out);
+  }
+
+  /** A valid header ends the garbage run; c[lt] is the '<' that starts the octet frame. */
+  private endGarbage(c: Buffer, lt: number, count: number, out: FramedMessage[]): number {
+    this.hdrLen = 0;
+    if (!this.gSkipping && this.accLen > 0) this.emitWhole(out, this.takeAcc(), 0);
     this.acc = null;
     this.accLen = 0;
-    return this.beginOctet(c, found, v, out);
+    return this.beginOctet(c, lt, count, out);
   }
 
   private appendGarbage(c: Buffer, from: number, to: number, out: FramedMessage[]): void {
+    if (to <= from) return;
     if (this.gSkipping) {
       this.skippedBytes += to - from;
-      this.gSkippedRun += to - from;
       return;
     }
     const over = this.keep(c, from, to);
     if (over > 0) {
       this.truncate(out, over, GARBAGE);
       this.gSkipping = true;
-      this.gSkippedRun = over;
     }
   }
 
@@ -419,14 +435,26 @@ export class StreamFramer {
   }
 
   private emitAcc(out: FramedMessage[], flags: number): void {
-    out.push({ raw: this.acc!.subarray(0, this.accLen), flags });
+    out.push({ raw: this.takeAcc(), flags });
+  }
+
+  private takeAcc(): Buffer {
+    const raw = this.acc!.subarray(0, this.accLen);
     this.acc = null;
     this.accLen = 0;
+    return raw;
+  }
+
+  /** A terminator frame or garbage run that is all whitespace ("\r" of a CRLF blank line, the
+   * "\r\n" some senders put after octet frames) carries no message: count it as empty. */
+  private emitWhole(out: FramedMessage[], raw: Buffer, flags: number): void {
+    if (raw.length === 0 || (raw[0]! <= SP && isBlank(raw))) this.emptyFrames++;
+    else out.push({ raw, flags });
   }
 }
 
-function isBlank(b: Buffer, len: number): boolean {
-  for (let i = 0; i < len; i++) {
+function isBlank(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) {
     const x = b[i]!;
     if (x !== SP && x !== 0x09 && x !== 0x0d && x !== LF && x !== NUL) return false;
   }

@@ -130,7 +130,7 @@ export class StreamListener {
     socket.on('timeout', () => {
       // A quiet connection is normal (Python's handler keeps one open for hours); only a
       // half-sent frame that stopped moving is a slow or stuck sender.
-      if (framer.bufferedBytes === 0) return;
+      if (!framer.inFrame) return;
       this.counters.idleTimeouts++;
       o.warn('frame-timeout', `${this.name}: ${peerAddress}:${peerPort} sent part of a frame and stalled for ${o.frameTimeoutMs} ms; storing it as incomplete and closing`);
       finish();

@@ -6,7 +6,8 @@ import type { ListenerCounters } from '../receive/counters.js';
 import { StreamListener } from '../receive/stream.js';
 import { UdpListener } from '../receive/udp.js';
 import { writeFileAtomic } from '../chain/keystate.js';
-import { ChainWriter } from './chain-writer.js';
+import { Sequencer } from './sequencer.js';
+import { StoreWriter } from './store-writer.js';
 import { dataPaths } from './data-dir.js';
 import { initLog, isInitialised } from './log-init.js';
 import { rateLimitedWarn } from './daemon-log.js';
@@ -25,6 +26,7 @@ export interface DaemonStatus {
   listeners: { name: string; transport: string; port: number; connections: number; counters: ListenerCounters }[];
   queue: { frames: number; bytes: number; committed: number; commit_failures: number; last_error: string | null };
   next_seq: number;
+  last_committed_seq: number;
   block: number;
   state: 'running' | 'stopping' | 'stopped';
 }
@@ -36,7 +38,8 @@ export class Daemon {
   private constructor(
     private readonly cfg: ServeConfig,
     private readonly log: winston.Logger,
-    private readonly writer: ChainWriter,
+    private readonly sequencer: Sequencer,
+    private readonly storage: StoreWriter,
     private readonly queue: WriteQueue,
     private readonly warn: ReturnType<typeof rateLimitedWarn>,
   ) {}
@@ -50,27 +53,30 @@ export class Daemon {
         log.warn(`THE AUDITOR'S PRIVATE KEY IS AT ${r.auditorKeyPath}. Move it OFF THIS HOST to the auditor now: anyone holding it on the receiver defeats the escrow of open blocks.`);
       }
     }
-    const writer = ChainWriter.open(cfg.dataDir);
+    const sequencer = Sequencer.recover(cfg.dataDir);
     const warn = rateLimitedWarn(log);
-    let daemon: Daemon | undefined;
+    const storage = new StoreWriter(paths.database, (error, pending) =>
+      log.error(`commit failed; ${pending} sealed batches kept in memory and retried: ${error}`),
+    );
     const queue = new WriteQueue({
       maxDelayMs: cfg.commitDelayMs,
       maxBatch: cfg.commitBatch,
       highWaterBytes: cfg.queueHighWaterBytes,
       hardLimitBytes: cfg.queueHighWaterBytes * UDP_HARD_LIMIT_FACTOR,
-      commit: (frames) => writer.append(frames),
-      onCommitError: (e, n) => log.error(`commit failed, ${n} messages kept in memory and retried: ${e.message}`),
+      commit: (frames) => storage.post(sequencer.seal(frames)),
+      inFlightBytes: () => storage.unackedBytes,
     });
-    daemon = new Daemon(cfg, log, writer, queue, warn);
+    storage.onCommitted(() => queue.storageProgressed());
+    const daemon = new Daemon(cfg, log, sequencer, storage, queue, warn);
     try {
       await daemon.startListeners();
     } catch (e) {
       await daemon.stop();
       throw e;
     }
-    log.info(`immutalog serving log ${writer.identity.fingerprint} from ${paths.database}: ${daemon.listeners.map((l) => l.name).join(', ')}`);
+    log.info(`immutalog serving log ${sequencer.identity.fingerprint} from ${paths.database}: ${daemon.listeners.map((l) => l.name).join(', ')}`);
     daemon.writeStatus('running');
-    daemon.statusTimer = setInterval(() => daemon!.writeStatus('running'), STATUS_INTERVAL_MS);
+    daemon.statusTimer = setInterval(() => daemon.writeStatus('running'), STATUS_INTERVAL_MS);
     daemon.statusTimer.unref();
     return daemon;
   }
@@ -94,7 +100,7 @@ export class Daemon {
       pid: process.pid,
       started_at: this.startedAt,
       updated_at: new Date().toISOString(),
-      fingerprint: this.writer.identity.fingerprint,
+      fingerprint: this.sequencer.identity.fingerprint,
       listeners: this.listeners.map((l) => ({
         name: l.name,
         transport: l instanceof UdpListener ? 'udp' : l.transport,
@@ -104,13 +110,14 @@ export class Daemon {
       })),
       queue: {
         frames: this.queue.queuedFrames,
-        bytes: this.queue.queuedBytes,
-        committed: this.queue.committed,
-        commit_failures: this.queue.commitFailures,
-        last_error: this.queue.lastCommitError ?? null,
+        bytes: this.queue.queuedBytes + this.storage.unackedBytes,
+        committed: this.storage.committed,
+        commit_failures: this.storage.commitFailures,
+        last_error: this.storage.lastCommitError ?? null,
       },
-      next_seq: this.writer.nextSeq,
-      block: this.writer.block,
+      next_seq: this.sequencer.nextSeq,
+      last_committed_seq: this.storage.lastCommittedSeq,
+      block: this.sequencer.block,
       state,
     };
   }
@@ -128,13 +135,11 @@ export class Daemon {
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.writeStatus('stopping');
     for (const l of this.listeners) await l.stop();
-    while (!this.queue.flushNow()) {
-      this.log.error('final commit failed; retrying in 1 s (nothing accepted is dropped)');
-      await new Promise((r) => setTimeout(r, 1000));
-    }
+    this.queue.flushNow();
+    // Storage keeps retrying a failed commit; a stop waits for it rather than dropping anything.
+    await this.storage.close();
     this.warn.flush();
     this.writeStatus('stopped');
-    this.writer.close();
-    this.log.info(`stopped; ${this.writer.stored} messages stored in this run, next sequence number ${this.writer.nextSeq}`);
+    this.log.info(`stopped; ${this.storage.committed} messages stored in this run, next sequence number ${this.sequencer.nextSeq}`);
   }
 }

@@ -10,34 +10,27 @@ export interface WriteQueueOptions {
   highWaterBytes: number;
   /** Above this, datagrams are dropped (and counted) rather than exhausting memory. */
   hardLimitBytes: number;
-  /** Commits one batch; throws when the store cannot take it (disk full, I/O error). */
+  /** Seals one batch and hands it to storage (which retries failed commits itself). */
   commit: (frames: ReceivedFrame[]) => void;
-  onCommitError: (e: Error, queuedFrames: number) => void;
+  /** Bytes handed to storage and not yet durable: they count towards the high-water mark. */
+  inFlightBytes: () => number;
 }
 
-/** Failed commits are retried after this long, doubling up to the cap. */
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 5000;
-
 /**
- * Batches frames for the chain writer and applies backpressure. Nothing accepted here is ever
- * dropped: if a commit fails, the batch stays at the head of the queue and is retried.
+ * Batches frames for the sequencer and applies backpressure: streams pause while the bytes
+ * queued here plus those not yet committed by storage are over the high-water mark.
  */
 export class WriteQueue implements FrameSink {
   private frames: ReceivedFrame[] = [];
   private bytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private immediate: NodeJS.Immediate | undefined;
-  private retryMs = 0;
   private readonly drainListeners = new Set<() => void>();
-  committed = 0;
-  commitFailures = 0;
-  lastCommitError: string | undefined;
 
   constructor(private readonly o: WriteQueueOptions) {}
 
   get congested(): boolean {
-    return this.bytes > this.o.highWaterBytes;
+    return this.bytes + this.o.inFlightBytes() > this.o.highWaterBytes;
   }
 
   get queuedFrames(): number {
@@ -49,10 +42,9 @@ export class WriteQueue implements FrameSink {
   }
 
   accept(frame: ReceivedFrame): boolean {
-    if (frame.transport === 'udp' && this.bytes > this.o.hardLimitBytes) return false;
+    if (frame.transport === 'udp' && this.bytes + this.o.inFlightBytes() > this.o.hardLimitBytes) return false;
     this.frames.push(frame);
     this.bytes += frame.raw.length;
-    if (this.retryMs > 0) return true;
     if (this.frames.length >= this.o.maxBatch) {
       this.immediate ??= setImmediate(() => this.flushNow());
     } else {
@@ -66,33 +58,23 @@ export class WriteQueue implements FrameSink {
     return () => this.drainListeners.delete(fn);
   }
 
-  /** Commits everything queued; on failure keeps it and schedules a retry. Returns success. */
-  flushNow(): boolean {
+  /** Hands everything queued to storage, in batches of at most maxBatch. */
+  flushNow(): void {
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
     this.immediate = undefined;
     while (this.frames.length > 0) {
       const batch = this.frames.length <= this.o.maxBatch ? this.frames : this.frames.slice(0, this.o.maxBatch);
-      try {
-        this.o.commit(batch);
-      } catch (e) {
-        this.commitFailures++;
-        this.lastCommitError = (e as Error).message;
-        this.retryMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.retryMs * 2));
-        this.o.onCommitError(e as Error, this.frames.length);
-        this.timer = setTimeout(() => this.flushNow(), this.retryMs);
-        return false;
-      }
-      this.retryMs = 0;
-      this.lastCommitError = undefined;
-      this.committed += batch.length;
-      let b = 0;
-      for (const f of batch) b += f.raw.length;
-      this.bytes -= b;
       this.frames = batch === this.frames ? [] : this.frames.slice(batch.length);
+      for (const f of batch) this.bytes -= f.raw.length;
+      this.o.commit(batch);
     }
+  }
+
+  /** Storage committed something: streams paused for congestion may go on. */
+  storageProgressed(): void {
+    if (this.congested) return;
     for (const fn of this.drainListeners) fn();
-    return true;
   }
 }

@@ -51,13 +51,16 @@ export class LogStore {
     this.db = db;
     this.insertEntry = db.prepare(
       `INSERT INTO entries (seq, block, received_at_us, transport, flags, listener, peer_address, peer_port, raw, mac, fields)
-       VALUES (@seq, @block, @received_at_us, @transport, @flags, @listener, @peer_address, @peer_port, @raw, @mac, @fields)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.insertBlockStmt = db.prepare(
       'INSERT INTO blocks (block, first_seq, opened_at_us, escrow) VALUES (@block, @first_seq, @opened_at_us, @escrow)',
     );
     this.appendTx = db.transaction((rows: EntryRow[]) => {
-      for (const r of rows) this.insertEntry.run(r);
+      // Positional binding: named parameters cost several microseconds per row at ingest rates.
+      for (const r of rows) {
+        this.insertEntry.run(r.seq, r.block, r.received_at_us, r.transport, r.flags, r.listener, r.peer_address, r.peer_port, r.raw, r.mac, r.fields);
+      }
     });
   }
 

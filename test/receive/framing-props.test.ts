@@ -14,6 +14,8 @@ const cuts = fc.array(fc.nat(), { maxLength: 20 });
 /** Starts with '<' as every syslog message does, which is what octet detection keys on. */
 const pri = (body: Buffer) => Buffer.concat([Buffer.from('<'), body]);
 const without = (b: Buffer, ...excluded: number[]) => Buffer.from(b.filter((x) => !excluded.includes(x)));
+/** Whitespace-only terminator frames are dropped like empty ones, so round trips avoid them. */
+const blank = (m: Buffer) => m.every((x) => x === 0x20 || x === 0x09 || x === 0x0d || x === LF || x === NUL);
 const looksOctet = (m: Buffer) => HEADER_RE.test(m.subarray(0, 13).toString('latin1'));
 
 const octetEncode = (msgs: Buffer[]) => Buffer.concat(msgs.flatMap((m) => [Buffer.from(`${m.length} `), m]));
@@ -42,7 +44,7 @@ describe('StreamFramer round trips (arbitrary messages and chunk boundaries)', (
 
   it('LF framing (forced lf: NUL and anything else but LF inside)', () => {
     fc.assert(
-      fc.property(fc.array(bytes(1, 200).map((b) => without(b, LF)).filter((b) => b.length > 0), { maxLength: 12 }), cuts, (msgs, c) => {
+      fc.property(fc.array(bytes(1, 200).map((b) => without(b, LF)).filter((b) => !blank(b)), { maxLength: 12 }), cuts, (msgs, c) => {
         sameBuffers(roundTrip(termEncode(msgs, LF), c, 'lf'), msgs);
       }),
       RUNS,
@@ -50,7 +52,7 @@ describe('StreamFramer round trips (arbitrary messages and chunk boundaries)', (
   });
 
   it('LF framing in auto mode (no NUL, not starting like a count header)', () => {
-    const msg = bytes(1, 200).map((b) => without(b, LF, NUL)).filter((b) => b.length > 0 && !looksOctet(b));
+    const msg = bytes(1, 200).map((b) => without(b, LF, NUL)).filter((b) => !blank(b) && !looksOctet(b));
     fc.assert(
       fc.property(fc.array(msg, { maxLength: 12 }), cuts, (msgs, c) => {
         sameBuffers(roundTrip(termEncode(msgs, LF), c, 'auto'), msgs);
@@ -61,7 +63,7 @@ describe('StreamFramer round trips (arbitrary messages and chunk boundaries)', (
 
   it('NUL framing never splits on the LFs inside messages (forced nul)', () => {
     fc.assert(
-      fc.property(fc.array(bytes(1, 200).map((b) => without(b, NUL)).filter((b) => b.length > 0), { maxLength: 12 }), cuts, (msgs, c) => {
+      fc.property(fc.array(bytes(1, 200).map((b) => without(b, NUL)).filter((b) => !blank(b)), { maxLength: 12 }), cuts, (msgs, c) => {
         sameBuffers(roundTrip(termEncode(msgs, NUL), c, 'nul'), msgs);
       }),
       RUNS,
@@ -69,7 +71,7 @@ describe('StreamFramer round trips (arbitrary messages and chunk boundaries)', (
   });
 
   it('NUL framing in auto mode: raw LFs inside every message but the first (the Python SysLogHandler case)', () => {
-    const body = bytes(1, 200).map((b) => without(b, NUL)).filter((b) => b.length > 0);
+    const body = bytes(1, 200).map((b) => without(b, NUL)).filter((b) => !blank(b));
     fc.assert(
       fc.property(bytes(0, 100).map((b) => pri(without(b, NUL, LF))), fc.array(body.map(pri), { maxLength: 12 }), cuts, (first, rest, c) => {
         const msgs = [first, ...rest];
@@ -133,13 +135,33 @@ describe('StreamFramer robustness', () => {
     );
   });
 
+  it('chunk boundaries never change the result (forced modes; auto when the data lacks LF or NUL)', () => {
+    const soup = fc.array(fc.constantFrom(...'0123456789 <\n\0\rab'.split('')), { maxLength: 300 }).map((a) => Buffer.from(a.join(''), 'latin1'));
+    const mode = fc.constantFrom<FramingMode | 'auto-no-lf' | 'auto-no-nul'>('octet', 'lf', 'nul', 'auto-no-lf', 'auto-no-nul');
+    const summary = (r: ReturnType<typeof frameAll>) => ({
+      frames: r.frames.map((f) => [f.raw.toString('latin1'), f.flags]),
+      empty: r.framer.emptyFrames,
+      skipped: r.framer.skippedBytes,
+      garbage: r.framer.garbageFrames,
+    });
+    fc.assert(
+      fc.property(fc.oneof(soup, bytes(0, 300)), cuts, fc.integer({ min: 1, max: 40 }), mode, (raw, c, max, m) => {
+        const data = m === 'auto-no-lf' ? without(raw, LF) : m === 'auto-no-nul' ? without(raw, NUL) : raw;
+        const opts = { maxFrameBytes: max, mode: (m.startsWith('auto') ? 'auto' : m) as FramingMode };
+        const whole = summary(frameAll([data], opts));
+        expect(summary(frameAll(splitAt(data, c.map((x) => x % (data.length + 1))), opts))).toEqual(whole);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
   it('over-long frames are truncated and flagged; the following frame is intact', () => {
     const enc = fc.constantFrom<'octet' | 'lf' | 'nul'>('octet', 'lf', 'nul');
     fc.assert(
       fc.property(fc.array(bytes(0, 300), { minLength: 1, maxLength: 8 }), fc.integer({ min: 1, max: 120 }), enc, cuts, (bodies, max, how, c) => {
         const msgs = bodies.map((b) => pri(how === 'lf' ? without(b, LF, NUL) : how === 'nul' ? without(b, NUL) : b));
         const stream = how === 'octet' ? octetEncode(msgs) : termEncode(msgs, how === 'lf' ? LF : NUL);
-        const mode: FramingMode = how === 'nul' ? 'nul' : 'auto';
+        const mode: FramingMode = how === 'nul' ? 'nul' : c.length % 2 === 0 ? 'auto' : how;
         const { frames } = frameAll(splitAt(stream, c.map((x) => x % (stream.length + 1))), { maxFrameBytes: max, mode });
         expect(frames.length).toBe(msgs.length);
         frames.forEach((f, i) => {

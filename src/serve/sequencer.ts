@@ -1,10 +1,10 @@
-import { chainEntries, type ChainHead } from '../chain/chainer.js';
+import { sealBatch, type ChainPosition, type SealedBatch, type SealInput } from '../chain/batch.js';
 import { escrowBlockKey } from '../chain/escrow.js';
 import { genesisHash } from '../chain/mac.js';
 import { KeyStateError, loadKeyState } from '../chain/keystate.js';
 import { fieldsToJson, parseRecord } from '../parse/index.js';
-import { TRANSPORT, type ReceivedFrame } from '../receive/frame.js';
-import { LogStore, type EntryRow } from '../store/log-store.js';
+import type { ReceivedFrame } from '../receive/frame.js';
+import { LogStore } from '../store/log-store.js';
 import { dataPaths } from './data-dir.js';
 import { nowUs } from '../receive/stamp.js';
 
@@ -32,15 +32,15 @@ export function readIdentity(store: LogStore, where: string): LogIdentity {
 }
 
 /**
- * Appends frames to the chain: parse (index fields), sequence and MAC, then one SQLite
- * transaction. The head advances only after the commit, so a failed commit is simply retried.
+ * Sequencing and MAC step of the write path, on the main thread: parse each frame (index
+ * fields), give it the next sequence number, chain its MAC, and hand the sealed batch on.
  */
-export class ChainWriter {
-  private at: ChainHead;
+export class Sequencer {
+  private at: ChainPosition;
   readonly identity: LogIdentity;
-  stored = 0;
+  sealed = 0;
 
-  private constructor(private readonly store: LogStore, identity: LogIdentity, at: ChainHead) {
+  private constructor(identity: LogIdentity, at: ChainPosition) {
     this.identity = identity;
     this.at = at;
   }
@@ -51,7 +51,7 @@ export class ChainWriter {
    * key state names a block the database has not recorded yet (a crash between the two
    * writes), the block's escrow row is written now.
    */
-  static open(dir: string): ChainWriter {
+  static recover(dir: string): Sequencer {
     const p = dataPaths(dir);
     const store = LogStore.open(p.database, { create: true });
     try {
@@ -83,10 +83,9 @@ export class ChainWriter {
         });
       }
       const head = last ? last.mac : genesisHash(identity.identityPublic);
-      return new ChainWriter(store, identity, { nextSeq, head, block: ks.block, blockKey: ks.blockKey });
-    } catch (e) {
+      return new Sequencer(identity, { nextSeq, head, block: ks.block, blockKey: ks.blockKey });
+    } finally {
       store.close();
-      throw e;
     }
   }
 
@@ -98,37 +97,14 @@ export class ChainWriter {
     return this.at.block;
   }
 
-  append(frames: readonly ReceivedFrame[]): void {
-    const { entries, next } = chainEntries(
-      this.at,
-      frames.map((f) => ({
-        receivedAtUs: f.receivedAtUs, transport: f.transport, flags: f.flags, listener: f.listener,
-        peerAddress: f.peerAddress, peerPort: f.peerPort, raw: f.raw,
-      })),
-    );
-    const rows: EntryRow[] = entries.map((e) => ({
-      seq: e.fields.seq,
-      block: e.block,
-      received_at_us: e.fields.receivedAtUs,
-      transport: TRANSPORT[e.fields.transport],
-      flags: e.fields.flags,
-      listener: e.fields.listener,
-      peer_address: e.fields.peerAddress,
-      peer_port: e.fields.peerPort,
-      raw: e.fields.raw,
-      mac: e.mac,
-      fields: fieldsToJson(parseRecord(e.fields.raw)),
+  seal(frames: readonly ReceivedFrame[]): SealedBatch {
+    const items: SealInput[] = frames.map((f) => ({
+      receivedAtUs: f.receivedAtUs, transport: f.transport, flags: f.flags, listener: f.listener,
+      peerAddress: f.peerAddress, peerPort: f.peerPort, raw: f.raw, fieldsJson: fieldsToJson(parseRecord(f.raw)),
     }));
-    this.store.appendEntries(rows);
+    const { batch, next } = sealBatch(this.at, items);
     this.at = next;
-    this.stored += rows.length;
-  }
-
-  get storeHandle(): LogStore {
-    return this.store;
-  }
-
-  close(): void {
-    this.store.close();
+    this.sealed += batch.count;
+    return batch;
   }
 }

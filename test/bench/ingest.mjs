@@ -1,0 +1,108 @@
+// Ingest benchmark (run by hand: `npm run build && node test/bench/ingest.mjs`).
+// Starts `immutalog serve` on loopback, drives it from a separate sender process with 256-byte
+// RFC 5424 messages, and counts a message only once it is committed in the SQLite chain.
+//   TCP: one octet-counted connection, N messages as fast as possible -> durable msg/s.
+//   UDP: paced rates; loss = 1 - stored/sent, and the highest rate under 1 % loss.
+// Prints the daemon's peak RSS (VmHWM). Options: --tcp-count N --udp-rates 20000,50000 --udp-seconds S
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CLI = join(here, '..', '..', 'dist', 'cli', 'main.js');
+const args = process.argv.slice(2);
+const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : def; };
+const TCP_COUNT = Number(opt('--tcp-count', '2000000'));
+const UDP_RATES = opt('--udp-rates', '25000,50000,75000,100000').split(',').map(Number);
+const UDP_SECONDS = Number(opt('--udp-seconds', '10'));
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function startDaemon(extra = []) {
+  const dir = mkdtempSync(join(tmpdir(), 'immutalog-bench-'));
+  const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dir, '--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--log-level', 'warn', ...extra], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const statusPath = join(dir, 'status.json');
+  for (let i = 0; i < 400; i++) {
+    if (existsSync(statusPath)) {
+      const s = JSON.parse(readFileSync(statusPath, 'utf8'));
+      if (s.pid === child.pid && s.state === 'running') {
+        const port = (t) => s.listeners.find((l) => l.transport === t).port;
+        return { dir, child, udp: port('udp'), tcp: port('tcp') };
+      }
+    }
+    await sleep(25);
+  }
+  throw new Error('daemon did not start');
+}
+
+function peakRss(pid) {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(s)[1]) / 1024;
+}
+
+function storedCount(db) {
+  return db.prepare('SELECT coalesce(max(seq) + 1, 0) AS n FROM entries').get().n;
+}
+
+function runSender(argv) {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [join(here, 'sender.mjs'), ...argv], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('exit', () => resolve(JSON.parse(out)));
+  });
+}
+
+async function stop(d) {
+  d.child.kill('SIGTERM');
+  await new Promise((r) => d.child.on('exit', r));
+  rmSync(d.dir, { recursive: true, force: true });
+}
+
+async function benchTcp() {
+  const d = await startDaemon();
+  const db = new Database(join(d.dir, 'immutalog.sqlite'), { readonly: true });
+  const t0 = process.hrtime.bigint();
+  const sending = runSender(['tcp', String(d.tcp), String(TCP_COUNT)]);
+  let n = 0;
+  while (n < TCP_COUNT) {
+    await sleep(20);
+    n = storedCount(db);
+  }
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const s = await sending;
+  const rss = peakRss(d.child.pid);
+  db.close();
+  await stop(d);
+  return { messages: TCP_COUNT, durable_seconds: +secs.toFixed(3), durable_msgs_per_s: Math.round(TCP_COUNT / secs), sender_seconds: +s.seconds.toFixed(3), peak_rss_mb: +rss.toFixed(1) };
+}
+
+async function benchUdp(rate) {
+  const d = await startDaemon();
+  const db = new Database(join(d.dir, 'immutalog.sqlite'), { readonly: true });
+  const s = await runSender(['udp', String(d.udp), String(rate), String(UDP_SECONDS)]);
+  let n = -1;
+  for (let stable = 0; stable < 5; ) {
+    await sleep(100);
+    const m = storedCount(db);
+    stable = m === n ? stable + 1 : 0;
+    n = m;
+  }
+  const rss = peakRss(d.child.pid);
+  db.close();
+  await stop(d);
+  return { offered_per_s: rate, sent: s.sent, stored: n, loss_pct: +(100 * (1 - n / s.sent)).toFixed(3), peak_rss_mb: +rss.toFixed(1) };
+}
+
+const results = { machine: { cpus: (await import('node:os')).cpus().length, node: process.version } };
+let rmem = 'unknown';
+try { rmem = readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim(); } catch {}
+results.machine.rmem_max = rmem;
+if (TCP_COUNT > 0) results.tcp = await benchTcp();
+results.udp = [];
+for (const r of UDP_RATES) results.udp.push(await benchUdp(r));
+const ok = results.udp.filter((u) => u.loss_pct < 1).map((u) => u.offered_per_s);
+results.udp_highest_rate_under_1pct = ok.length ? Math.max(...ok) : null;
+console.log(JSON.stringify(results, null, 2));
