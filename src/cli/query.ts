@@ -1,8 +1,14 @@
 import { formatUs } from './time-arg.js';
+import { fieldsFromJson } from '../parse/index.js';
 import { LogStore, type EntryFilter, type EntryRow } from '../store/log-store.js';
 import { dataPaths } from '../serve/data-dir.js';
 
 const TRANSPORT_NAMES = ['', 'udp', 'tcp', 'tls'];
+
+function fieldsWithoutVersion(json: string): unknown {
+  const { v: _v, ...f } = fieldsFromJson(json);
+  return f;
+}
 
 export function entryToJson(r: EntryRow): Record<string, unknown> {
   return {
@@ -13,7 +19,7 @@ export function entryToJson(r: EntryRow): Record<string, unknown> {
     peer: r.peer_address.includes(':') ? `[${r.peer_address}]:${r.peer_port}` : `${r.peer_address}:${r.peer_port}`,
     flags: r.flags,
     raw: r.raw.toString('base64'),
-    fields: JSON.parse(r.fields),
+    fields: fieldsWithoutVersion(r.fields),
   };
 }
 

@@ -35,7 +35,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { section: 'syslog', name: 'framing', flag: 'framing', kind: 'enum', default: 'auto', choices: ['auto', 'octet', 'lf', 'nul'], help: 'Stream framing: auto detects octet counting per frame and LF or NUL per connection.' },
   { section: 'chain', name: 'commit_delay_ms', flag: 'commit-delay-ms', kind: 'int', default: '10', min: 1, max: 1000, help: 'A received message is committed to SQLite at most this long after it arrived (plus the commit itself).' },
   { section: 'chain', name: 'commit_batch', flag: 'commit-batch', kind: 'int', default: '8192', min: 1, max: 1_000_000, help: 'A batch is committed as soon as it holds this many messages.' },
-  { section: 'chain', name: 'queue_high_water_bytes', flag: 'queue-high-water-bytes', kind: 'int', default: String(32 * 1024 * 1024), min: 65536, max: 4 * 1024 * 1024 * 1024, help: 'Above this many queued bytes, TCP/TLS senders are paused until the queue drains.' },
+  { section: 'chain', name: 'queue_high_water_bytes', flag: 'queue-high-water-bytes', kind: 'int', default: String(8 * 1024 * 1024), min: 65536, max: 4 * 1024 * 1024 * 1024, help: 'Above this many queued bytes, TCP/TLS senders are paused until the queue drains.' },
 ];
 
 export function findOption(section: string, name: string): OptionSpec | undefined {

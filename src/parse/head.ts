@@ -51,8 +51,13 @@ export function text(h: Head, a: number, b: number): string | null {
   return headString(h).slice(a, b);
 }
 
-export function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
+/** Like text(), for a range the caller has already matched as ASCII. */
+export function asciiSlice(h: Head, a: number, b: number): string | null {
+  return b <= a ? null : headString(h).slice(a, b);
+}
+
+export function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= 0x30 && c <= 0x39;
 }
 
 /** True if there are `count` ASCII digits at i. */

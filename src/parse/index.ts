@@ -2,10 +2,9 @@ import { parseRecordUnchecked } from './record.js';
 import type { ParsedFields } from './types.js';
 
 export type { HeaderFormat, OsloFields, ParsedFields } from './types.js';
-export { fieldsToJson } from './canonical.js';
+export { fieldsToJson, fieldsFromJson, FieldsJsonError } from './canonical.js';
 
-/** Bump whenever parseRecord's output for the same bytes changes. */
-export const PARSER_VERSION = 1;
+export { PARSER_VERSION } from './version.js';
 
 /**
  * Parses one received syslog record (framing already removed). Pure: no I/O,

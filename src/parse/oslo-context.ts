@@ -1,4 +1,4 @@
-import { type Head, at, bytesAt, digitsAt, indexIn, isDigit, text, tokenEnd } from './head.js';
+import { type Head, asciiSlice, at, bytesAt, digitsAt, indexIn, isDigit, text, tokenEnd } from './head.js';
 import { MAX_CONTEXT_CHARS, MAX_INSTANCE_CHARS, MAX_PID_DIGITS } from './limits.js';
 import { hasTraceback } from './oslo-exception.js';
 import type { OsloFields } from './types.js';
@@ -31,49 +31,70 @@ function timeEnd(h: Head, p: number): number {
   return q;
 }
 
+/**
+ * Start/end offsets of the first four space-separated tokens of the context.
+ * Module-level scratch: parsing is synchronous and never re-entered.
+ */
+const tok = new Int32Array(8);
+
 /** `-` (missing value), `None` (attribute present but None) and empty mean "no value". */
-function idOrNull(h: Head, a: number, b: number): string | null {
+function idOrNull(h: Head, k: number, ascii: boolean): string | null {
+  const a = tok[2 * k];
+  const b = tok[2 * k + 1];
   if (b - a === 1 && h.raw[a] === 0x2d) return null;
   if (b - a === 4 && bytesAt(h, a, 'None')) return null;
-  return text(h, a, b);
+  return ascii ? asciiSlice(h, a, b) : text(h, a, b);
 }
 
-/** End of the space-separated token at i, within [i, b). */
-function tokenStop(h: Head, i: number, b: number): number {
-  const e = indexIn(h, SP, i, b);
-  return e < 0 ? b : e;
-}
-
-function isReqId(h: Head, a: number, b: number): boolean {
-  return b - a > 4 && bytesAt(h, a, 'req-');
+function isReqId(h: Head, k: number): boolean {
+  return tok[2 * k + 1] - tok[2 * k] > 4 && bytesAt(h, tok[2 * k], 'req-');
 }
 
 /**
- * `[<global_request_id> <request_id> <user> <project> <domain> ...]` between a and b.
- * Tokens are split on single spaces, so a missing (`''`) global id stays positional.
- * Pre-2017 oslo formats had no global id (`[<request_id> <user> <project> ...]`): when
- * the first token is a `req-` id and the second is not, that layout is assumed.
+ * Reads `[<global_request_id> <request_id> <user> <project> <domain> ...]` whose
+ * content starts at a, in one pass; returns the index of `]`, or -1 if there is
+ * none within MAX_CONTEXT_CHARS. Tokens are split on single spaces, so a missing
+ * (`''`) global id stays positional. Pre-2017 oslo formats had no global id
+ * (`[<request_id> <user> <project> ...]`): when the first token is a `req-` id and
+ * the second is not (or is missing), that layout is assumed. Further tokens
+ * (domains) are ignored.
  */
-function applyContext(h: Head, a: number, b: number, o: OsloFields): void {
-  if (b - a === 1 && h.raw[a] === 0x2d) return;
-  const e0 = tokenStop(h, a, b);
-  const s1 = Math.min(e0 + 1, b);
-  const e1 = tokenStop(h, s1, b);
-  let s = s1;
-  if (!isReqId(h, s1, e1) && isReqId(h, a, e0)) {
-    s = a;
+function readContext(h: Head, a: number, o: OsloFields): number {
+  const raw = h.raw;
+  const stop = Math.min(h.n, a + MAX_CONTEXT_CHARS);
+  let count = 0;
+  let start = a;
+  let high = 0;
+  let close = -1;
+  for (let i = a; i < stop; i++) {
+    const c = raw[i];
+    if (c === SP || c === 0x5d) {
+      if (count < 4) {
+        tok[2 * count] = start;
+        tok[2 * count + 1] = i;
+      }
+      count++;
+      start = i + 1;
+      if (c === 0x5d) {
+        close = i;
+        break;
+      }
+    }
+    high |= c;
+  }
+  if (close < 0) return -1;
+  if (count === 1 && close - a === 1 && raw[a] === 0x2d) return close;
+  const ascii = high < 0x80;
+  let k = 1;
+  if (isReqId(h, 0) && (count === 1 || !isReqId(h, 1))) {
+    k = 0;
   } else {
-    o.global_request_id = idOrNull(h, a, e0);
+    o.global_request_id = idOrNull(h, 0, ascii);
   }
-  // Walk request_id, user, project from s; past the end of the context they stay null.
-  for (let field = 0; field < 3 && s < b; field++) {
-    const e = tokenStop(h, s, b);
-    const v = idOrNull(h, s, e);
-    if (field === 0) o.request_id = v;
-    else if (field === 1) o.user = v;
-    else o.project = v;
-    s = e + 1;
-  }
+  if (count > k) o.request_id = idOrNull(h, k, ascii);
+  if (count > k + 1) o.user = idOrNull(h, k + 1, ascii);
+  if (count > k + 2) o.project = idOrNull(h, k + 2, ascii);
+  return close;
 }
 
 /**
@@ -108,9 +129,10 @@ export function parseContextLine(h: Head, p: number): OsloFields | null {
 
   const o: OsloFields = {
     kind: 'context',
-    time: text(h, p, te),
+    // Time and level were matched byte by byte above, so they are ASCII.
+    time: asciiSlice(h, p, te),
     pid,
-    level: text(h, lvStart, lvEnd),
+    level: asciiSlice(h, lvStart, lvEnd),
     logger: text(h, lgStart, lgEnd),
     request_id: null,
     global_request_id: null,
@@ -122,9 +144,8 @@ export function parseContextLine(h: Head, p: number): OsloFields | null {
 
   q = lgEnd;
   if (at(h, q) === SP && at(h, q + 1) === 0x5b) {
-    const close = indexIn(h, 0x5d, q + 2, q + 2 + MAX_CONTEXT_CHARS);
+    const close = readContext(h, q + 2, o);
     if (close >= 0) {
-      applyContext(h, q + 2, close, o);
       q = close + 1;
       if (at(h, q) === SP && bytesAt(h, q + 1, INSTANCE)) {
         const u = q + 1 + INSTANCE.length;
@@ -133,6 +154,6 @@ export function parseContextLine(h: Head, p: number): OsloFields | null {
       }
     }
   }
-  o.exception = hasTraceback(h, p, [pidStart, pidEnd], [lgStart, lgEnd]);
+  o.exception = hasTraceback(h, p, pidStart, pidEnd, lgStart, lgEnd);
   return o;
 }

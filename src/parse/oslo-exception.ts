@@ -2,14 +2,15 @@ import { type Head, headString } from './head.js';
 import { MAX_EXC_PREFIX_CHARS } from './limits.js';
 
 const TRACEBACK = 'Traceback (most recent call last)';
-/** rsyslog's escape for LF when escapeControlCharactersOnReceive is on (the default). */
-const ESC_LF = '#012';
-const NEEDLES = new Map([TRACEBACK, ESC_LF, '\n'].map((s) => [s, Buffer.from(s, 'latin1')]));
-const ERROR_SP = 'ERROR ';
+const TRACEBACK_BYTES = Buffer.from(TRACEBACK, 'latin1');
+const LF = 0x0a;
+const SP = 0x20;
+/** Shortest oslo time, `hh:mm:ss` (rsyslog may have taken the date away). */
+const MIN_TIME_CHARS = 8;
 
-/** Bytes of `2026-11-26 12:55:44,694.694 22369 ` : what precedes `ERROR` on a prefixed line. */
-function isPrefixByte(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || c === 0x20 || c === 0x2d || c === 0x3a || c === 0x2e || c === 0x2c || c === 0x54;
+/** Bytes of `2026-11-26 12:55:44,694.694`: what precedes ` <pid> ERROR` on a prefixed line. */
+function isTimeByte(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === SP || c === 0x2d || c === 0x3a || c === 0x2e || c === 0x2c || c === 0x54;
 }
 
 function sameBytes(raw: Buffer, a: number, b: number, len: number): boolean {
@@ -18,44 +19,60 @@ function sameBytes(raw: Buffer, a: number, b: number, len: number): boolean {
 }
 
 /**
- * Whether the line starting at pos is an oslo `logging_exception_prefix` line of
- * this record: `<time> <pid> ERROR <logger>` followed by a space or the end. The
- * pid and logger must equal the first line's, so an unrelated embedded log line
- * does not count. Reads only bytes of that line (every check stops at LF), so
- * checking every line keeps the total work linear in the body.
+ * Whether the ` ERROR <logger>` found at i belongs to an oslo
+ * `logging_exception_prefix` line of this record, i.e. the line reads
+ * `<time> <pid> ERROR <logger>` and a space or the end follows. Checked backwards
+ * from i: this record's pid, a space, then time bytes back to a line break, which
+ * is a raw LF or rsyslog's `#012`. Reads at most MAX_EXC_PREFIX_CHARS bytes.
  */
-function prefixedLineAt(raw: Buffer, pos: number, end: number, pid: [number, number], logger: [number, number]): boolean {
-  const limit = Math.min(end, pos + MAX_EXC_PREFIX_CHARS);
-  let k = pos;
-  while (k < limit && isPrefixByte(raw[k])) k++;
-  const pidLen = pid[1] - pid[0];
-  const pidAt = k - 1 - pidLen;
-  if (pidAt - 1 < pos + 8 || raw[k - 1] !== 0x20 || raw[pidAt - 1] !== 0x20) return false;
-  if (!sameBytes(raw, pidAt, pid[0], pidLen)) return false;
-  if (k + ERROR_SP.length > end) return false;
-  for (let j = 0; j < ERROR_SP.length; j++) if (raw[k + j] !== ERROR_SP.charCodeAt(j)) return false;
-  k += ERROR_SP.length;
-  const logLen = logger[1] - logger[0];
-  if (k + logLen > end || !sameBytes(raw, k, logger[0], logLen)) return false;
-  k += logLen;
-  return k === end || raw[k] === 0x20;
+function isPrefixedLine(h: Head, i: number, needleLen: number, from: number, pidStart: number, pidEnd: number): boolean {
+  const raw = h.raw;
+  const after = i + needleLen;
+  if (after !== h.end && raw[after] !== SP) return false;
+  const pidLen = pidEnd - pidStart;
+  const p = i - pidLen;
+  if (p - 1 <= from || raw[p - 1] !== SP || !sameBytes(raw, p, pidStart, pidLen)) return false;
+  const timeEnd = p - 1;
+  const min = Math.max(from, i - MAX_EXC_PREFIX_CHARS);
+  let j = timeEnd;
+  while (j > min && isTimeByte(raw[j - 1])) j--;
+  if (j <= from) return false;
+  let lineStart: number;
+  if (raw[j - 1] === LF) lineStart = j;
+  // `#012`: its digits are time bytes, so the walk stopped at the `#`.
+  else if (raw[j - 1] === 0x23 && raw[j] === 0x30 && raw[j + 1] === 0x31 && raw[j + 2] === 0x32) lineStart = j + 3;
+  else return false;
+  return timeEnd - lineStart >= MIN_TIME_CHARS;
+}
+
+/** Whether the phrase occurs in the message text from `from` on. */
+function hasPhrase(h: Head, from: number): boolean {
+  if (headString(h).indexOf(TRACEBACK, from) >= 0) return true;
+  if (h.n >= h.end) return false;
+  // Past the window: one native search, starting early enough to catch a phrase straddling the edge.
+  const j = h.raw.indexOf(TRACEBACK_BYTES, Math.max(from, h.n - TRACEBACK.length + 1));
+  return j >= 0 && j + TRACEBACK.length <= h.end;
 }
 
 /**
- * First index >= from of an ASCII needle in the message text, or -1. Searches
- * the decoded head window as a string first (String#indexOf is far cheaper per
- * call than Buffer#indexOf), then the rest of the bytes.
+ * Whether a later line starts with this record's exception prefix. Searches for
+ * ` ERROR <logger>` (native indexOf: one call when there is no traceback) and
+ * checks each hit backwards, rather than visiting every line break, so a body of
+ * many short lines stays cheap. Hits are at least the needle's length apart and
+ * each check is bounded, so the work is linear.
  */
-function find(h: Head, needle: string, from: number): number {
-  const i = headString(h).indexOf(needle, from);
-  if (i >= 0 || h.n >= h.end) return i;
-  const j = h.raw.indexOf(NEEDLES.get(needle)!, Math.max(from, h.n - needle.length + 1));
-  return j >= 0 && j + needle.length <= h.end ? j : -1;
-}
-
-function anyPrefixedLine(h: Head, from: number, sep: string, pid: [number, number], logger: [number, number]): boolean {
-  for (let i = find(h, sep, from); i >= 0; i = find(h, sep, i + sep.length)) {
-    if (prefixedLineAt(h.raw, i + sep.length, h.end, pid, logger)) return true;
+function hasPrefixedLine(h: Head, from: number, pidStart: number, pidEnd: number, lgStart: number, lgEnd: number): boolean {
+  const s = headString(h);
+  // s is latin1, so this string is the logger's exact bytes.
+  const needle = ` ERROR ${s.slice(lgStart, lgEnd)}`;
+  for (let i = s.indexOf(needle, from); i >= 0; i = s.indexOf(needle, i + 1)) {
+    if (isPrefixedLine(h, i, needle.length, from, pidStart, pidEnd)) return true;
+  }
+  if (h.n >= h.end) return false;
+  const bytes = Buffer.from(needle, 'latin1');
+  for (let i = h.raw.indexOf(bytes, Math.max(from, h.n - needle.length + 1)); i >= 0 && i + needle.length <= h.end;
+    i = h.raw.indexOf(bytes, i + 1)) {
+    if (isPrefixedLine(h, i, needle.length, from, pidStart, pidEnd)) return true;
   }
   return false;
 }
@@ -64,10 +81,9 @@ function anyPrefixedLine(h: Head, from: number, sep: string, pid: [number, numbe
  * Whether an oslo ContextFormatter record carries a traceback: the phrase
  * `Traceback (most recent call last)` anywhere in the text (this also flags a
  * traceback line cut out of its record by broken LF framing), or a later line,
- * separated by a raw LF or rsyslog's `#012`, that starts with this record's
- * exception prefix. Scans the whole body with native indexOf: linear, no regex.
+ * after a raw LF or rsyslog's `#012`, that starts with this record's exception
+ * prefix. Linear in the body, no regex.
  */
-export function hasTraceback(h: Head, from: number, pid: [number, number], logger: [number, number]): boolean {
-  return find(h, TRACEBACK, from) >= 0 || anyPrefixedLine(h, from, '\n', pid, logger) ||
-    anyPrefixedLine(h, from, ESC_LF, pid, logger);
+export function hasTraceback(h: Head, from: number, pidStart: number, pidEnd: number, lgStart: number, lgEnd: number): boolean {
+  return hasPhrase(h, from) || hasPrefixedLine(h, from, pidStart, pidEnd, lgStart, lgEnd);
 }

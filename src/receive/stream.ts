@@ -33,7 +33,8 @@ export class StreamListener {
   readonly counters: ListenerCounters = newCounters();
   name = '';
   private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
+  /** Open connections, each with the function that flushes its partial frame and forgets it. */
+  private readonly sockets = new Map<Socket, () => void>();
   private readonly paused = new Set<Socket>();
   private unsubscribeDrain: (() => void) | undefined;
 
@@ -100,7 +101,6 @@ export class StreamListener {
       socket.destroy();
       return;
     }
-    this.sockets.add(socket);
     const framer = new StreamFramer({ maxFrameBytes: o.maxMessageBytes, mode: o.framing });
     let closed = false;
     const deliver = (frames: FramedMessage[]): void => {
@@ -126,11 +126,13 @@ export class StreamListener {
       this.sockets.delete(socket);
       this.paused.delete(socket);
     };
+    this.sockets.set(socket, finish);
     socket.setTimeout(o.frameTimeoutMs);
     socket.on('timeout', () => {
       // A quiet connection is normal (Python's handler keeps one open for hours); only a
       // half-sent frame that stopped moving is a slow or stuck sender.
-      if (!framer.inFrame) return;
+      // A socket we paused for backpressure is not stalled by its sender: its bytes wait in the kernel.
+      if (!framer.inFrame || this.paused.has(socket)) return;
       this.counters.idleTimeouts++;
       o.warn('frame-timeout', `${this.name}: ${peerAddress}:${peerPort} sent part of a frame and stalled for ${o.frameTimeoutMs} ms; storing it as incomplete and closing`);
       finish();
@@ -156,7 +158,11 @@ export class StreamListener {
   }
 
   private resumeAll(): void {
-    for (const s of this.paused) s.resume();
+    for (const s of this.paused) {
+      s.resume();
+      // Its frame timer may have fired (and been ignored) while paused; it only restarts on activity.
+      s.setTimeout(this.opts.frameTimeoutMs);
+    }
     this.paused.clear();
   }
 
@@ -166,13 +172,18 @@ export class StreamListener {
     if (!server) return;
     this.unsubscribeDrain?.();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const s of this.sockets) {
+    for (const s of this.sockets.keys()) {
       s.resume();
       s.end();
       s.destroySoon?.();
     }
     await Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]);
-    for (const s of this.sockets) s.destroy();
+    // The server reports closed once its last connection is destroyed, before the sockets' own
+    // 'close' events run: flush each partial frame now, while the sink still takes frames.
+    for (const [s, finish] of [...this.sockets]) {
+      s.destroy();
+      finish();
+    }
     this.server = undefined;
   }
 }

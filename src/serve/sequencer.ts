@@ -1,4 +1,4 @@
-import { sealBatch, type ChainPosition, type SealedBatch, type SealInput } from '../chain/batch.js';
+import { sealBatch, type ChainPosition, type SealedBatch } from '../chain/batch.js';
 import { escrowBlockKey } from '../chain/escrow.js';
 import { genesisHash } from '../chain/mac.js';
 import { KeyStateError, loadKeyState } from '../chain/keystate.js';
@@ -98,11 +98,8 @@ export class Sequencer {
   }
 
   seal(frames: readonly ReceivedFrame[]): SealedBatch {
-    const items: SealInput[] = frames.map((f) => ({
-      receivedAtUs: f.receivedAtUs, transport: f.transport, flags: f.flags, listener: f.listener,
-      peerAddress: f.peerAddress, peerPort: f.peerPort, raw: f.raw, fieldsJson: fieldsToJson(parseRecord(f.raw)),
-    }));
-    const { batch, next } = sealBatch(this.at, items);
+    const fields = frames.map((f) => fieldsToJson(parseRecord(f.raw)));
+    const { batch, next } = sealBatch(this.at, frames, fields);
     this.at = next;
     this.sealed += batch.count;
     return batch;

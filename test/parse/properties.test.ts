@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fieldsToJson, parseRecord } from '../../src/parse/index.js';
+import { PARSER_VERSION, fieldsFromJson, fieldsToJson, parseRecord } from '../../src/parse/index.js';
 import { parseRecordUnchecked } from '../../src/parse/record.js';
 import { FIELD_KEYS, OSLO_KEYS, expectWellFormed, headerOf } from './shape.js';
 
@@ -44,17 +44,21 @@ describe('parseRecord on arbitrary input', () => {
     );
   });
 
-  it('fieldsToJson round-trips through JSON.parse, in the fixed key order', () => {
+  it('fieldsToJson round-trips through fieldsFromJson, in the fixed key order', () => {
     fc.assert(
       fc.property(anyBytes, (raw) => {
         const f = parseRecord(raw);
         const json = fieldsToJson(f);
-        const back = JSON.parse(json) as typeof f;
+        const { v, ...back } = fieldsFromJson(json);
+        expect(v).toBe(PARSER_VERSION);
         expect(back).toEqual(f);
         expect(Object.keys(back)).toEqual(FIELD_KEYS);
         if (back.oslo) expect(Object.keys(back.oslo)).toEqual(OSLO_KEYS);
         expect(fieldsToJson(back)).toBe(json);
         expect(json).not.toMatch(/\n/);
+        // Stored form: version first, no nulls (they are restored on reading).
+        expect(json.startsWith(`{"v":${PARSER_VERSION}`)).toBe(true);
+        expect(json).not.toMatch(/:null/);
       }),
       RUNS,
     );
