@@ -5,6 +5,7 @@ import { Allowlist } from '../receive/allowlist.js';
 import type { ListenerCounters } from '../receive/counters.js';
 import { StreamListener } from '../receive/stream.js';
 import { UdpListener } from '../receive/udp.js';
+import { readUdpKernelDrops } from '../receive/udp-drops.js';
 import { writeFileAtomic } from '../chain/keystate.js';
 import { Sequencer } from './sequencer.js';
 import { StoreWriter } from './store-writer.js';
@@ -123,6 +124,11 @@ export class Daemon {
   }
 
   private writeStatus(state: DaemonStatus['state']): void {
+    for (const l of this.listeners) {
+      if (!(l instanceof UdpListener)) continue;
+      const drops = readUdpKernelDrops(l.port, l.name.startsWith('udp://['));
+      if (drops !== undefined) l.counters.kernelDrops = drops;
+    }
     try {
       writeFileAtomic(dataPaths(this.cfg.dataDir).statusFile, JSON.stringify(this.status(state), null, 1) + '\n', 0o640);
     } catch (e) {
