@@ -143,3 +143,25 @@ export function decodeEntry(b: Buffer): EntryFields {
   if (o + rl !== b.length) throw new EncodingError('raw length', String(b.length - o), String(rl));
   return { seq, receivedAtUs, transport, flags, listener, peerAddress, peerPort, raw: b.subarray(o, o + rl) };
 }
+
+/** An entry as the store keeps it (column names), transport as its numeric code. */
+export interface StoredEntryColumns {
+  seq: number;
+  received_at_us: number;
+  transport: number;
+  flags: number;
+  listener: string;
+  peer_address: string;
+  peer_port: number;
+  raw: Buffer;
+}
+
+/** The encoding of a stored row; throws EncodingError when a column is out of range. */
+export function encodeStoredEntry(r: StoredEntryColumns): Buffer {
+  const transport = TRANSPORT_BY_CODE[r.transport];
+  if (transport === undefined) throw new EncodingError('transport', '1, 2 or 3', String(r.transport));
+  return encodeEntry({
+    seq: r.seq, receivedAtUs: r.received_at_us, transport, flags: r.flags,
+    listener: r.listener, peerAddress: r.peer_address, peerPort: r.peer_port, raw: r.raw,
+  });
+}

@@ -16,6 +16,11 @@ export interface KeyState {
   /** Current Ed25519 signing key pair (signs the checkpoint that closes `block`). */
   signingPublic: Buffer;
   signingPrivate: Buffer;
+  /**
+   * Keys of the next block, written before checkpoint `block` is: if the process dies between
+   * writing that checkpoint and promoting these, they are still here for the block it opened.
+   */
+  next?: { blockKey: Buffer; signingPublic: Buffer; signingPrivate: Buffer };
 }
 
 export const KEYSTATE_FILE = 'keystate.json';
@@ -61,6 +66,13 @@ export function saveKeyState(path: string, s: KeyState): void {
     block_key: s.blockKey.toString('hex'),
     signing_public: s.signingPublic.toString('hex'),
     signing_private: s.signingPrivate.toString('hex'),
+    ...(s.next
+      ? {
+          next_block_key: s.next.blockKey.toString('hex'),
+          next_signing_public: s.next.signingPublic.toString('hex'),
+          next_signing_private: s.next.signingPrivate.toString('hex'),
+        }
+      : {}),
   });
   writeFileAtomic(path, json + '\n', 0o600);
 }
@@ -92,6 +104,15 @@ export function loadKeyState(path: string): KeyState {
     blockKey: hexField(o, 'block_key', 32, path),
     signingPublic: hexField(o, 'signing_public', 32, path),
     signingPrivate: hexField(o, 'signing_private', 32, path),
+    ...(o.next_block_key !== undefined
+      ? {
+          next: {
+            blockKey: hexField(o, 'next_block_key', 32, path),
+            signingPublic: hexField(o, 'next_signing_public', 32, path),
+            signingPrivate: hexField(o, 'next_signing_private', 32, path),
+          },
+        }
+      : {}),
   };
 }
 

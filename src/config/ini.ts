@@ -3,7 +3,9 @@ export interface IniValue {
   value: string;
   line: number;
 }
-export type IniDocument = Map<string, Map<string, IniValue>>;
+/** One section's options, with the line of its `[section]` header. */
+export type IniSection = Map<string, IniValue> & { line: number };
+export type IniDocument = Map<string, IniSection>;
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -18,7 +20,7 @@ export class ConfigError extends Error {
  */
 export function parseIni(text: string, file: string): IniDocument {
   const doc: IniDocument = new Map();
-  let section: Map<string, IniValue> | undefined;
+  let section: IniSection | undefined;
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
@@ -28,7 +30,7 @@ export function parseIni(text: string, file: string): IniDocument {
     if (header) {
       const name = header[1]!.trim();
       if (doc.has(name)) throw new ConfigError(file, lineNo, `section [${name}] appears twice`);
-      section = new Map();
+      section = Object.assign(new Map<string, IniValue>(), { line: lineNo });
       doc.set(name, section);
       continue;
     }

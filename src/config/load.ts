@@ -23,6 +23,8 @@ export interface ServeConfig {
   maxConnections: number;
   frameTimeoutSec: number;
   framing: 'auto' | 'octet' | 'lf' | 'nul';
+  checkpointEntries: number;
+  checkpointIntervalSec: number;
   commitDelayMs: number;
   commitBatch: number;
   queueHighWaterBytes: number;
@@ -85,7 +87,7 @@ function convert(spec: OptionSpec, s: Source): unknown {
 const CAMEL: Record<string, keyof ServeConfig> = {
   data_dir: 'dataDir', log_level: 'logLevel', udp: 'udp', tcp: 'tcp', tls: 'tls', tls_cert: 'tlsCert', tls_key: 'tlsKey',
   tls_client_ca: 'tlsClientCa', allow: 'allow', max_message_bytes: 'maxMessageBytes', max_connections: 'maxConnections',
-  frame_timeout: 'frameTimeoutSec', framing: 'framing', commit_delay_ms: 'commitDelayMs', commit_batch: 'commitBatch',
+  frame_timeout: 'frameTimeoutSec', framing: 'framing', checkpoint_entries: 'checkpointEntries', checkpoint_interval: 'checkpointIntervalSec', commit_delay_ms: 'commitDelayMs', commit_batch: 'commitBatch',
   queue_high_water_bytes: 'queueHighWaterBytes',
 };
 
@@ -106,8 +108,7 @@ export function loadServeConfig(opts: { file?: string; flags?: Record<string, st
     const doc = parseIni(text, opts.file);
     for (const [section, entries] of doc) {
       if (!OPTIONS.some((o) => o.section === section)) {
-        const line = [...entries.values()][0]?.line;
-        throw new ConfigError(opts.file, line, `unknown section [${section}]; known: ${[...new Set(OPTIONS.map((o) => o.section))].join(', ')}`);
+        throw new ConfigError(opts.file, entries.line, `unknown section [${section}]; known: ${[...new Set(OPTIONS.map((o) => o.section))].join(', ')}`);
       }
       for (const [name, v] of entries) {
         const spec = findOption(section, name);
@@ -125,6 +126,10 @@ export function loadServeConfig(opts: { file?: string; flags?: Record<string, st
   const out: Record<string, unknown> = {};
   for (const spec of OPTIONS) out[CAMEL[spec.name]!] = convert(spec, sources.get(spec)!);
   const cfg = out as unknown as ServeConfig;
+  if (cfg.dataDir.trim() === '') {
+    const spec = findOption('DEFAULT', 'data_dir')!;
+    fail(sources.get(spec)!, spec, 'a directory');
+  }
   if (cfg.tls.length > 0 && (cfg.tlsCert === '' || cfg.tlsKey === '')) {
     const s = sources.get(findOption('syslog', 'tls')!)!;
     throw new ConfigError(s.file, s.line, 'option [syslog] tls: TLS listeners need tls_cert and tls_key (--tls-cert, --tls-key)');

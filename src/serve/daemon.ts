@@ -8,6 +8,9 @@ import { UdpListener } from '../receive/udp.js';
 import { readUdpKernelDrops } from '../receive/udp-drops.js';
 import { writeFileAtomic } from '../chain/keystate.js';
 import { Sequencer } from './sequencer.js';
+import { Checkpointer } from './checkpointer.js';
+import { recoverLog } from './recovery.js';
+import type { LogIdentity } from './log-identity.js';
 import { StoreWriter } from './store-writer.js';
 import { dataPaths } from './data-dir.js';
 import { initLog, isInitialised } from './log-init.js';
@@ -27,6 +30,8 @@ export interface DaemonStatus {
   listeners: { name: string; transport: string; port: number; connections: number; counters: ListenerCounters }[];
   queue: { frames: number; bytes: number; committed: number; commit_failures: number; last_error: string | null };
   next_seq: number;
+  checkpoints_this_run: number;
+  last_checkpoint_at_us: number | null;
   last_committed_seq: number;
   block: number;
   state: 'running' | 'stopping' | 'stopped';
@@ -39,8 +44,10 @@ export class Daemon {
   private constructor(
     private readonly cfg: ServeConfig,
     private readonly log: winston.Logger,
+    private readonly identity: LogIdentity,
     private readonly sequencer: Sequencer,
     private readonly storage: StoreWriter,
+    private readonly checkpointer: Checkpointer,
     private readonly queue: WriteQueue,
     private readonly warn: ReturnType<typeof rateLimitedWarn>,
   ) {}
@@ -54,28 +61,50 @@ export class Daemon {
         log.warn(`THE AUDITOR'S PRIVATE KEY IS AT ${r.auditorKeyPath}. Move it OFF THIS HOST to the auditor now: anyone holding it on the receiver defeats the escrow of open blocks.`);
       }
     }
-    const sequencer = Sequencer.recover(cfg.dataDir);
+    const rec = recoverLog(cfg.dataDir);
+    for (const r of rec.repairs) log.warn(`recovery: ${r}`);
+    const sequencer = new Sequencer({ nextSeq: rec.nextSeq, head: rec.head, block: rec.keyState.block, blockKey: rec.keyState.blockKey, blockFirstSeq: rec.blockFirstSeq });
     const warn = rateLimitedWarn(log);
     const storage = new StoreWriter(paths.database, (error, pending) =>
       log.error(`commit failed; ${pending} sealed batches kept in memory and retried: ${error}`),
     );
+    // eslint-disable-next-line prefer-const
+    let checkpointer: Checkpointer;
     const queue = new WriteQueue({
       maxDelayMs: cfg.commitDelayMs,
       maxBatch: cfg.commitBatch,
       highWaterBytes: cfg.queueHighWaterBytes,
       hardLimitBytes: cfg.queueHighWaterBytes * UDP_HARD_LIMIT_FACTOR,
-      commit: (frames) => storage.post(sequencer.seal(frames)),
+      commit: (frames) => {
+        // Split at the block's remaining room, so a block closes at its size exactly.
+        for (let i = 0; i < frames.length; ) {
+          const n = Math.min(frames.length - i, checkpointer.room);
+          storage.post(sequencer.seal(i === 0 && n === frames.length ? frames : frames.slice(i, i + n)));
+          i += n;
+          checkpointer.afterSeal();
+        }
+      },
       inFlightBytes: () => storage.unackedBytes,
     });
+    checkpointer = new Checkpointer(rec.identity, rec.keyState, rec.previousCheckpointHash, sequencer, storage, {
+      keyStatePath: paths.keyState,
+      maxEntries: cfg.checkpointEntries,
+      intervalMs: cfg.checkpointIntervalSec * 1000,
+      flushQueue: () => queue.flushNow(),
+      onError: (e) => log.error(`checkpoint failed: ${e.message}`),
+      onCheckpoint: (j, n, reason) => log.debug(`checkpoint ${j} (${reason}): ${n} entries`),
+    });
     storage.onCommitted(() => queue.storageProgressed());
-    const daemon = new Daemon(cfg, log, sequencer, storage, queue, warn);
+    const daemon = new Daemon(cfg, log, rec.identity, sequencer, storage, checkpointer, queue, warn);
+    // Entries written before this start (and before any crash) are sealed before new ones.
+    if (rec.restarted) await checkpointer.request('restart');
     try {
       await daemon.startListeners();
     } catch (e) {
       await daemon.stop();
       throw e;
     }
-    log.info(`immutalog serving log ${sequencer.identity.fingerprint} from ${paths.database}: ${daemon.listeners.map((l) => l.name).join(', ')}`);
+    log.info(`immutalog serving log ${rec.identity.fingerprint} from ${paths.database}: ${daemon.listeners.map((l) => l.name).join(', ')}`);
     daemon.writeStatus('running');
     daemon.statusTimer = setInterval(() => daemon.writeStatus('running'), STATUS_INTERVAL_MS);
     daemon.statusTimer.unref();
@@ -101,7 +130,7 @@ export class Daemon {
       pid: process.pid,
       started_at: this.startedAt,
       updated_at: new Date().toISOString(),
-      fingerprint: this.sequencer.identity.fingerprint,
+      fingerprint: this.identity.fingerprint,
       listeners: this.listeners.map((l) => ({
         name: l.name,
         transport: l instanceof UdpListener ? 'udp' : l.transport,
@@ -117,6 +146,8 @@ export class Daemon {
         last_error: this.storage.lastCommitError ?? null,
       },
       next_seq: this.sequencer.nextSeq,
+      checkpoints_this_run: this.checkpointer.checkpoints,
+      last_checkpoint_at_us: this.checkpointer.lastCheckpointAtUs ?? null,
       last_committed_seq: this.storage.lastCommittedSeq,
       block: this.sequencer.block,
       state,
@@ -142,6 +173,7 @@ export class Daemon {
     this.writeStatus('stopping');
     for (const l of this.listeners) await l.stop();
     this.queue.flushNow();
+    await this.checkpointer.shutdown();
     // Storage keeps retrying a failed commit; a stop waits for it rather than dropping anything.
     await this.storage.close();
     this.warn.flush();

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { SealedBatch } from '../chain/batch.js';
+import type { BlockRow } from '../store/log-store.js';
 import type { FromWorker, ToWorker } from '../store/ingest-worker.js';
 
 /** Main-thread side of the storage thread: posts batches, tracks what is not yet durable. */
@@ -14,6 +15,7 @@ export class StoreWriter {
   commitFailures = 0;
   lastCommitError: string | undefined;
   private readonly committedListeners = new Set<() => void>();
+  private readonly waiters = new Map<string, (m: FromWorker) => void>();
 
   constructor(database: string, private readonly onFailure: (error: string, pending: number) => void) {
     this.worker = new Worker(new URL('../store/ingest-worker.js', import.meta.url), { workerData: { database } });
@@ -31,6 +33,10 @@ export class StoreWriter {
       this.lastCommittedSeq = m.lastSeq;
       this.lastCommitError = undefined;
       for (const fn of this.committedListeners) fn();
+    } else if (m.type === 'block-sealed') {
+      this.waiters.get(`seal:${m.block}`)?.(m);
+    } else if (m.type === 'checkpoint-committed') {
+      this.waiters.get(`checkpoint:${m.idx}`)?.(m);
     } else if (m.type === 'commit-failed') {
       this.commitFailures++;
       this.lastCommitError = m.error;
@@ -52,6 +58,32 @@ export class StoreWriter {
     const owned = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
     const msg: ToWorker = { type: 'batch', buffer: owned as ArrayBuffer, byteOffset: 0, byteLength: b.byteLength };
     this.worker.postMessage(msg, [owned as ArrayBuffer]);
+  }
+
+  private await<T extends FromWorker>(key: string): Promise<T> {
+    return new Promise<T>((resolve) => {
+      this.waiters.set(key, (m) => {
+        this.waiters.delete(key);
+        resolve(m as T);
+      });
+    });
+  }
+
+  /**
+   * Closes `block` after everything posted so far and opens `next`. Resolves with the closed
+   * block's entry count and Merkle root, as committed.
+   */
+  sealBlock(block: number, next: BlockRow): Promise<Extract<FromWorker, { type: 'block-sealed' }>> {
+    const done = this.await<Extract<FromWorker, { type: 'block-sealed' }>>(`seal:${block}`);
+    this.worker.postMessage({ type: 'seal-block', block, next } satisfies ToWorker);
+    return done;
+  }
+
+  /** Resolves once the checkpoint is committed. */
+  commitCheckpoint(idx: number, timeUs: number, bytes: Buffer): Promise<unknown> {
+    const done = this.await(`checkpoint:${idx}`);
+    this.worker.postMessage({ type: 'checkpoint', idx, timeUs, bytes } satisfies ToWorker);
+    return done;
   }
 
   /** Resolves once every posted batch is committed and the database is closed. */

@@ -58,8 +58,24 @@ export class WriteQueue implements FrameSink {
     return () => this.drainListeners.delete(fn);
   }
 
-  /** Hands everything queued to storage, in batches of at most maxBatch. */
+  private flushing = false;
+
+  /**
+   * Hands everything queued to storage, in batches of at most maxBatch. Re-entrant calls (a
+   * checkpoint started while a batch is being sealed) return at once: the outer call goes on
+   * in arrival order.
+   */
   flushNow(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      this.flushAll();
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private flushAll(): void {
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;

@@ -1,73 +1,121 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { decodeEntry } from '../chain/encoding.js';
+import { decodeEntry, encodeStoredEntry } from '../chain/encoding.js';
 import { unpackBatch } from '../chain/batch.js';
+import { leafHash, MerkleAccumulator } from '../checkpoint/merkle.js';
 import { TRANSPORT } from '../receive/frame.js';
-import { LogStore, type EntryRow } from './log-store.js';
+import { LogStore, type BlockRow, type EntryRow } from './log-store.js';
 
 /**
- * The storage thread: commits sealed batches to SQLite in the order they arrive. Running on
- * its own core, it lets the main thread receive, parse and MAC while a commit (and its fsync)
- * is under way. A failed commit is retried with the same rows until it succeeds: accepted
- * messages are never dropped, and the main thread sees the backlog grow and pushes back.
+ * The storage thread: commits, in the order they arrive, sealed batches, block openings and
+ * checkpoints. Running on its own core, it lets the main thread receive, parse and MAC while a
+ * commit (and its fsync) is under way. It also hashes each committed entry into its block's
+ * Merkle tree, so that sealing a block needs no second pass over it.
+ * A failed commit is retried with the same rows until it succeeds: accepted messages are never
+ * dropped, and the main thread sees the backlog grow and pushes back.
  */
-export type ToWorker = { type: 'batch'; buffer: ArrayBuffer; byteOffset: number; byteLength: number } | { type: 'close' };
+export type ToWorker =
+  | { type: 'batch'; buffer: ArrayBuffer; byteOffset: number; byteLength: number }
+  /** Close block `block` (its entries were all posted before this) and open `next`. */
+  | { type: 'seal-block'; block: number; next: BlockRow }
+  | { type: 'checkpoint'; idx: number; timeUs: number; bytes: Uint8Array }
+  | { type: 'close' };
 export type FromWorker =
   | { type: 'committed'; count: number; bytes: number; lastSeq: number }
+  | { type: 'block-sealed'; block: number; firstSeq: number; count: number; entryRoot: Uint8Array }
+  | { type: 'checkpoint-committed'; idx: number }
   | { type: 'commit-failed'; error: string; retryMs: number; pending: number }
   | { type: 'closed' };
 
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5000;
 
+type Task =
+  | { kind: 'rows'; rows: EntryRow[]; leaves: Buffer[]; bytes: number; lastSeq: number }
+  | { kind: 'seal'; block: number; next: BlockRow }
+  | { kind: 'checkpoint'; idx: number; timeUs: number; bytes: Buffer }
+  | { kind: 'close' };
+
 const port = parentPort!;
 const store = LogStore.open((workerData as { database: string }).database, { create: false });
-const pending: { rows: EntryRow[]; bytes: number; lastSeq: number }[] = [];
+const tasks: Task[] = [];
 let retryMs = 0;
 let retryTimer: NodeJS.Timeout | undefined;
-let closing = false;
 
-function toRows(buf: Buffer): { rows: EntryRow[]; lastSeq: number } {
+/** The open block's tree, rebuilt from what is already committed when the thread starts. */
+const open = (() => {
+  const b = store.lastBlock();
+  const acc = new MerkleAccumulator();
+  if (b) for (const r of store.iterateSeqRange(b.first_seq, Number.MAX_SAFE_INTEGER)) acc.addLeafHash(leafHash(encodeStoredEntry(r)));
+  return { block: b?.block ?? 0, firstSeq: b?.first_seq ?? 0, acc };
+})();
+
+function toTask(buf: Buffer): Task {
   const { block, entries } = unpackBatch(buf);
-  const rows: EntryRow[] = entries.map((e) => {
+  const leaves: Buffer[] = new Array(entries.length);
+  const rows: EntryRow[] = entries.map((e, i) => {
+    leaves[i] = leafHash(e.encoding);
     const f = decodeEntry(e.encoding);
     return {
       seq: f.seq, block, received_at_us: f.receivedAtUs, transport: TRANSPORT[f.transport], flags: f.flags,
       listener: f.listener, peer_address: f.peerAddress, peer_port: f.peerPort, raw: f.raw, mac: e.mac, fields: e.fieldsJson,
     };
   });
-  return { rows, lastSeq: rows.length ? rows[rows.length - 1]!.seq : -1 };
+  return { kind: 'rows', rows, leaves, bytes: buf.byteLength, lastSeq: rows.length ? rows[rows.length - 1]!.seq : -1 };
+}
+
+/** Runs one task; returns the message to send once it is durable. */
+function run(t: Task): FromWorker | undefined {
+  switch (t.kind) {
+    case 'rows':
+      store.appendEntries(t.rows);
+      for (const l of t.leaves) open.acc.addLeafHash(l);
+      return { type: 'committed', count: t.rows.length, bytes: t.bytes, lastSeq: t.lastSeq };
+    case 'seal': {
+      if (t.block !== open.block) throw new Error(`seal of block ${t.block}, but block ${open.block} is open`);
+      store.insertBlock(t.next);
+      const sealed: FromWorker = { type: 'block-sealed', block: t.block, firstSeq: open.firstSeq, count: open.acc.size, entryRoot: open.acc.root() };
+      open.block = t.next.block;
+      open.firstSeq = t.next.first_seq;
+      open.acc = new MerkleAccumulator();
+      return sealed;
+    }
+    case 'checkpoint':
+      store.insertCheckpoint({ idx: t.idx, time_us: t.timeUs, bytes: t.bytes });
+      return { type: 'checkpoint-committed', idx: t.idx };
+    case 'close':
+      store.close();
+      return { type: 'closed' };
+  }
 }
 
 function drain(): void {
   retryTimer = undefined;
-  while (pending.length > 0) {
-    const p = pending[0]!;
+  while (tasks.length > 0) {
+    const t = tasks[0]!;
+    let reply: FromWorker | undefined;
     try {
-      store.appendEntries(p.rows);
+      reply = run(t);
     } catch (e) {
       retryMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, retryMs * 2));
-      port.postMessage({ type: 'commit-failed', error: (e as Error).message, retryMs, pending: pending.length } satisfies FromWorker);
+      port.postMessage({ type: 'commit-failed', error: (e as Error).message, retryMs, pending: tasks.length } satisfies FromWorker);
       retryTimer = setTimeout(drain, retryMs);
       return;
     }
     retryMs = 0;
-    pending.shift();
-    port.postMessage({ type: 'committed', count: p.rows.length, bytes: p.bytes, lastSeq: p.lastSeq } satisfies FromWorker);
-  }
-  if (closing) {
-    store.close();
-    port.postMessage({ type: 'closed' } satisfies FromWorker);
-    port.close();
+    tasks.shift();
+    if (reply) port.postMessage(reply);
+    if (t.kind === 'close') {
+      port.close();
+      return;
+    }
   }
 }
 
 port.on('message', (m: ToWorker) => {
-  if (m.type === 'batch') {
-    const buf = Buffer.from(m.buffer, m.byteOffset, m.byteLength);
-    pending.push({ ...toRows(buf), bytes: m.byteLength });
-  } else {
-    closing = true;
-  }
-  // While a retry is scheduled, new batches wait behind the failed one to keep seq order.
+  if (m.type === 'batch') tasks.push(toTask(Buffer.from(m.buffer, m.byteOffset, m.byteLength)));
+  else if (m.type === 'seal-block') tasks.push({ kind: 'seal', block: m.block, next: { ...m.next, escrow: Buffer.from(m.next.escrow) } });
+  else if (m.type === 'checkpoint') tasks.push({ kind: 'checkpoint', idx: m.idx, timeUs: m.timeUs, bytes: Buffer.from(m.bytes) });
+  else tasks.push({ kind: 'close' });
+  // While a retry is scheduled, new tasks wait behind the failed one to keep their order.
   if (retryTimer === undefined) drain();
 });

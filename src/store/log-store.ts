@@ -22,6 +22,12 @@ export interface BlockRow {
   escrow: Buffer;
 }
 
+export interface CheckpointRow {
+  idx: number;
+  time_us: number;
+  bytes: Buffer;
+}
+
 export interface EntryFilter {
   sinceUs?: number;
   untilUs?: number;
@@ -121,6 +127,46 @@ export class LogStore {
 
   insertBlock(row: BlockRow): void {
     this.insertBlockStmt.run(row);
+  }
+
+  insertCheckpoint(row: CheckpointRow): void {
+    this.db.prepare('INSERT INTO checkpoints (idx, time_us, bytes) VALUES (?, ?, ?)').run(row.idx, row.time_us, row.bytes);
+  }
+
+  /** Several writes that must land together (a checkpoint and the block it opens). */
+  atomically<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  lastCheckpoint(): CheckpointRow | undefined {
+    return this.db.prepare('SELECT * FROM checkpoints ORDER BY idx DESC LIMIT 1').get() as CheckpointRow | undefined;
+  }
+
+  checkpoint(idx: number): CheckpointRow | undefined {
+    return this.db.prepare('SELECT * FROM checkpoints WHERE idx = ?').get(idx) as CheckpointRow | undefined;
+  }
+
+  *iterateCheckpoints(fromIdx = 0): IterableIterator<CheckpointRow> {
+    yield* this.db.prepare('SELECT * FROM checkpoints WHERE idx >= ? ORDER BY idx').iterate(fromIdx) as IterableIterator<CheckpointRow>;
+  }
+
+  checkpointCount(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM checkpoints').get() as { n: number }).n;
+  }
+
+  block(block: number): BlockRow | undefined {
+    return this.db.prepare('SELECT * FROM blocks WHERE block = ?').get(block) as BlockRow | undefined;
+  }
+
+  /** Entries in a sequence range [from, to), in order; streamed. */
+  *iterateSeqRange(from: number, to: number): IterableIterator<EntryRow> {
+    yield* this.db.prepare('SELECT * FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq').iterate(from, to) as IterableIterator<EntryRow>;
+  }
+
+  /** The first entry received at or after a time (entries are in receive order, give or take clock steps). */
+  firstSeqAtOrAfter(timeUs: number): number | undefined {
+    const r = this.db.prepare('SELECT min(seq) AS s FROM entries WHERE received_at_us >= ?').get(timeUs) as { s: number | null };
+    return r.s ?? undefined;
   }
 
   lastEntry(): EntryRow | undefined {

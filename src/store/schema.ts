@@ -30,6 +30,13 @@ CREATE TABLE IF NOT EXISTS entries (
   fields         TEXT NOT NULL
 ) STRICT;
 
+-- Signed checkpoints; the bytes are the record (see README "Checkpoint v1"), time_us a copy for lookups.
+CREATE TABLE IF NOT EXISTS checkpoints (
+  idx     INTEGER PRIMARY KEY,
+  time_us INTEGER NOT NULL,
+  bytes   BLOB NOT NULL
+) STRICT;
+
 CREATE INDEX IF NOT EXISTS entries_received_at ON entries(received_at_us);
 
 -- Daemon counters (received, malformed, rejected, ...) so that status survives restarts.

@@ -1,10 +1,8 @@
-import { encodeEntry, EncodingError } from '../chain/encoding.js';
+import { encodeStoredEntry, EncodingError } from '../chain/encoding.js';
 import { chainMac } from '../chain/mac.js';
 import { fieldsToJson, parseRecord, PARSER_VERSION } from '../parse/index.js';
-import type { TransportName } from '../receive/frame.js';
 import type { Failure } from './failures.js';
 
-const TRANSPORTS: Record<number, TransportName> = { 1: 'udp', 2: 'tcp', 3: 'tls' };
 const FIELDS_PREFIX = `{"v":${PARSER_VERSION},`;
 
 /** An entry as stored, in the shape the checker needs (the store's row type satisfies it). */
@@ -73,10 +71,7 @@ export function checkChain(input: ChainCheckInput, report: (f: Failure) => void)
     } else {
       let encoded: Buffer | undefined;
       try {
-        encoded = encodeEntry({
-          seq: e.seq, receivedAtUs: e.received_at_us, transport: TRANSPORTS[e.transport] ?? ('?' as TransportName),
-          flags: e.flags, listener: e.listener, peerAddress: e.peer_address, peerPort: e.peer_port, raw: e.raw,
-        });
+        encoded = encodeStoredEntry(e);
       } catch (err) {
         if (!(err instanceof EncodingError)) throw err;
         report({ code: 'ENTRY_BAD_ENCODING', seq: e.seq, block: e.block, receivedAtUs: e.received_at_us, expected: err.expected, actual: err.actual, detail: err.message });

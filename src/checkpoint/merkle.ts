@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+
+/** RFC 6962 / RFC 9162 Merkle tree hashing: leaf SHA-256(0x00 || d), node SHA-256(0x01 || l || r). */
+const LEAF_PREFIX = Buffer.from([0x00]);
+const NODE_PREFIX = Buffer.from([0x01]);
+
+export function leafHash(data: Buffer): Buffer {
+  return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+}
+
+export function nodeHash(left: Buffer, right: Buffer): Buffer {
+  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+}
+
+/** MTH of the empty list: the hash of the empty string (RFC 9162 §2.1.1). */
+export const EMPTY_TREE_ROOT = createHash('sha256').digest();
+
+/**
+ * Root of a growing tree from its leaf hashes, kept as the roots of its perfect subtrees
+ * (the "compact range"): O(log n) memory however many leaves a block has.
+ */
+export class MerkleAccumulator {
+  private readonly stack: Buffer[] = [];
+  private readonly heights: number[] = [];
+  size = 0;
+
+  addLeafHash(h: Buffer): void {
+    let hash = h;
+    let height = 0;
+    while (this.heights.length > 0 && this.heights[this.heights.length - 1] === height) {
+      hash = nodeHash(this.stack.pop()!, hash);
+      this.heights.pop();
+      height++;
+    }
+    this.stack.push(hash);
+    this.heights.push(height);
+    this.size++;
+  }
+
+  root(): Buffer {
+    if (this.stack.length === 0) return EMPTY_TREE_ROOT;
+    let r = this.stack[this.stack.length - 1]!;
+    for (let i = this.stack.length - 2; i >= 0; i--) r = nodeHash(this.stack[i]!, r);
+    return r;
+  }
+}
+
+export function merkleRoot(leafHashes: readonly Buffer[]): Buffer {
+  const acc = new MerkleAccumulator();
+  for (const h of leafHashes) acc.addLeafHash(h);
+  return acc.root();
+}
+
+function largestPowerOfTwoBelow(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+/** Audit path for leaf `index` (RFC 9162 §2.1.3.1), from the leaf's sibling up to the root. */
+export function inclusionProof(leafHashes: readonly Buffer[], index: number): Buffer[] {
+  if (!Number.isInteger(index) || index < 0 || index >= leafHashes.length) {
+    throw new RangeError(`inclusion proof: expected a leaf index in 0..${leafHashes.length - 1}, got ${index}`);
+  }
+  const path: Buffer[] = [];
+  const walk = (lo: number, hi: number, m: number): void => {
+    const n = hi - lo;
+    if (n === 1) return;
+    const k = largestPowerOfTwoBelow(n);
+    if (m < k) {
+      walk(lo, lo + k, m);
+      path.push(merkleRoot(leafHashes.slice(lo + k, hi)));
+    } else {
+      walk(lo + k, hi, m - k);
+      path.push(merkleRoot(leafHashes.slice(lo, lo + k)));
+    }
+  };
+  walk(0, leafHashes.length, index);
+  return path;
+}
+
+/** RFC 9162 §2.1.3.2: the root a path leads to, or undefined when the path has the wrong length. */
+export function rootFromInclusionProof(leaf: Buffer, index: number, size: number, path: readonly Buffer[]): Buffer | undefined {
+  if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size) return undefined;
+  let fn = index;
+  let sn = size - 1;
+  let r = leaf;
+  for (const p of path) {
+    if (sn === 0) return undefined;
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 ? r : undefined;
+}

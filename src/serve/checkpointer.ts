@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { escrowBlockKey } from '../chain/escrow.js';
+import { generateSigningKeyPair } from '../chain/keys.js';
+import { saveKeyState, type KeyState } from '../chain/keystate.js';
+import { buildCheckpoint } from '../checkpoint/build.js';
+import type { CheckpointReason } from '../checkpoint/format.js';
+import { nowUs } from '../receive/stamp.js';
+import type { LogIdentity } from './log-identity.js';
+import type { Sequencer } from './sequencer.js';
+import type { StoreWriter } from './store-writer.js';
+
+export interface CheckpointerOptions {
+  keyStatePath: string;
+  /** Close the block once it holds this many entries. */
+  maxEntries: number;
+  /** ...or this long after the last checkpoint, with or without entries (heartbeat). */
+  intervalMs: number;
+  /** Seals whatever is queued but not yet sequenced, so it lands in the block being closed. */
+  flushQueue: () => void;
+  onError: (e: Error) => void;
+  onCheckpoint: (index: number, count: number, reason: CheckpointReason) => void;
+}
+
+/**
+ * Closes blocks with signed checkpoints. The write order is what makes a crash at any point
+ * recoverable (see recovery.ts):
+ *   1. the next block key and signing key are added to the key-state file (fsync'd);
+ *   2. the sequencer moves to the next block; storage commits the block switch;
+ *   3. the checkpoint, signed with the current key, is committed;
+ *   4. the key state is promoted, erasing the disclosed block key and the used signing key.
+ * One checkpoint is in progress at a time; a request meanwhile runs right after it.
+ */
+export class Checkpointer {
+  private ks: KeyState;
+  private previousHash: Buffer;
+  private running: Promise<void> | undefined;
+  /** True while close() runs its synchronous first part (key state, flush, block switch). */
+  private starting = false;
+  private queued: CheckpointReason | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  lastCheckpointAtUs: number | undefined;
+  checkpoints = 0;
+
+  constructor(
+    private readonly identity: LogIdentity,
+    ks: KeyState,
+    previousHash: Buffer,
+    private readonly sequencer: Sequencer,
+    private readonly storage: StoreWriter,
+    private readonly o: CheckpointerOptions,
+  ) {
+    this.ks = ks;
+    this.previousHash = previousHash;
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.request(this.sequencer.entriesInBlock > 0 ? 'interval' : 'heartbeat'), this.o.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Called after each sealed batch. */
+  afterSeal(): void {
+    if (this.sequencer.entriesInBlock >= this.o.maxEntries) void this.request('entries');
+  }
+
+  /** Room left in the open block before it must be closed (the write queue splits batches at it). */
+  get room(): number {
+    return Math.max(1, this.o.maxEntries - this.sequencer.entriesInBlock);
+  }
+
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  request(reason: CheckpointReason): Promise<void> {
+    if (this.running || this.starting) {
+      // 'shutdown' and 'restart' outrank a size or time trigger already waiting.
+      if (this.queued === undefined || reason === 'shutdown' || reason === 'restart') this.queued = reason;
+      return (this.running ?? Promise.resolve()).then(() => this.drainQueued());
+    }
+    // close() runs synchronously up to the block switch, so a batch being sealed when the
+    // block fills has its remaining frames sealed into the next block, in order.
+    this.starting = true;
+    let closing: Promise<void>;
+    try {
+      closing = this.close(reason);
+    } finally {
+      this.starting = false;
+    }
+    this.running = closing
+      .catch((e: Error) => this.o.onError(e))
+      .finally(() => {
+        this.running = undefined;
+      });
+    return this.running.then(() => this.drainQueued());
+  }
+
+  private drainQueued(): Promise<void> {
+    const r = this.queued;
+    if (r === undefined || this.running) return this.running ?? Promise.resolve();
+    this.queued = undefined;
+    if (r === 'entries' && this.sequencer.entriesInBlock < this.o.maxEntries) return Promise.resolve();
+    return this.request(r);
+  }
+
+  private async close(reason: CheckpointReason): Promise<void> {
+    this.arm();
+    const j = this.ks.block;
+    const nextSigning = generateSigningKeyPair();
+    const pending = { ...this.ks, next: { blockKey: randomBytes(32), signingPublic: nextSigning.publicKey, signingPrivate: nextSigning.privateKey } };
+    saveKeyState(this.o.keyStatePath, pending);
+    this.ks = pending;
+
+    this.o.flushQueue();
+    const firstSeq = this.sequencer.blockFirstSeq;
+    const count = this.sequencer.entriesInBlock;
+    const chainHead = this.sequencer.head;
+    const openedAt = nowUs();
+    const escrow = escrowBlockKey(pending.next.blockKey, this.identity.auditorPublic, Buffer.from(this.identity.fingerprint, 'hex'), j + 1);
+    this.sequencer.openBlock(j + 1, pending.next.blockKey);
+    const sealed = await this.storage.sealBlock(j, { block: j + 1, first_seq: firstSeq + count, opened_at_us: openedAt, escrow });
+    if (sealed.count !== count || sealed.firstSeq !== firstSeq) {
+      throw new Error(`block ${j}: sequenced ${count} entries from ${firstSeq}, storage committed ${sealed.count} from ${sealed.firstSeq}`);
+    }
+    const time = nowUs();
+    const cp = buildCheckpoint(
+      this.identity.fingerprint,
+      { index: j, firstSeq, count, chainHead, entryRoot: Buffer.from(sealed.entryRoot) },
+      pending,
+      escrow,
+      this.previousHash,
+      time,
+      reason,
+    );
+    await this.storage.commitCheckpoint(j, time, cp.bytes);
+    const promoted: KeyState = { version: 1, fingerprint: pending.fingerprint, block: j + 1, blockKey: pending.next.blockKey, signingPublic: pending.next.signingPublic, signingPrivate: pending.next.signingPrivate };
+    saveKeyState(this.o.keyStatePath, promoted);
+    this.ks = promoted;
+    this.previousHash = cp.hash;
+    this.lastCheckpointAtUs = time;
+    this.checkpoints++;
+    this.o.onCheckpoint(j, count, reason);
+  }
+
+  /** Final checkpoint on a clean stop; no timer afterwards. */
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.request('shutdown');
+  }
+}

@@ -1,0 +1,134 @@
+import { encodeStoredEntry } from '../chain/encoding.js';
+import { escrowBlockKey } from '../chain/escrow.js';
+import { KeyStateError, loadKeyState, saveKeyState, type KeyState } from '../chain/keystate.js';
+import { genesisHash } from '../chain/mac.js';
+import { buildCheckpoint } from '../checkpoint/build.js';
+import { checkpointHash, GENESIS_PREVIOUS } from '../checkpoint/format.js';
+import { leafHash, MerkleAccumulator } from '../checkpoint/merkle.js';
+import { nowUs } from '../receive/stamp.js';
+import { LogStore } from '../store/log-store.js';
+import { dataPaths } from './data-dir.js';
+import { OpenLogError, readIdentity, type LogIdentity } from './log-identity.js';
+
+/** Everything the write path needs to continue a log after any stop, clean or not. */
+export interface RecoveredLog {
+  identity: LogIdentity;
+  keyState: KeyState;
+  nextSeq: number;
+  head: Buffer;
+  blockFirstSeq: number;
+  previousCheckpointHash: Buffer;
+  /** The log had content before this start: a restart checkpoint is due. */
+  restarted: boolean;
+  /** What recovery had to repair, for the daemon's log. */
+  repairs: string[];
+}
+
+function promote(ks: KeyState): KeyState {
+  const n = ks.next!;
+  return { version: 1, fingerprint: ks.fingerprint, block: ks.block + 1, blockKey: n.blockKey, signingPublic: n.signingPublic, signingPrivate: n.signingPrivate };
+}
+
+/**
+ * Brings the database and the key-state file back into step. The write order of a checkpoint
+ * (next keys into the key state first, then block and checkpoint rows, then the key state
+ * promoted) means that after a crash at any point one of these holds:
+ *   - the key state has no pending keys: nothing to do;
+ *   - it has pending keys and checkpoint j is committed: promote them;
+ *   - it has pending keys and checkpoint j is not committed: finish checkpoint j from the
+ *     database (its entries, the keys still in the key state), then promote.
+ */
+export function recoverLog(dir: string): RecoveredLog {
+  const p = dataPaths(dir);
+  const store = LogStore.open(p.database, { create: true });
+  const repairs: string[] = [];
+  try {
+    const identity = readIdentity(store, dir);
+    let ks: KeyState;
+    try {
+      ks = loadKeyState(p.keyState);
+    } catch (e) {
+      if (e instanceof KeyStateError && e.code === 'KEYSTATE_MISSING') {
+        throw new OpenLogError('NOT_INITIALISED', `${p.keyState} is missing: the writer's keys are gone, so this log cannot be extended. Restore the file or start a new log in another directory.`);
+      }
+      throw e;
+    }
+    if (ks.fingerprint !== identity.fingerprint) {
+      throw new OpenLogError('KEYSTATE_MISMATCH', `${p.keyState}: expected fingerprint ${identity.fingerprint}, got ${ks.fingerprint} (key state of another log)`);
+    }
+    const logId = Buffer.from(identity.fingerprint, 'hex');
+    const hadContent = store.lastEntry() !== undefined || store.lastCheckpoint() !== undefined;
+
+    if (ks.next) {
+      const j = ks.block;
+      if (store.checkpoint(j) === undefined) {
+        finishCheckpoint(store, identity, ks as KeyState & { next: NonNullable<KeyState['next']> }, logId);
+        repairs.push(`checkpoint ${j} was interrupted; completed it from the stored entries`);
+      } else {
+        repairs.push(`checkpoint ${j} was committed but the key state not yet advanced; advanced it`);
+      }
+      ks = promote(ks);
+      saveKeyState(p.keyState, ks);
+    }
+
+    const lastBlock = store.lastBlock();
+    if (lastBlock && lastBlock.block > ks.block) {
+      throw new OpenLogError('KEYSTATE_BEHIND', `${p.keyState}: holds block ${ks.block} but the database already has block ${lastBlock.block} (an older copy of the key state?)`);
+    }
+    const last = store.lastEntry();
+    const nextSeq = last ? last.seq + 1 : 0;
+    if (!lastBlock || lastBlock.block < ks.block) {
+      store.insertBlock({ block: ks.block, first_seq: nextSeq, opened_at_us: nowUs(), escrow: escrowBlockKey(ks.blockKey, identity.auditorPublic, logId, ks.block) });
+    }
+    const open = store.block(ks.block)!;
+    const lastCp = store.lastCheckpoint();
+    return {
+      identity,
+      keyState: ks,
+      nextSeq,
+      head: last ? last.mac : genesisHash(identity.identityPublic),
+      blockFirstSeq: open.first_seq,
+      previousCheckpointHash: lastCp ? checkpointHash(lastCp.bytes) : GENESIS_PREVIOUS,
+      restarted: hadContent,
+      repairs,
+    };
+  } finally {
+    store.close();
+  }
+}
+
+/** Completes checkpoint j = ks.block from the database, as the live path would have. */
+function finishCheckpoint(store: LogStore, identity: LogIdentity, ks: KeyState & { next: NonNullable<KeyState['next']> }, logId: Buffer): void {
+  const j = ks.block;
+  const row = store.block(j);
+  if (!row) throw new OpenLogError('RECOVERY_INCONSISTENT', `block ${j} named by the key state is not in the database`);
+  const nextRow = store.block(j + 1);
+  const end = nextRow ? nextRow.first_seq : Number.MAX_SAFE_INTEGER;
+  const acc = new MerkleAccumulator();
+  let head: Buffer | undefined;
+  for (const e of store.iterateSeqRange(row.first_seq, end)) {
+    acc.addLeafHash(leafHash(encodeStoredEntry(e)));
+    head = e.mac;
+  }
+  if (head === undefined) {
+    const before = row.first_seq > 0 ? [...store.iterateSeqRange(row.first_seq - 1, row.first_seq)][0] : undefined;
+    head = before ? before.mac : genesisHash(identity.identityPublic);
+  }
+  const escrow = nextRow ? nextRow.escrow : escrowBlockKey(ks.next.blockKey, identity.auditorPublic, logId, j + 1);
+  const prev = j > 0 ? store.checkpoint(j - 1) : undefined;
+  if (j > 0 && !prev) throw new OpenLogError('RECOVERY_INCONSISTENT', `checkpoint ${j - 1} is missing while block ${j} is open`);
+  const time = nowUs();
+  const cp = buildCheckpoint(
+    identity.fingerprint,
+    { index: j, firstSeq: row.first_seq, count: acc.size, chainHead: head, entryRoot: acc.root() },
+    ks,
+    escrow,
+    prev ? checkpointHash(prev.bytes) : GENESIS_PREVIOUS,
+    time,
+    'restart',
+  );
+  store.atomically(() => {
+    if (!nextRow) store.insertBlock({ block: j + 1, first_seq: row.first_seq + acc.size, opened_at_us: time, escrow });
+    store.insertCheckpoint({ idx: j, time_us: time, bytes: cp.bytes });
+  });
+}
