@@ -12,6 +12,8 @@ import { auditorPublicFromPem } from '../chain/keys.js';
 import { runQuery } from './query.js';
 import { parseTimeArg } from './time-arg.js';
 import { runStatus } from './status.js';
+import { CannotRun, runVerify } from './verify-cmd.js';
+import { availableParallelism } from 'node:os';
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
@@ -147,6 +149,46 @@ program
       );
     } catch (e) {
       fatal((e as Error).message);
+    }
+  });
+
+program
+  .command('verify')
+  .description('prove a time range of the log intact, or show exactly where it is not (exit 0 verified, 1 integrity failure, 2 could not run)')
+  .option('--data-dir <dir>', 'data directory of the log')
+  .option('--config <file>', 'INI configuration file to take data_dir from')
+  .option('--since <time>', 'start of the range: ISO 8601 (UTC unless a zone is given) or relative (2h, 7d)')
+  .option('--until <time>', 'end of the range (exclusive); same forms as --since')
+  .option('--identity <fingerprint>', 'the log identity fingerprint pinned when the log was created')
+  .option('--auditor-key <file>', "auditor's X25519 private key (PEM), to check the open block through its escrowed key")
+  .option('--state <file>', 'remember the newest verified checkpoint here; the next run checks only what is new, and that the remembered checkpoint is unchanged')
+  .option('--max-checkpoint-age <seconds>', 'the newest checkpoint may be at most this old at the end of the range (heartbeat)', '150')
+  .option('--threads <n>', 'worker threads for block checks (default: one per core)')
+  .option('--json', 'machine-readable report')
+  .action(async (o: { dataDir?: string; config?: string; since?: string; until?: string; identity?: string; auditorKey?: string; state?: string; maxCheckpointAge: string; threads?: string; json?: boolean }) => {
+    if (!/^\d+$/.test(o.maxCheckpointAge)) fatal(`--max-checkpoint-age: expected whole seconds, got ${JSON.stringify(o.maxCheckpointAge)}`);
+    if (o.threads !== undefined && !/^[1-9]\d*$/.test(o.threads)) fatal(`--threads: expected a positive whole number, got ${JSON.stringify(o.threads)}`);
+    const since = timeOpt(o.since, '--since');
+    const until = timeOpt(o.until, '--until');
+    try {
+      const code = await runVerify(
+        {
+          dataDir: dataDirOf(o),
+          ...(since !== undefined ? { sinceUs: since } : {}),
+          ...(until !== undefined ? { untilUs: until } : {}),
+          ...(o.identity !== undefined ? { identity: o.identity } : {}),
+          ...(o.auditorKey !== undefined ? { auditorKeyFile: o.auditorKey } : {}),
+          ...(o.state !== undefined ? { stateFile: o.state } : {}),
+          json: o.json === true,
+          maxCheckpointAgeSec: Number(o.maxCheckpointAge),
+          threads: o.threads !== undefined ? Number(o.threads) : availableParallelism(),
+        },
+        (s) => process.stdout.write(s),
+      );
+      process.exitCode = code;
+    } catch (e) {
+      if (e instanceof CannotRun) fatal(e.message);
+      throw e;
     }
   });
 

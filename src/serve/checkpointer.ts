@@ -8,6 +8,7 @@ import { nowUs } from '../receive/stamp.js';
 import type { LogIdentity } from './log-identity.js';
 import type { Sequencer } from './sequencer.js';
 import type { StoreWriter } from './store-writer.js';
+import { faultPoint } from './fault.js';
 
 export interface CheckpointerOptions {
   keyStatePath: string;
@@ -114,6 +115,7 @@ export class Checkpointer {
     const pending = { ...this.ks, next: { blockKey: randomBytes(32), signingPublic: nextSigning.publicKey, signingPrivate: nextSigning.privateKey } };
     saveKeyState(this.o.keyStatePath, pending);
     this.ks = pending;
+    faultPoint('checkpoint-after-pending-keys');
 
     this.o.flushQueue();
     const firstSeq = this.sequencer.blockFirstSeq;
@@ -123,6 +125,7 @@ export class Checkpointer {
     const escrow = escrowBlockKey(pending.next.blockKey, this.identity.auditorPublic, Buffer.from(this.identity.fingerprint, 'hex'), j + 1);
     this.sequencer.openBlock(j + 1, pending.next.blockKey);
     const sealed = await this.storage.sealBlock(j, { block: j + 1, first_seq: firstSeq + count, opened_at_us: openedAt, escrow });
+    faultPoint('checkpoint-after-block-switch');
     if (sealed.count !== count || sealed.firstSeq !== firstSeq) {
       throw new Error(`block ${j}: sequenced ${count} entries from ${firstSeq}, storage committed ${sealed.count} from ${sealed.firstSeq}`);
     }
@@ -137,8 +140,10 @@ export class Checkpointer {
       reason,
     );
     await this.storage.commitCheckpoint(j, time, cp.bytes);
+    faultPoint('checkpoint-after-commit');
     const promoted: KeyState = { version: 1, fingerprint: pending.fingerprint, block: j + 1, blockKey: pending.next.blockKey, signingPublic: pending.next.signingPublic, signingPrivate: pending.next.signingPrivate };
     saveKeyState(this.o.keyStatePath, promoted);
+    faultPoint('checkpoint-after-promote');
     this.ks = promoted;
     this.previousHash = cp.hash;
     this.lastCheckpointAtUs = time;

@@ -2,20 +2,37 @@
  * Stable reason codes. Tests and auditors' scripts match on these, never on message text, so
  * a code is never renamed or reused for another meaning.
  */
-export type ReasonCode =
-  | 'SEQ_GAP'              // a sequence number is missing
-  | 'SEQ_OUT_OF_ORDER'     // a sequence number repeats or goes backwards
-  | 'ENTRY_MAC_MISMATCH'   // recomputed MAC differs from the stored one
-  | 'ENTRY_BAD_ENCODING'   // a stored field cannot be encoded (out of range, unknown flag)
-  | 'ENTRY_BLOCK_MISMATCH' // entry filed under a block that does not cover its sequence number
-  | 'FIELDS_MISMATCH'      // stored parsed fields differ from re-parsing raw
-  | 'BLOCK_KEY_UNAVAILABLE'// no key to check a block (not disclosed, no auditor key)
-  | 'BLOCK_ESCROW_INVALID';// the escrow cannot be opened with the auditor key
+export const REASON_CODES = {
+  SEQ_GAP: 'a sequence number is missing',
+  SEQ_OUT_OF_ORDER: 'a sequence number repeats or goes backwards',
+  ENTRY_MAC_MISMATCH: 'an entry MAC does not match its contents and predecessor',
+  ENTRY_BAD_ENCODING: 'a stored entry field is out of range (cannot be encoded)',
+  ENTRY_BLOCK_MISMATCH: 'an entry is filed under a block that does not cover its sequence number',
+  FIELDS_MISMATCH: 'stored parsed fields differ from re-parsing the raw bytes',
+  BLOCK_COUNT_MISMATCH: 'a block holds more or fewer entries than its checkpoint says',
+  BLOCK_HEAD_MISMATCH: "a block's last MAC differs from its checkpoint's chain head",
+  BLOCK_ROOT_MISMATCH: "a block's entries do not hash to its checkpoint's Merkle root",
+  BLOCK_ESCROW_MISMATCH: "a block's stored key escrow differs from the one its previous checkpoint signed",
+  BLOCK_ESCROW_INVALID: 'the escrowed key of the open block cannot be opened with the auditor key',
+  CHECKPOINT_MALFORMED: 'a checkpoint cannot be decoded',
+  CHECKPOINT_MISSING: 'a checkpoint index is missing',
+  CHECKPOINT_ROW_MISMATCH: "a checkpoint's row (index, time) differs from its signed bytes",
+  CHECKPOINT_FINGERPRINT_MISMATCH: 'a checkpoint names another log',
+  CHECKPOINT_PREVIOUS_MISMATCH: "a checkpoint's previous-hash does not match the checkpoint before it",
+  CHECKPOINT_SIGNATURE_INVALID: 'a checkpoint is not signed by the key its predecessor certified',
+  CHECKPOINT_RANGE_MISMATCH: "a checkpoint's sequence range does not continue the previous one",
+  CHECKPOINT_STALE: 'the newest checkpoint is older than the heartbeat allows (tail cut off, rollback, or receiver down)',
+  IDENTITY_MISMATCH: 'the log identity differs from the pinned fingerprint',
+  STATE_MISMATCH: 'a checkpoint this auditor verified before is gone or changed (rollback or rewrite)',
+} as const;
+
+export type ReasonCode = keyof typeof REASON_CODES;
 
 export interface Failure {
   code: ReasonCode;
   seq?: number;
   block?: number;
+  checkpoint?: number;
   receivedAtUs?: number;
   expected?: string;
   actual?: string;

@@ -1,0 +1,128 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { auditorKeyPairFromPem } from '../chain/keys.js';
+import { writeFileAtomic } from '../chain/keystate.js';
+import { dataPaths } from '../serve/data-dir.js';
+import { REASON_CODES } from '../verify/failures.js';
+import { InlineRunner, WorkerPoolRunner } from '../verify/runners.js';
+import { verifyDatabase, type AuditorState, type VerifyReport } from '../verify/verify-log.js';
+import { EXIT } from './exit-codes.js';
+import { formatUs } from './time-arg.js';
+
+export interface VerifyCommandOptions {
+  dataDir: string;
+  sinceUs?: number;
+  untilUs?: number;
+  identity?: string;
+  auditorKeyFile?: string;
+  stateFile?: string;
+  json: boolean;
+  maxCheckpointAgeSec: number;
+  threads: number;
+}
+
+/** Below this many entries the worker threads cost more than they save. */
+const INLINE_BELOW_ENTRIES = 50_000;
+
+export class CannotRun extends Error {}
+
+function time(us: number | null | undefined): string {
+  return us === null || us === undefined ? '-' : formatUs(us);
+}
+
+export function renderReport(r: VerifyReport): string {
+  const l: string[] = [];
+  l.push(`log ${r.fingerprint} (${r.identityPinned ? 'identity pinned and matched' : 'identity NOT pinned: pass --identity FINGERPRINT'})`);
+  l.push(`requested: ${r.requested.sinceUs === null ? 'the beginning' : time(r.requested.sinceUs)} .. ${r.requested.untilUs === null ? 'now' : time(r.requested.untilUs)}${r.resumedFrom !== null ? ` (resumed after checkpoint ${r.resumedFrom} from the state file)` : ''}`);
+  l.push(r.found.firstSeq === null ? 'found: no entries in range' : `found: entries ${r.found.firstSeq}..${r.found.lastSeq}, received ${time(r.found.firstTimeUs)} .. ${time(r.found.lastTimeUs)}`);
+  l.push(`checked: ${r.counts.entries} entries in ${r.counts.blocks} blocks; ${r.counts.checkpoints} checkpoints${r.counts.otherParserVersion ? `; ${r.counts.otherParserVersion} entries' fields from another parser version not re-derived` : ''}`);
+  if (r.newestCheckpoint) {
+    l.push(`newest checkpoint: ${r.newestCheckpoint.index} at ${time(r.newestCheckpoint.timeUs)} (${Math.round(r.newestCheckpoint.ageUs / 1e6)} s ago, ${r.newestCheckpoint.reason})`);
+  } else {
+    l.push('newest checkpoint: none');
+  }
+  for (const u of r.unverified) {
+    l.push(`UNVERIFIED open block ${u.block}: entries ${u.firstSeq}..${u.lastSeq}, received ${time(u.firstTimeUs)} .. ${time(u.lastTimeUs)}: ${u.why}`);
+  }
+  if (r.failures.length === 0) {
+    l.push('verdict: VERIFIED (no failure)');
+  } else {
+    l.push(`failures: ${r.failures.length}`);
+    for (const f of r.failures) {
+      const where = [f.seq !== undefined ? `seq ${f.seq}` : '', f.block !== undefined ? `block ${f.block}` : '', f.checkpoint !== undefined ? `checkpoint ${f.checkpoint}` : '', f.receivedAtUs !== undefined ? time(f.receivedAtUs) : ''].filter(Boolean).join(', ');
+      const ev = f.expected !== undefined || f.actual !== undefined ? ` [expected ${f.expected ?? '-'}, got ${f.actual ?? '-'}]` : '';
+      l.push(`  ${f.code} (${where}): ${f.detail}${ev}`);
+    }
+    l.push('verdict: INTEGRITY FAILURE');
+  }
+  return l.join('\n') + '\n';
+}
+
+function progressBar(): ((done: number, total: number) => void) & { end(): void } {
+  let last = 0;
+  const draw = (done: number, total: number): void => {
+    const now = Date.now();
+    if (now - last < 200) return;
+    last = now;
+    const frac = total > 0 ? Math.min(1, done / total) : 1;
+    const width = 30;
+    const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
+    process.stderr.write(`\r[${bar}] ${(frac * 100).toFixed(1)}% ${done}/${total} entries`);
+  };
+  return Object.assign(draw, { end: () => { if (last) process.stderr.write('\r\x1b[K'); } });
+}
+
+/** Runs verify; returns the exit code. Throws CannotRun for exit 2. */
+export async function runVerify(o: VerifyCommandOptions, out: (s: string) => void): Promise<number> {
+  const p = dataPaths(o.dataDir);
+  if (!existsSync(p.database)) throw new CannotRun(`no database at ${p.database}`);
+  let auditor;
+  if (o.auditorKeyFile) {
+    try {
+      auditor = auditorKeyPairFromPem(readFileSync(o.auditorKeyFile, 'utf8'));
+    } catch (e) {
+      throw new CannotRun(`--auditor-key ${o.auditorKeyFile}: ${(e as Error).message}`);
+    }
+  }
+  if (o.identity !== undefined && !/^[0-9a-fA-F]{64}$/.test(o.identity)) {
+    throw new CannotRun(`--identity: expected the 64-hex-digit fingerprint printed by \`immutalog keys init\`, got ${JSON.stringify(o.identity)}`);
+  }
+  let state: AuditorState | undefined;
+  if (o.stateFile && existsSync(o.stateFile)) {
+    try {
+      state = JSON.parse(readFileSync(o.stateFile, 'utf8')) as AuditorState;
+      if (typeof state.checkpoint !== 'number' || typeof state.hash !== 'string' || typeof state.fingerprint !== 'string') throw new Error('fields missing');
+    } catch (e) {
+      throw new CannotRun(`--state ${o.stateFile}: expected a state file written by an earlier verify, got: ${(e as Error).message}`);
+    }
+  }
+  const probe = new InlineRunner(p.database);
+  const runner = o.threads > 1 && probe.entryCountAtLeast(INLINE_BELOW_ENTRIES) ? new WorkerPoolRunner(p.database, o.threads) : probe;
+  const bar = !o.json && process.stderr.isTTY ? progressBar() : undefined;
+  let report: VerifyReport;
+  try {
+    report = await verifyDatabase(p.database, {
+      ...(o.sinceUs !== undefined ? { sinceUs: o.sinceUs } : {}),
+      ...(o.untilUs !== undefined ? { untilUs: o.untilUs } : {}),
+      ...(o.identity !== undefined ? { identity: o.identity } : {}),
+      ...(auditor ? { auditor } : {}),
+      ...(state ? { state } : {}),
+      maxCheckpointAgeUs: o.maxCheckpointAgeSec * 1e6,
+      nowUs: Date.now() * 1000,
+      runner,
+      ...(bar ? { onProgress: bar } : {}),
+    });
+  } catch (e) {
+    throw new CannotRun((e as Error).message);
+  } finally {
+    bar?.end();
+    await probe.close();
+    if (runner !== probe) await (runner as WorkerPoolRunner).close();
+  }
+  if (o.stateFile && report.nextState) writeFileAtomic(o.stateFile, JSON.stringify(report.nextState, null, 1) + '\n', 0o600);
+  if (o.json) {
+    out(JSON.stringify({ ...report, verdict: report.failures.length ? 'failed' : 'verified', reason_codes: REASON_CODES }, null, 1) + '\n');
+  } else {
+    out(renderReport(report));
+  }
+  return report.failures.length ? EXIT.INTEGRITY_FAILURE : EXIT.OK;
+}

@@ -1,0 +1,117 @@
+import { encodeStoredEntry, EncodingError, type StoredEntryColumns } from '../chain/encoding.js';
+import { chainMac } from '../chain/mac.js';
+import { leafHash, MerkleAccumulator } from '../checkpoint/merkle.js';
+import { fieldsToJson, parseRecord, PARSER_VERSION } from '../parse/index.js';
+import type { Failure } from './failures.js';
+
+const FIELDS_PREFIX = `{"v":${PARSER_VERSION},`;
+
+/** An entry as stored, in the shape the checker needs (the store's row type satisfies it). */
+export interface StoredEntry extends StoredEntryColumns {
+  block: number;
+  mac: Buffer;
+  fields: string;
+}
+
+/** One block (or the open block) to check: its range, key, and what its checkpoint claims. */
+export interface BlockTask {
+  block: number;
+  firstSeq: number;
+  /** End of the range (exclusive); for the open block, the end of the log. */
+  endSeq: number;
+  /** The MAC this block's first entry chains on (previous block's head, or genesis). */
+  startHead: Buffer;
+  /** Block key; undefined when it is not known (open block, no auditor key). */
+  key: Buffer | undefined;
+  /** From the checkpoint; undefined for the open block. */
+  expect?: { count: number; chainHead: Buffer; entryRoot: Buffer; checkpoint: number };
+}
+
+export interface BlockResult {
+  block: number;
+  checked: number;
+  lastSeq: number | undefined;
+  firstTimeUs: number | undefined;
+  lastTimeUs: number | undefined;
+  otherParserVersion: number;
+  failures: Failure[];
+}
+
+/**
+ * Walks one block in order: continuity, filing, MAC chain, parsed fields, and (for a sealed
+ * block) the count, chain head and Merkle root its checkpoint signed. After a MAC mismatch it
+ * goes on from the stored MAC, so one edit yields one failure at the edited entry rather than a
+ * cascade down the block.
+ */
+export function checkBlock(task: BlockTask, rows: Iterable<StoredEntry>): BlockResult {
+  const failures: Failure[] = [];
+  const acc = task.expect ? new MerkleAccumulator() : undefined;
+  let expectSeq = task.firstSeq;
+  let prev = task.startHead;
+  let checked = 0;
+  let otherParserVersion = 0;
+  let firstTimeUs: number | undefined;
+  let lastTimeUs: number | undefined;
+  let lastSeq: number | undefined;
+  let chainBroken = false;
+  for (const e of rows) {
+    if (e.seq !== expectSeq) {
+      if (e.seq > expectSeq) {
+        failures.push({ code: 'SEQ_GAP', seq: expectSeq, block: task.block, receivedAtUs: e.received_at_us, expected: String(expectSeq), actual: String(e.seq), detail: `entries ${expectSeq}..${e.seq - 1} are missing` });
+      } else {
+        failures.push({ code: 'SEQ_OUT_OF_ORDER', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: String(expectSeq), actual: String(e.seq), detail: `entry ${e.seq} appears after ${expectSeq - 1}` });
+      }
+      chainBroken = true;
+    }
+    if (e.block !== task.block) {
+      failures.push({ code: 'ENTRY_BLOCK_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: String(task.block), actual: String(e.block), detail: `entry ${e.seq} is filed under block ${e.block}; its sequence number is in block ${task.block}` });
+    }
+    let encoded: Buffer | undefined;
+    try {
+      encoded = encodeStoredEntry(e);
+    } catch (err) {
+      if (!(err instanceof EncodingError)) throw err;
+      failures.push({ code: 'ENTRY_BAD_ENCODING', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: err.expected, actual: err.actual, detail: err.message });
+    }
+    if (encoded && task.key) {
+      const mac = chainMac(task.key, prev, encoded);
+      if (!mac.equals(e.mac)) {
+        failures.push({ code: 'ENTRY_MAC_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: mac.toString('hex'), actual: Buffer.from(e.mac).toString('hex'), detail: `MAC of entry ${e.seq} does not match its contents and predecessor` });
+      }
+    }
+    if (acc) acc.addLeafHash(encoded ? leafHash(encoded) : Buffer.alloc(32));
+    // Fields written by another parser version cannot be re-derived here; they are counted, not failed.
+    if (!e.fields.startsWith(FIELDS_PREFIX)) {
+      otherParserVersion++;
+    } else {
+      const fields = fieldsToJson(parseRecord(e.raw));
+      if (fields !== e.fields) {
+        failures.push({ code: 'FIELDS_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: fields, actual: e.fields, detail: `parsed fields of entry ${e.seq} differ from its raw bytes` });
+      }
+    }
+    prev = e.mac;
+    firstTimeUs ??= e.received_at_us;
+    lastTimeUs = e.received_at_us;
+    lastSeq = e.seq;
+    expectSeq = e.seq + 1;
+    checked++;
+  }
+  const x = task.expect;
+  if (x) {
+    const endSeq = task.firstSeq + x.count;
+    if (checked !== x.count || expectSeq !== endSeq) {
+      if (!chainBroken && expectSeq < endSeq) {
+        failures.push({ code: 'SEQ_GAP', seq: expectSeq, block: task.block, expected: String(endSeq - 1), actual: String(expectSeq - 1), detail: `block ${task.block} ends at entry ${expectSeq - 1}; its checkpoint covers up to ${endSeq - 1}` });
+      }
+      failures.push({ code: 'BLOCK_COUNT_MISMATCH', block: task.block, checkpoint: x.checkpoint, expected: String(x.count), actual: String(checked), detail: `block ${task.block} holds ${checked} entries; checkpoint ${x.checkpoint} says ${x.count}` });
+    }
+    if (!prev.equals(x.chainHead)) {
+      failures.push({ code: 'BLOCK_HEAD_MISMATCH', block: task.block, checkpoint: x.checkpoint, expected: x.chainHead.toString('hex'), actual: Buffer.from(prev).toString('hex'), detail: `block ${task.block} ends on another MAC than checkpoint ${x.checkpoint} signed` });
+    }
+    const root = acc!.root();
+    if (!root.equals(x.entryRoot)) {
+      failures.push({ code: 'BLOCK_ROOT_MISMATCH', block: task.block, checkpoint: x.checkpoint, expected: x.entryRoot.toString('hex'), actual: root.toString('hex'), detail: `entries of block ${task.block} do not hash to the Merkle root of checkpoint ${x.checkpoint}` });
+    }
+  }
+  return { block: task.block, checked, lastSeq, firstTimeUs, lastTimeUs, otherParserVersion, failures };
+}
