@@ -68,8 +68,13 @@ export class Checkpointer {
     if (this.sequencer.entriesInBlock >= this.o.maxEntries) void this.request('entries');
   }
 
-  /** Room left in the open block before it must be closed (the write queue splits batches at it). */
+  /**
+   * Room left in the open block before it must be closed (the write queue splits batches at
+   * it). While a checkpoint is already under way the block simply grows until the next one:
+   * splitting then would only cut batches into single entries.
+   */
   get room(): number {
+    if (this.running || this.starting) return Number.POSITIVE_INFINITY;
     return Math.max(1, this.o.maxEntries - this.sequencer.entriesInBlock);
   }
 
