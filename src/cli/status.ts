@@ -1,5 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { LogStore } from '../store/log-store.js';
+import { decodeCheckpoint } from '../checkpoint/format.js';
+import { formatUs } from './time-arg.js';
 import { dataPaths } from '../serve/data-dir.js';
 import type { DaemonStatus } from '../serve/daemon.js';
 
@@ -19,12 +21,18 @@ export function collectStatus(dataDir: string): Record<string, unknown> {
   try {
     const last = store.lastEntry();
     const block = store.lastBlock();
+    const cp = store.lastCheckpoint();
+    const decoded = cp ? decodeCheckpoint(Buffer.from(cp.bytes)) : undefined;
     db = {
+      checkpoints: store.checkpointCount(),
+      newest_checkpoint: decoded
+        ? { index: decoded.index, time: formatUs(decoded.timeUs), age_seconds: Math.round((Date.now() * 1000 - decoded.timeUs) / 1e6), reason: decoded.reason, entries: decoded.count }
+        : null,
       fingerprint: store.getMeta('fingerprint') ?? null,
       entries: store.entryCount(),
       last_seq: last?.seq ?? null,
       last_received_at_us: last?.received_at_us ?? null,
-      open_block: block ? { block: block.block, first_seq: block.first_seq, entries: last ? last.seq - block.first_seq + 1 : 0 } : null,
+      open_block: block ? { block: block.block, first_seq: block.first_seq, entries: last && last.seq >= block.first_seq ? last.seq - block.first_seq + 1 : 0 } : null,
     };
   } finally {
     store.close();
@@ -45,6 +53,8 @@ export function runStatus(dataDir: string, json: boolean): string {
   lines.push(`log ${d.fingerprint}`);
   lines.push(`entries stored: ${d.entries} (last seq ${d.last_seq ?? '-'})`);
   if (d.open_block) lines.push(`open block ${d.open_block.block}: ${d.open_block.entries} entries from seq ${d.open_block.first_seq}`);
+  const n = d.newest_checkpoint;
+  lines.push(n ? `newest checkpoint ${n.index} at ${n.time} (${n.age_seconds} s ago, ${n.reason}, ${n.entries} entries); ${d.checkpoints} in all` : 'no checkpoint yet');
   const dm = s.daemon;
   if (!dm) lines.push('daemon: never started here');
   else {
