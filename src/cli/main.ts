@@ -12,6 +12,7 @@ import { auditorPublicFromPem } from '../chain/keys.js';
 import { runQuery } from './query.js';
 import { parseTimeArg } from './time-arg.js';
 import { runStatus } from './status.js';
+import { sampleConfig } from '../config/sample.js';
 import { CannotRun, runVerify } from './verify-cmd.js';
 import { availableParallelism } from 'node:os';
 
@@ -190,6 +191,13 @@ program
       if (e instanceof CannotRun) fatal(e.message);
       throw e;
     }
+  });
+
+program
+  .command('sample-config')
+  .description('print the sample configuration file: every option with its default and help')
+  .action(() => {
+    process.stdout.write(sampleConfig());
   });
 
 program

@@ -69,9 +69,14 @@ export function* walkCheckpoints(
     if (cp.firstSeq !== firstSeq) {
       report({ code: 'CHECKPOINT_RANGE_MISMATCH', ...at, expected: String(firstSeq), actual: String(cp.firstSeq), detail: `checkpoint ${row.idx} starts its block at entry ${cp.firstSeq}; the previous block ended before ${firstSeq}` });
     }
+    const own = blockRow(cp.index);
+    if (own && own.first_seq !== cp.firstSeq) {
+      report({ code: 'CHECKPOINT_RANGE_MISMATCH', block: cp.index, ...at, expected: String(cp.firstSeq), actual: String(own.first_seq), detail: `block ${cp.index}'s row starts at entry ${own.first_seq}; checkpoint ${row.idx} signed ${cp.firstSeq}` });
+    }
+    // Every checkpoint opens the next block; its row must hold the escrow the checkpoint signed.
     const next = blockRow(cp.index + 1);
-    if (next && !next.escrow.equals(cp.nextKeyEscrow)) {
-      report({ code: 'BLOCK_ESCROW_MISMATCH', block: cp.index + 1, checkpoint: row.idx, expected: cp.nextKeyEscrow.toString('hex'), actual: Buffer.from(next.escrow).toString('hex'), detail: `block ${cp.index + 1}'s stored escrow is not the one checkpoint ${row.idx} signed` });
+    if (!next || !Buffer.from(next.escrow).equals(cp.nextKeyEscrow) || next.first_seq !== cp.firstSeq + cp.count) {
+      report({ code: 'BLOCK_ESCROW_MISMATCH', block: cp.index + 1, checkpoint: row.idx, expected: `escrow ${cp.nextKeyEscrow.toString('hex')} from entry ${cp.firstSeq + cp.count}`, actual: next ? `escrow ${Buffer.from(next.escrow).toString('hex')} from entry ${next.first_seq}` : 'no row', detail: `block ${cp.index + 1}'s row is not the one checkpoint ${row.idx} opened` });
     }
     yield { checkpoint: cp, hash, startHead: head };
     previousHash = hash;

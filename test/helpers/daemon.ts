@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from './paths.js';
@@ -27,8 +27,16 @@ export interface RunningDaemon {
   kill(): Promise<void>;
 }
 
+const createdDirs = new Set<string>();
+// Test data directories go when the test process ends, whatever the test did.
+process.on('exit', () => {
+  for (const d of createdDirs) rmSync(d, { recursive: true, force: true });
+});
+
 export function tempDataDir(prefix = 'immutalog-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  createdDirs.add(d);
+  return d;
 }
 
 export function runCli(args: string[], opts: { input?: Buffer } = {}): { code: number | null; stdout: string; stderr: string } {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { auditorKeyPairFromPem } from '../../src/chain/keys.js';
 import { verifyDatabase } from '../../src/verify/verify-log.js';
+import { InlineRunner } from '../../src/verify/runners.js';
 import { query, startDaemon, waitFor } from '../helpers/daemon.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 
@@ -58,9 +59,14 @@ describe('crash safety of the write path', () => {
 
     // Every MAC recomputed with the block keys opened from the auditor's escrow.
     const auditor = auditorKeyPairFromPem(readFileSync(join(d1.dataDir, 'auditor-key.pem'), 'utf8'));
-    const report = verifyDatabase(join(d1.dataDir, 'immutalog.sqlite'), { auditor });
+    const database = join(d1.dataDir, 'immutalog.sqlite');
+    const runner = new InlineRunner(database);
+    const report = await verifyDatabase(database, { auditor, runner, nowUs: Date.now() * 1000, maxCheckpointAgeUs: 600e6 });
+    await runner.close();
     expect(report.failures).toEqual([]);
-    expect(report.entries).toBe(rows.length);
-    expect(report.unverifiedBlocks).toEqual([]);
+    expect(report.counts.entries).toBe(rows.length);
+    expect(report.unverified).toEqual([]);
+    // The restart after the kill sealed what was written before it.
+    expect(report.counts.checkpoints).toBeGreaterThanOrEqual(2);
   });
 });
