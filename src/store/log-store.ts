@@ -1,16 +1,10 @@
 import Database from 'better-sqlite3';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import type { StoredEntryColumns } from '../chain/encoding.js';
 
-export interface EntryRow {
-  seq: number;
+/** An entries row: the MAC'd columns, the block it is filed under, its MAC and parsed fields. */
+export interface EntryRow extends StoredEntryColumns {
   block: number;
-  received_at_us: number;
-  transport: number;
-  flags: number;
-  listener: string;
-  peer_address: string;
-  peer_port: number;
-  raw: Buffer;
   mac: Buffer;
   fields: string;
 }

@@ -1,4 +1,5 @@
-import { encodeStoredEntry, EncodingError, type StoredEntryColumns } from '../chain/encoding.js';
+import { encodeStoredEntry, EncodingError } from '../chain/encoding.js';
+import type { EntryRow } from '../store/log-store.js';
 import { chainMac } from '../chain/mac.js';
 import { leafHash, MerkleAccumulator } from '../checkpoint/merkle.js';
 import { fieldsToJson, parseRecord, PARSER_VERSION } from '../parse/index.js';
@@ -6,12 +7,7 @@ import type { Failure } from './failures.js';
 
 const FIELDS_PREFIX = `{"v":${PARSER_VERSION},`;
 
-/** An entry as stored, in the shape the checker needs (the store's row type satisfies it). */
-export interface StoredEntry extends StoredEntryColumns {
-  block: number;
-  mac: Buffer;
-  fields: string;
-}
+
 
 /** One block (or the open block) to check: its range, key, and what its checkpoint claims. */
 export interface BlockTask {
@@ -43,7 +39,7 @@ export interface BlockResult {
  * goes on from the stored MAC, so one edit yields one failure at the edited entry rather than a
  * cascade down the block.
  */
-export function checkBlock(task: BlockTask, rows: Iterable<StoredEntry>): BlockResult {
+export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResult {
   const failures: Failure[] = [];
   const acc = task.expect ? new MerkleAccumulator() : undefined;
   let expectSeq = task.firstSeq;
