@@ -74,6 +74,11 @@ export function auditorKeyPairFromPem(pem: string): RawKeyPair {
 }
 
 export function auditorPublicFromPem(pem: string): Buffer {
+  // createPublicKey would quietly derive the public half of a private key: refuse one, since
+  // the point of this path is that the auditor's private key never reaches the receiver.
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) {
+    throw new Error('auditor public key: expected a PUBLIC key (openssl pkey -pubout), got a private key; keep that one off this host');
+  }
   const key = createPublicKey(pem);
   if (key.asymmetricKeyType !== 'x25519') {
     throw new Error(`auditor public key: expected X25519, got ${key.asymmetricKeyType ?? 'unknown'}`);

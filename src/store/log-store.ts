@@ -197,9 +197,9 @@ export class LogStore {
     }
     if (filter.logger !== undefined) {
       // A logger name selects itself and its children, as Python's logging hierarchy does.
-      where.push("(json_extract(fields, '$.oslo.logger') = @logger OR json_extract(fields, '$.oslo.logger') LIKE @loggerPrefix ESCAPE '\\')");
+      // Python logger names are case-sensitive, so no LIKE (which folds ASCII case).
+      where.push("(json_extract(fields, '$.oslo.logger') = @logger OR substr(json_extract(fields, '$.oslo.logger'), 1, length(@logger) + 1) = @logger || '.')");
       params.logger = filter.logger;
-      params.loggerPrefix = filter.logger.replace(/[\\%_]/g, (c) => '\\' + c) + '.%';
     }
     if (filter.requestId !== undefined) {
       where.push("(json_extract(fields, '$.oslo.request_id') = @rid OR json_extract(fields, '$.oslo.global_request_id') = @rid)");
