@@ -26,6 +26,19 @@ export interface ServeConfig {
   checkpointEntries: number;
   checkpointIntervalSec: number;
   commitDelayMs: number;
+  bitcoinRpcUrl: string;
+  bitcoinCookieFile: string;
+  bitcoinUser: string;
+  bitcoinPassword: string;
+  bitcoinWallet: string;
+  anchorIntervalSec: number;
+  anchorConfTarget: number;
+  anchorFallbackFeeRate: number;
+  anchorMaxFeeRate: number;
+  anchorMaxFee: number;
+  anchorFinalConfirmations: number;
+  anchorStuckBlocks: number;
+  anchorPollSec: number;
   commitBatch: number;
   queueHighWaterBytes: number;
 }
@@ -87,7 +100,10 @@ function convert(spec: OptionSpec, s: Source): unknown {
 const CAMEL: Record<string, keyof ServeConfig> = {
   data_dir: 'dataDir', log_level: 'logLevel', udp: 'udp', tcp: 'tcp', tls: 'tls', tls_cert: 'tlsCert', tls_key: 'tlsKey',
   tls_client_ca: 'tlsClientCa', allow: 'allow', max_message_bytes: 'maxMessageBytes', max_connections: 'maxConnections',
-  frame_timeout: 'frameTimeoutSec', framing: 'framing', checkpoint_entries: 'checkpointEntries', checkpoint_interval: 'checkpointIntervalSec', commit_delay_ms: 'commitDelayMs', commit_batch: 'commitBatch',
+  frame_timeout: 'frameTimeoutSec', framing: 'framing', checkpoint_entries: 'checkpointEntries', checkpoint_interval: 'checkpointIntervalSec', commit_delay_ms: 'commitDelayMs',
+  rpc_url: 'bitcoinRpcUrl', rpc_cookie_file: 'bitcoinCookieFile', rpc_user: 'bitcoinUser', rpc_password: 'bitcoinPassword', wallet: 'bitcoinWallet',
+  interval: 'anchorIntervalSec', conf_target: 'anchorConfTarget', fallback_fee_rate: 'anchorFallbackFeeRate', max_fee_rate: 'anchorMaxFeeRate',
+  max_fee: 'anchorMaxFee', final_confirmations: 'anchorFinalConfirmations', stuck_blocks: 'anchorStuckBlocks', poll_interval: 'anchorPollSec', commit_batch: 'commitBatch',
   queue_high_water_bytes: 'queueHighWaterBytes',
 };
 
@@ -133,6 +149,21 @@ export function loadServeConfig(opts: { file?: string; flags?: Record<string, st
   if (cfg.tls.length > 0 && (cfg.tlsCert === '' || cfg.tlsKey === '')) {
     const s = sources.get(findOption('syslog', 'tls')!)!;
     throw new ConfigError(s.file, s.line, 'option [syslog] tls: TLS listeners need tls_cert and tls_key (--tls-cert, --tls-key)');
+  }
+  if (cfg.bitcoinRpcUrl !== '') {
+    const s = sources.get(findOption('bitcoin', 'rpc_url')!)!;
+    let url: URL | undefined;
+    try {
+      url = new URL(cfg.bitcoinRpcUrl);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      throw new ConfigError(s.file, s.line, `option [bitcoin] rpc_url (--bitcoin-rpc): expected a URL like http://127.0.0.1:8332, got ${JSON.stringify(cfg.bitcoinRpcUrl)}`);
+    }
+    if (cfg.bitcoinCookieFile === '' && (cfg.bitcoinUser === '' || cfg.bitcoinPassword === '')) {
+      throw new ConfigError(s.file, s.line, 'option [bitcoin] rpc_url: needs rpc_cookie_file (--bitcoin-cookie), or rpc_user and rpc_password');
+    }
   }
   if (cfg.udp.length + cfg.tcp.length + cfg.tls.length === 0) {
     throw new ConfigError(opts.file ?? '(flags)', undefined, 'no listener configured: set at least one of udp, tcp or tls');

@@ -38,6 +38,19 @@ export const OPTIONS: readonly OptionSpec[] = [
   { section: 'chain', name: 'commit_delay_ms', flag: 'commit-delay-ms', kind: 'int', default: '10', min: 1, max: 1000, help: 'A received message is committed to SQLite at most this long after it arrived (plus the commit itself).' },
   { section: 'chain', name: 'commit_batch', flag: 'commit-batch', kind: 'int', default: '8192', min: 1, max: 1_000_000, help: 'A batch is committed as soon as it holds this many messages.' },
   { section: 'chain', name: 'queue_high_water_bytes', flag: 'queue-high-water-bytes', kind: 'int', default: String(8 * 1024 * 1024), min: 65536, max: 4 * 1024 * 1024 * 1024, help: 'Above this many queued bytes, TCP/TLS senders are paused until the queue drains.' },
+  { section: 'bitcoin', name: 'rpc_url', flag: 'bitcoin-rpc', kind: 'string', default: '', help: "Bitcoin Core JSON-RPC URL, e.g. http://127.0.0.1:8332. Empty: anchoring is off and checkpoints wait, reported as unanchored." },
+  { section: 'bitcoin', name: 'rpc_cookie_file', flag: 'bitcoin-cookie', kind: 'path', default: '', help: "bitcoind's .cookie file (re-read when the node restarts). Or use rpc_user and rpc_password." },
+  { section: 'bitcoin', name: 'rpc_user', flag: 'bitcoin-user', kind: 'string', default: '', help: 'RPC user (rpcauth), instead of the cookie.' },
+  { section: 'bitcoin', name: 'rpc_password', flag: 'bitcoin-password', kind: 'string', default: '', help: 'RPC password (rpcauth), instead of the cookie.' },
+  { section: 'bitcoin', name: 'wallet', flag: 'bitcoin-wallet', kind: 'string', default: 'immutalog', help: 'Name of the funded Bitcoin Core wallet that pays for anchors.' },
+  { section: 'anchor', name: 'interval', flag: 'anchor-interval', kind: 'int', default: '3600', min: 10, max: 7 * 86400, help: 'Seconds between anchor rounds (each wait randomised by 10 %); one transaction per round, however many checkpoints.' },
+  { section: 'anchor', name: 'conf_target', flag: 'anchor-conf-target', kind: 'int', default: '6', min: 1, max: 1008, help: 'Confirmation target in blocks for the fee estimate.' },
+  { section: 'anchor', name: 'fallback_fee_rate', flag: 'anchor-fallback-fee-rate', kind: 'int', default: '2', min: 1, max: 10000, help: 'sat/vB when the node has no fee estimate (young nodes, regtest).' },
+  { section: 'anchor', name: 'max_fee_rate', flag: 'anchor-max-fee-rate', kind: 'int', default: '50', min: 1, max: 10000, help: 'Never pay more than this many sat/vB, bumps included.' },
+  { section: 'anchor', name: 'max_fee', flag: 'anchor-max-fee', kind: 'int', default: '20000', min: 100, max: 100_000_000, help: 'Never pay more than this many sats for one anchor, bumps included.' },
+  { section: 'anchor', name: 'final_confirmations', flag: 'anchor-final-confirmations', kind: 'int', default: '6', min: 1, max: 1000, help: 'An anchor is final at this depth; shallower reorgs are followed.' },
+  { section: 'anchor', name: 'stuck_blocks', flag: 'anchor-stuck-blocks', kind: 'int', default: '3', min: 1, max: 1000, help: 'An anchor not mined after this many new blocks is bumped by replace-by-fee, within the caps.' },
+  { section: 'anchor', name: 'poll_interval', flag: 'anchor-poll-interval', kind: 'int', default: '30', min: 1, max: 3600, help: 'Seconds between checks of the node for new blocks, confirmations and reorgs.' },
 ];
 
 export function findOption(section: string, name: string): OptionSpec | undefined {

@@ -8,6 +8,11 @@ import { UdpListener } from '../receive/udp.js';
 import { readUdpKernelDrops } from '../receive/udp-drops.js';
 import { writeFileAtomic } from '../chain/keystate.js';
 import { Sequencer } from './sequencer.js';
+import type { Server } from 'node:net';
+import { AnchorWorker, type AnchorStatus } from '../anchor/anchor-worker.js';
+import { connectBitcoind } from '../anchor/rpc/bitcoind.js';
+import { LogStore } from '../store/log-store.js';
+import { startControlServer } from './control.js';
 import { Checkpointer } from './checkpointer.js';
 import { recoverLog } from './recovery.js';
 import type { LogIdentity } from './log-identity.js';
@@ -29,6 +34,7 @@ export interface DaemonStatus {
   fingerprint: string;
   listeners: { name: string; transport: string; port: number; connections: number; counters: ListenerCounters }[];
   queue: { frames: number; bytes: number; committed: number; commit_failures: number; last_error: string | null };
+  anchor: AnchorStatus | null;
   next_seq: number;
   checkpoints_this_run: number;
   last_checkpoint_at_us: number | null;
@@ -37,8 +43,31 @@ export interface DaemonStatus {
   state: 'running' | 'stopping' | 'stopped';
 }
 
+/** The anchor worker, when a node is configured: its own SQLite connection for the few anchor writes. */
+function startAnchoring(cfg: ServeConfig, database: string, log: winston.Logger): { worker: AnchorWorker; store: LogStore } | undefined {
+  if (cfg.bitcoinRpcUrl === '') {
+    log.warn('anchoring is off (no [bitcoin] rpc_url): checkpoints are signed but not anchored in Bitcoin');
+    return undefined;
+  }
+  const rpc = connectBitcoind({
+    url: cfg.bitcoinRpcUrl,
+    wallet: cfg.bitcoinWallet,
+    ...(cfg.bitcoinCookieFile ? { cookieFile: cfg.bitcoinCookieFile } : { user: cfg.bitcoinUser, password: cfg.bitcoinPassword }),
+  });
+  const store = LogStore.open(database, { create: false });
+  const worker = new AnchorWorker(rpc, store, {
+    intervalSec: cfg.anchorIntervalSec, confTarget: cfg.anchorConfTarget, fallbackFeeRate: cfg.anchorFallbackFeeRate,
+    maxFeeRate: cfg.anchorMaxFeeRate, maxFeeSats: cfg.anchorMaxFee, finalConfirmations: cfg.anchorFinalConfirmations,
+    stuckBlocks: cfg.anchorStuckBlocks, pollSec: cfg.anchorPollSec,
+  }, log);
+  worker.start();
+  return { worker, store };
+}
+
 export class Daemon {
   private listeners: (UdpListener | StreamListener)[] = [];
+  private anchor: { worker: AnchorWorker; store: LogStore } | undefined;
+  private control: Server | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = new Date().toISOString();
   private constructor(
@@ -104,6 +133,13 @@ export class Daemon {
       await daemon.stop();
       throw e;
     }
+    daemon.anchor = startAnchoring(cfg, paths.database, log);
+    daemon.control = await startControlServer(paths.controlSocket, async (req) => {
+      if (req.cmd !== 'anchor-now') throw new Error(`unknown command ${JSON.stringify((req as { cmd?: unknown }).cmd)}`);
+      if (!daemon.anchor) throw Object.assign(new Error('anchoring is off: no [bitcoin] rpc_url configured'), { kind: 'off' });
+      const a = await daemon.anchor.worker.roundNow();
+      return a ? { anchor: a.id, txid: a.txid, checkpoints: a.tree_size, fee_sats: a.fee_sats, fee_rate: a.fee_rate, vsize: a.vsize, state: a.state } : { anchor: null, message: 'no checkpoint is waiting to be anchored' };
+    });
     log.info(`immutalog serving log ${rec.identity.fingerprint} from ${paths.database}: ${daemon.listeners.map((l) => l.name).join(', ')}`);
     daemon.writeStatus('running');
     daemon.statusTimer = setInterval(() => daemon.writeStatus('running'), STATUS_INTERVAL_MS);
@@ -145,6 +181,7 @@ export class Daemon {
         commit_failures: this.storage.commitFailures,
         last_error: this.storage.lastCommitError ?? null,
       },
+      anchor: this.anchor ? { ...this.anchor.worker.status } : null,
       next_seq: this.sequencer.nextSeq,
       checkpoints_this_run: this.checkpointer.checkpoints,
       last_checkpoint_at_us: this.checkpointer.lastCheckpointAtUs ?? null,
@@ -171,7 +208,12 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.writeStatus('stopping');
+    this.control?.close();
     for (const l of this.listeners) await l.stop();
+    if (this.anchor) {
+      await this.anchor.worker.stop();
+      this.anchor.store.close();
+    }
     this.queue.flushNow();
     await this.checkpointer.shutdown();
     // Storage keeps retrying a failed commit; a stop waits for it rather than dropping anything.

@@ -7,6 +7,7 @@ export interface DataPaths {
   keyState: string;
   statusFile: string;
   defaultAuditorKey: string;
+  controlSocket: string;
 }
 
 export function dataPaths(dir: string): DataPaths {
@@ -16,5 +17,6 @@ export function dataPaths(dir: string): DataPaths {
     keyState: join(dir, 'keystate.json'),
     statusFile: join(dir, 'status.json'),
     defaultAuditorKey: join(dir, 'auditor-key.pem'),
+    controlSocket: join(dir, 'control.sock'),
   };
 }

@@ -22,6 +22,36 @@ export interface CheckpointRow {
   bytes: Buffer;
 }
 
+export type AnchorState = 'built' | 'broadcast' | 'mined' | 'final';
+
+export interface AnchorRow {
+  id: number;
+  state: AnchorState;
+  root: Buffer;
+  tree_size: number;
+  txid: string;
+  tx_hex: string;
+  fee_sats: number;
+  vsize: number;
+  fee_rate: number;
+  created_at_us: number;
+  updated_at_us: number;
+  broadcast_height: number | null;
+  bumps: number;
+  block_hash: string | null;
+  block_height: number | null;
+  tx_index: number | null;
+  branch: Buffer | null;
+}
+
+export interface AnchorProofRow {
+  checkpoint: number;
+  anchor_id: number;
+  leaf_index: number;
+  tree_size: number;
+  path: Buffer;
+}
+
 export interface EntryFilter {
   sinceUs?: number;
   untilUs?: number;
@@ -161,6 +191,69 @@ export class LogStore {
   firstSeqAtOrAfter(timeUs: number): number | undefined {
     const r = this.db.prepare('SELECT min(seq) AS s FROM entries WHERE received_at_us >= ?').get(timeUs) as { s: number | null };
     return r.s ?? undefined;
+  }
+
+  /** Checkpoints with no anchor proof yet, oldest first, with their stored bytes. */
+  unanchoredCheckpoints(limit: number): CheckpointRow[] {
+    return this.db
+      .prepare('SELECT c.* FROM checkpoints c LEFT JOIN anchor_proofs p ON p.checkpoint = c.idx WHERE p.checkpoint IS NULL ORDER BY c.idx LIMIT ?')
+      .all(limit) as CheckpointRow[];
+  }
+
+  /** A built anchor, its first transaction version and its proofs, in one transaction. */
+  insertAnchor(a: Omit<AnchorRow, 'id'>, proofs: Omit<AnchorProofRow, 'anchor_id'>[]): number {
+    return this.atomically(() => {
+      const id = Number(
+        this.db
+          .prepare(
+            `INSERT INTO anchors (state, root, tree_size, txid, tx_hex, fee_sats, vsize, fee_rate, created_at_us, updated_at_us, broadcast_height, bumps, block_hash, block_height, tx_index, branch)
+             VALUES (@state, @root, @tree_size, @txid, @tx_hex, @fee_sats, @vsize, @fee_rate, @created_at_us, @updated_at_us, @broadcast_height, @bumps, @block_hash, @block_height, @tx_index, @branch)`,
+          )
+          .run(a).lastInsertRowid,
+      );
+      this.db.prepare('INSERT INTO anchor_txs (txid, anchor_id, tx_hex, fee_sats, fee_rate, created_at_us) VALUES (?, ?, ?, ?, ?, ?)').run(a.txid, id, a.tx_hex, a.fee_sats, a.fee_rate, a.created_at_us);
+      const ins = this.db.prepare('INSERT INTO anchor_proofs (checkpoint, anchor_id, leaf_index, tree_size, path) VALUES (?, ?, ?, ?, ?)');
+      for (const p of proofs) ins.run(p.checkpoint, id, p.leaf_index, p.tree_size, p.path);
+      return id;
+    });
+  }
+
+  updateAnchor(id: number, fields: Partial<Omit<AnchorRow, 'id'>>): void {
+    const keys = Object.keys(fields);
+    if (keys.length === 0) return;
+    this.db.prepare(`UPDATE anchors SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`).run({ ...fields, id });
+  }
+
+  /** A replacement version of an anchor's transaction (same root, higher fee). */
+  addAnchorVersion(id: number, v: { txid: string; tx_hex: string; fee_sats: number; fee_rate: number; vsize: number; at_us: number }): void {
+    this.atomically(() => {
+      this.db.prepare('INSERT OR IGNORE INTO anchor_txs (txid, anchor_id, tx_hex, fee_sats, fee_rate, created_at_us) VALUES (?, ?, ?, ?, ?, ?)').run(v.txid, id, v.tx_hex, v.fee_sats, v.fee_rate, v.at_us);
+      this.db
+        .prepare('UPDATE anchors SET txid = ?, tx_hex = ?, fee_sats = ?, fee_rate = ?, vsize = ?, bumps = bumps + 1, updated_at_us = ? WHERE id = ?')
+        .run(v.txid, v.tx_hex, v.fee_sats, v.fee_rate, v.vsize, v.at_us, id);
+    });
+  }
+
+  anchorVersions(id: number): { txid: string; tx_hex: string; fee_sats: number; fee_rate: number }[] {
+    return this.db.prepare('SELECT txid, tx_hex, fee_sats, fee_rate FROM anchor_txs WHERE anchor_id = ? ORDER BY created_at_us').all(id) as { txid: string; tx_hex: string; fee_sats: number; fee_rate: number }[];
+  }
+
+  anchors(states?: AnchorState[]): AnchorRow[] {
+    if (!states) return this.db.prepare('SELECT * FROM anchors ORDER BY id').all() as AnchorRow[];
+    return this.db.prepare(`SELECT * FROM anchors WHERE state IN (${states.map(() => '?').join(',')}) ORDER BY id`).all(...states) as AnchorRow[];
+  }
+
+  anchor(id: number): AnchorRow | undefined {
+    return this.db.prepare('SELECT * FROM anchors WHERE id = ?').get(id) as AnchorRow | undefined;
+  }
+
+  anchorProof(checkpoint: number): AnchorProofRow | undefined {
+    return this.db.prepare('SELECT * FROM anchor_proofs WHERE checkpoint = ?').get(checkpoint) as AnchorProofRow | undefined;
+  }
+
+  anchorCounts(): Record<string, number> {
+    const rows = this.db.prepare('SELECT state, count(*) AS n FROM anchors GROUP BY state').all() as { state: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
   lastEntry(): EntryRow | undefined {

@@ -37,6 +37,47 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   bytes   BLOB NOT NULL
 ) STRICT;
 
+-- Anchor rounds: one Bitcoin transaction each, committing to the root of a tree over the
+-- hashes of every checkpoint that was not yet anchored. state: built | broadcast | mined | final.
+CREATE TABLE IF NOT EXISTS anchors (
+  id               INTEGER PRIMARY KEY,
+  state            TEXT NOT NULL,
+  root             BLOB NOT NULL,
+  tree_size        INTEGER NOT NULL,
+  txid             TEXT NOT NULL,
+  tx_hex           TEXT NOT NULL,
+  fee_sats         INTEGER NOT NULL,
+  vsize            INTEGER NOT NULL,
+  fee_rate         REAL NOT NULL,
+  created_at_us    INTEGER NOT NULL,
+  updated_at_us    INTEGER NOT NULL,
+  broadcast_height INTEGER,
+  bumps            INTEGER NOT NULL DEFAULT 0,
+  block_hash       TEXT,
+  block_height     INTEGER,
+  tx_index         INTEGER,
+  branch           BLOB
+) STRICT;
+
+-- Every version of an anchor's transaction (replace-by-fee); whichever confirms proves the root.
+CREATE TABLE IF NOT EXISTS anchor_txs (
+  txid          TEXT PRIMARY KEY,
+  anchor_id     INTEGER NOT NULL,
+  tx_hex        TEXT NOT NULL,
+  fee_sats      INTEGER NOT NULL,
+  fee_rate      REAL NOT NULL,
+  created_at_us INTEGER NOT NULL
+) STRICT;
+
+-- Each anchored checkpoint's inclusion proof in its round's tree.
+CREATE TABLE IF NOT EXISTS anchor_proofs (
+  checkpoint INTEGER PRIMARY KEY,
+  anchor_id  INTEGER NOT NULL,
+  leaf_index INTEGER NOT NULL,
+  tree_size  INTEGER NOT NULL,
+  path       BLOB NOT NULL
+) STRICT;
+
 CREATE INDEX IF NOT EXISTS entries_received_at ON entries(received_at_us);
 
 -- Daemon counters (received, malformed, rejected, ...) so that status survives restarts.

@@ -1,0 +1,271 @@
+import { checkpointHash } from '../checkpoint/format.js';
+import type { AnchorRow, LogStore } from '../store/log-store.js';
+import { buildAnchorTree, packPath } from './batch-tree.js';
+import { findAnchorOutput, merkleBranch, parseHeader, parseTransaction, rootFromBranch, txid as txidOf } from './bitcoin/index.js';
+import { clampFeeRate, jitteredIntervalMs, nextBumpRate, type AnchorPolicy } from './policy.js';
+import { BitcoinRpcError, type BitcoinRpc } from './rpc/bitcoind.js';
+
+/** Checkpoints one round takes at most; a backlog beyond it goes in the next round. */
+const MAX_CHECKPOINTS_PER_ROUND = 100_000;
+/** Backoff after a failed poll or round, doubling up to the cap. */
+const BACKOFF_MIN_MS = 5_000;
+const BACKOFF_MAX_MS = 10 * 60_000;
+
+export interface AnchorStatus {
+  nodeReachable: boolean | null;
+  lastError: string | null;
+  lastErrorKind: string | null;
+  walletSats: number | null;
+  nextRoundAtMs: number;
+  feesSpentSats: number;
+}
+
+export class AnchorRoundError extends Error {
+  constructor(readonly kind: 'fee-cap' | 'unfunded' | 'rejected' | 'malformed' | 'busy', message: string) {
+    super(message);
+  }
+}
+
+/**
+ * The anchor worker: every interval, one Bitcoin transaction whose single OP_RETURN commits to
+ * the root of a tree over all checkpoints not yet anchored; then each anchor's life, polled:
+ * built -> broadcast -> mined (block, branch stored) -> final, with replace-by-fee when stuck,
+ * and back to broadcast when a reorg takes its block away. It never touches the receive path:
+ * everything here is asynchronous RPC and a few small SQLite writes, and a dead node only
+ * means retries with backoff.
+ */
+export class AnchorWorker {
+  readonly status: AnchorStatus = { nodeReachable: null, lastError: null, lastErrorKind: null, walletSats: null, nextRoundAtMs: 0, feesSpentSats: 0 };
+  private timer: NodeJS.Timeout | undefined;
+  private backoffMs = 0;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly rpc: BitcoinRpc,
+    private readonly store: LogStore,
+    private readonly policy: AnchorPolicy,
+    private readonly log: { info(m: string): void; warn(m: string): void; error(m: string): void },
+    private readonly now: () => number = Date.now,
+  ) {
+    this.status.nextRoundAtMs = this.now() + jitteredIntervalMs(policy);
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    return this.running ?? Promise.resolve();
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(false), ms);
+    this.timer.unref();
+  }
+
+  /** `anchor --now`: a round at once (after the lifecycle poll). Resolves when broadcast. */
+  async roundNow(): Promise<AnchorRow | undefined> {
+    await this.running;
+    let result: AnchorRow | undefined;
+    this.running = (async () => {
+      await this.poll();
+      result = await this.round();
+    })();
+    try {
+      await this.running;
+    } finally {
+      this.running = undefined;
+    }
+    return result;
+  }
+
+  private async tick(force: boolean): Promise<void> {
+    if (this.running) return;
+    this.running = (async () => {
+      try {
+        await this.poll();
+        if (force || this.now() >= this.status.nextRoundAtMs) {
+          await this.round();
+          this.status.nextRoundAtMs = this.now() + jitteredIntervalMs(this.policy);
+        }
+        this.backoffMs = 0;
+        this.status.lastError = null;
+        this.status.lastErrorKind = null;
+      } catch (e) {
+        this.noteError(e as Error);
+        this.backoffMs = Math.min(BACKOFF_MAX_MS, Math.max(BACKOFF_MIN_MS, this.backoffMs * 2));
+      }
+    })();
+    await this.running;
+    this.running = undefined;
+    this.schedule(this.backoffMs || this.policy.pollSec * 1000);
+  }
+
+  private noteError(e: Error): void {
+    const kind = e instanceof BitcoinRpcError ? e.kind : e instanceof AnchorRoundError ? e.kind : 'other';
+    if (kind === 'unreachable') this.status.nodeReachable = false;
+    if (this.status.lastError !== e.message) this.log.warn(`anchor: ${e.message}`);
+    this.status.lastError = e.message;
+    this.status.lastErrorKind = kind;
+  }
+
+  /** Builds, persists and broadcasts one round; undefined when nothing is waiting. */
+  private async round(): Promise<AnchorRow | undefined> {
+    const inFlight = this.store.anchors(['built', 'broadcast']);
+    if (inFlight.length > 0) {
+      // One anchor in flight at a time: a second would spend the first one's change, and then
+      // neither could be bumped on its own. New checkpoints wait for the next round.
+      throw new AnchorRoundError('busy', `anchor ${inFlight[0]!.id} (${inFlight[0]!.txid}) is not mined yet; the next round waits for it`);
+    }
+    const pending = this.store.unanchoredCheckpoints(MAX_CHECKPOINTS_PER_ROUND);
+    if (pending.length === 0) return undefined;
+    const tree = buildAnchorTree(pending.map((c) => ({ index: c.idx, hash: checkpointHash(Buffer.from(c.bytes)) })));
+    const rootHex = tree.root.toString('hex');
+    const estimate = await this.rpc.estimateSmartFee(this.policy.confTarget);
+    this.status.nodeReachable = true;
+    const feeRate = clampFeeRate(estimate.feeRateSatVb, this.policy);
+    const unsigned = await this.rpc.createAnchorTx(rootHex);
+    const funded = await this.rpc.fundRawTransaction(unsigned, { feeRateSatVb: feeRate, changePosition: 1, replaceable: true, lockUnspents: true, minconf: 1 });
+    if (funded.feeSats > this.policy.maxFeeSats) {
+      throw new AnchorRoundError('fee-cap', `anchor fee ${funded.feeSats} sat at ${feeRate} sat/vB is above the cap of ${this.policy.maxFeeSats} sat`);
+    }
+    const signed = await this.rpc.signRawTransactionWithWallet(funded.hex);
+    if (!signed.complete) throw new AnchorRoundError('unfunded', `the wallet could not sign the anchor: ${JSON.stringify(signed.errors ?? [])}`);
+    const raw = Buffer.from(signed.hex, 'hex');
+    const tx = parseTransaction(raw);
+    const committed = findAnchorOutput(tx);
+    if (!committed || !committed.equals(tree.root)) {
+      throw new AnchorRoundError('malformed', `the signed transaction does not carry the root ${rootHex} in one 32-byte OP_RETURN`);
+    }
+    const id = txidOf(raw);
+    const accept = await this.rpc.testMempoolAccept(signed.hex);
+    if (!accept.allowed) throw new AnchorRoundError('rejected', `the node would not accept the anchor: ${accept.rejectReason ?? 'no reason given'}`);
+    const t = this.now() * 1000;
+    const anchorId = this.store.insertAnchor(
+      {
+        state: 'built', root: tree.root, tree_size: pending.length, txid: id, tx_hex: signed.hex, fee_sats: funded.feeSats,
+        vsize: accept.vsize ?? tx.vsize, fee_rate: feeRate, created_at_us: t, updated_at_us: t, broadcast_height: null, bumps: 0,
+        block_hash: null, block_height: null, tx_index: null, branch: null,
+      },
+      tree.proofs.map((p) => ({ checkpoint: p.checkpoint, leaf_index: p.leafIndex, tree_size: p.treeSize, path: packPath(p.path) })),
+    );
+    await this.broadcast(this.store.anchor(anchorId)!);
+    this.log.info(`anchor ${anchorId}: ${pending.length} checkpoints (${pending[0]!.idx}..${pending[pending.length - 1]!.idx}) in ${id}, ${funded.feeSats} sat at ${feeRate} sat/vB`);
+    return this.store.anchor(anchorId);
+  }
+
+  /** Sends (or re-sends: the node answers an already-known tx with its txid) and records the tip. */
+  private async broadcast(a: AnchorRow): Promise<void> {
+    try {
+      await this.rpc.sendRawTransaction(a.tx_hex);
+    } catch (e) {
+      // Already mined: the poll finds its block.
+      if (!(e instanceof BitcoinRpcError && e.kind === 'rejected' && e.rpcCode === -27)) throw e;
+    }
+    const height = await this.rpc.getBlockCount();
+    this.store.updateAnchor(a.id, { state: 'broadcast', broadcast_height: a.broadcast_height ?? height, updated_at_us: this.now() * 1000 });
+  }
+
+  /** One pass over every anchor that is not final. */
+  private async poll(): Promise<void> {
+    const open = this.store.anchors(['built', 'broadcast', 'mined']);
+    if (open.length === 0) {
+      await this.rpc.getBlockCount();
+      this.status.nodeReachable = true;
+      return;
+    }
+    const tip = await this.rpc.getBlockCount();
+    this.status.nodeReachable = true;
+    for (const a of open) {
+      if (a.state === 'built') await this.broadcast(a);
+      else if (a.state === 'broadcast') await this.followBroadcast(a, tip);
+      else await this.followMined(a);
+    }
+    try {
+      this.status.walletSats = (await this.rpc.getBalanceSats()).trustedSats;
+    } catch {
+      this.status.walletSats = null;
+    }
+    let spent = 0;
+    for (const a of this.store.anchors(['mined', 'final'])) spent += a.fee_sats;
+    this.status.feesSpentSats = spent;
+  }
+
+  private async followBroadcast(a: AnchorRow, tip: number): Promise<void> {
+    for (const v of this.store.anchorVersions(a.id)) {
+      let t;
+      try {
+        t = await this.rpc.getTransaction(v.txid);
+      } catch (e) {
+        if (e instanceof BitcoinRpcError && e.kind === 'not-found') continue;
+        throw e;
+      }
+      if (t.confirmations > 0 && t.blockhash) {
+        await this.captureBlock(a, v.txid, v.tx_hex, v.fee_sats, v.fee_rate, t.blockhash);
+        return;
+      }
+    }
+    const waited = tip - (a.broadcast_height ?? tip);
+    if (waited >= this.policy.stuckBlocks) await this.bump(a, tip);
+    else await this.rpc.sendRawTransaction(a.tx_hex).catch(() => undefined);
+  }
+
+  /** Replace-by-fee within the caps; the replacement keeps the OP_RETURN, so it proves the same root. */
+  private async bump(a: AnchorRow, tip: number): Promise<void> {
+    const rate = nextBumpRate(a.fee_rate, this.policy);
+    if (rate === undefined) {
+      throw new AnchorRoundError('fee-cap', `anchor ${a.id} unconfirmed after ${tip - (a.broadcast_height ?? tip)} blocks, but ${a.fee_rate} sat/vB is already at the cap of ${this.policy.maxFeeRate}`);
+    }
+    const estimatedFee = Math.ceil(rate * a.vsize);
+    if (estimatedFee > this.policy.maxFeeSats) {
+      throw new AnchorRoundError('fee-cap', `anchor ${a.id}: a bump to ${rate} sat/vB would cost about ${estimatedFee} sat, above the cap of ${this.policy.maxFeeSats} sat`);
+    }
+    const r = await this.rpc.bumpFee(a.txid, rate);
+    const t = await this.rpc.getTransaction(r.txid);
+    const raw = Buffer.from(t.hex, 'hex');
+    const committed = findAnchorOutput(parseTransaction(raw));
+    if (!committed || !committed.equals(Buffer.from(a.root))) {
+      throw new AnchorRoundError('malformed', `the replacement ${r.txid} of anchor ${a.id} lost its OP_RETURN`);
+    }
+    this.store.addAnchorVersion(a.id, { txid: r.txid, tx_hex: t.hex, fee_sats: r.feeSats, fee_rate: rate, vsize: parseTransaction(raw).vsize, at_us: this.now() * 1000 });
+    this.store.updateAnchor(a.id, { broadcast_height: tip });
+    this.log.info(`anchor ${a.id}: bumped ${a.txid} -> ${r.txid} at ${rate} sat/vB (${r.feeSats} sat)`);
+  }
+
+  /** Records the block, and the branch from the tx to the block's merkle root, checked against the header. */
+  private async captureBlock(a: AnchorRow, txid: string, txHex: string, feeSats: number, feeRate: number, blockHash: string): Promise<void> {
+    const [txids, headerHex, header] = await Promise.all([this.rpc.getBlockTxids(blockHash), this.rpc.getBlockHeaderHex(blockHash), this.rpc.getBlockHeader(blockHash)]);
+    const index = txids.indexOf(txid);
+    if (index < 0) throw new Error(`anchor ${a.id}: block ${blockHash} does not list ${txid}`);
+    const { branch } = merkleBranch(txids, index);
+    const parsed = parseHeader(Buffer.from(headerHex, 'hex'));
+    const root = rootFromBranch(Buffer.from(txid, 'hex').reverse(), branch, index);
+    if (!root.equals(parsed.merkleRootInternal)) throw new Error(`anchor ${a.id}: the branch of ${txid} does not lead to block ${blockHash}'s merkle root`);
+    this.store.updateAnchor(a.id, {
+      state: 'mined', txid, tx_hex: txHex, fee_sats: feeSats, fee_rate: feeRate, block_hash: blockHash, block_height: header.height,
+      tx_index: index, branch: Buffer.concat(branch), updated_at_us: this.now() * 1000,
+    });
+    this.log.info(`anchor ${a.id}: mined in block ${header.height} (${blockHash})`);
+    await this.followMined(this.store.anchor(a.id)!);
+  }
+
+  private async followMined(a: AnchorRow): Promise<void> {
+    const h = await this.rpc.getBlockHeader(a.block_hash!);
+    if (h.confirmations < 0) {
+      // Reorged out: the proof is void. Back to broadcast; the poll recaptures it where it lands.
+      this.store.updateAnchor(a.id, { state: 'broadcast', block_hash: null, block_height: null, tx_index: null, branch: null, broadcast_height: await this.rpc.getBlockCount(), updated_at_us: this.now() * 1000 });
+      this.log.warn(`anchor ${a.id}: block ${a.block_hash} left the best chain; waiting for ${a.txid} to be mined again`);
+      await this.rpc.sendRawTransaction(a.tx_hex).catch(() => undefined);
+      return;
+    }
+    if (h.confirmations >= this.policy.finalConfirmations) {
+      this.store.updateAnchor(a.id, { state: 'final', updated_at_us: this.now() * 1000 });
+      this.log.info(`anchor ${a.id}: final at ${h.confirmations} confirmations`);
+    }
+  }
+}
