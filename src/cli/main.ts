@@ -170,8 +170,15 @@ program
   .option('--state <file>', 'remember the newest verified checkpoint here; the next run checks only what is new, and that the remembered checkpoint is unchanged')
   .option('--max-checkpoint-age <seconds>', 'the newest checkpoint may be at most this old at the end of the range (heartbeat)', '150')
   .option('--threads <n>', 'worker threads for block checks (default: one per core)')
+  .option('--bitcoin-rpc <url>', 'Bitcoin Core RPC URL, to check that anchors are in blocks of the best chain (block headers only: a pruned node without txindex will do)')
+  .option('--bitcoin-cookie <file>', "the node's .cookie file")
+  .option('--bitcoin-user <user>', 'RPC user, instead of the cookie')
+  .option('--bitcoin-password <password>', 'RPC password, instead of the cookie')
   .option('--json', 'machine-readable report')
-  .action(async (o: { dataDir?: string; config?: string; since?: string; until?: string; identity?: string; auditorKey?: string; state?: string; maxCheckpointAge: string; threads?: string; json?: boolean }) => {
+  .action(async (o: { dataDir?: string; config?: string; since?: string; until?: string; identity?: string; auditorKey?: string; state?: string; maxCheckpointAge: string; threads?: string; json?: boolean; bitcoinRpc?: string; bitcoinCookie?: string; bitcoinUser?: string; bitcoinPassword?: string }) => {
+    if (o.bitcoinRpc !== undefined && o.bitcoinCookie === undefined && (o.bitcoinUser === undefined || o.bitcoinPassword === undefined)) {
+      fatal('--bitcoin-rpc needs --bitcoin-cookie, or --bitcoin-user and --bitcoin-password');
+    }
     if (!/^\d+$/.test(o.maxCheckpointAge)) fatal(`--max-checkpoint-age: expected whole seconds, got ${JSON.stringify(o.maxCheckpointAge)}`);
     if (o.threads !== undefined && !/^[1-9]\d*$/.test(o.threads)) fatal(`--threads: expected a positive whole number, got ${JSON.stringify(o.threads)}`);
     const since = timeOpt(o.since, '--since');
@@ -188,6 +195,9 @@ program
           json: o.json === true,
           maxCheckpointAgeSec: Number(o.maxCheckpointAge),
           threads: o.threads !== undefined ? Number(o.threads) : availableParallelism(),
+          ...(o.bitcoinRpc !== undefined
+            ? { bitcoin: { url: o.bitcoinRpc, ...(o.bitcoinCookie !== undefined ? { cookieFile: o.bitcoinCookie } : { user: o.bitcoinUser!, password: o.bitcoinPassword! }) } }
+            : {}),
         },
         (s) => process.stdout.write(s),
       );

@@ -6,6 +6,7 @@ import { REASON_CODES } from '../verify/failures.js';
 import { InlineRunner, WorkerPoolRunner } from '../verify/runners.js';
 import { verifyDatabase, type AuditorState, type VerifyReport } from '../verify/verify-log.js';
 import { EXIT } from './exit-codes.js';
+import { connectBitcoind } from '../anchor/rpc/bitcoind.js';
 import { formatUs } from './time-arg.js';
 
 export interface VerifyCommandOptions {
@@ -18,6 +19,7 @@ export interface VerifyCommandOptions {
   json: boolean;
   maxCheckpointAgeSec: number;
   threads: number;
+  bitcoin?: { url: string; cookieFile?: string; user?: string; password?: string };
 }
 
 /** Below this many entries the worker threads cost more than they save. */
@@ -40,6 +42,10 @@ export function renderReport(r: VerifyReport): string {
   } else {
     l.push('newest checkpoint: none');
   }
+  const a = r.anchors;
+  const c = a.checkpointsByState;
+  l.push(`anchors: ${a.anchorsChecked} checked${a.checkedAgainstNode ? ' against the node' : ' WITHOUT a node (--bitcoin-rpc): block inclusion not checked'}; checkpoints in range: ${c.final} final, ${c.mined} mined, ${c.broadcast} broadcast, ${c.built} built, ${c.unanchored} unanchored`);
+  if (a.oldestUnanchored) l.push(`UNANCHORED since checkpoint ${a.oldestUnanchored.checkpoint} at ${time(a.oldestUnanchored.timeUs)} (${Math.round(a.oldestUnanchored.ageUs / 1e6)} s)`);
   for (const u of r.unverified) {
     l.push(`UNVERIFIED open block ${u.block}: entries ${u.firstSeq}..${u.lastSeq}, received ${time(u.firstTimeUs)} .. ${time(u.lastTimeUs)}: ${u.why}`);
   }
@@ -109,6 +115,7 @@ export async function runVerify(o: VerifyCommandOptions, out: (s: string) => voi
       maxCheckpointAgeUs: o.maxCheckpointAgeSec * 1e6,
       nowUs: Date.now() * 1000,
       runner,
+      ...(o.bitcoin ? { headers: connectBitcoind({ ...o.bitcoin, wallet: '' }) } : {}),
       ...(bar ? { onProgress: bar } : {}),
     });
   } catch (e) {

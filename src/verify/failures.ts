@@ -22,6 +22,11 @@ export const REASON_CODES = {
   CHECKPOINT_SIGNATURE_INVALID: 'a checkpoint is not signed by the key its predecessor certified',
   CHECKPOINT_RANGE_MISMATCH: "a checkpoint's sequence range does not continue the previous one",
   CHECKPOINT_STALE: 'the newest checkpoint is older than the heartbeat allows (tail cut off, rollback, or receiver down)',
+  ANCHOR_MISSING: "a checkpoint's anchor proof names an anchor that is not in the database",
+  ANCHOR_PROOF_INVALID: "a checkpoint's inclusion proof does not lead to its anchor's root",
+  ANCHOR_TX_INVALID: "an anchor's stored transaction is unparsable, is not the one its txid names, or does not carry the root",
+  ANCHOR_INCLUSION_INVALID: "an anchor's transaction is not in the block it claims (branch, merkle root, header or proof of work)",
+  ANCHOR_BLOCK_NOT_IN_CHAIN: "an anchor's block is not in the node's best chain",
   IDENTITY_MISMATCH: 'the log identity differs from the pinned fingerprint',
   STATE_MISMATCH: 'a checkpoint this auditor verified before is gone or changed (rollback or rewrite)',
 } as const;

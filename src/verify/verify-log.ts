@@ -6,6 +6,8 @@ import { LogStore } from '../store/log-store.js';
 import type { BlockResult, BlockTask } from './block-check.js';
 import { genesisStart, walkCheckpoints, type ChainStart } from './checkpoint-chain.js';
 import type { Failure } from './failures.js';
+import { AnchorChecker, type AnchorSummary, type HeaderSource } from './anchors.js';
+import { BitcoinRpcError } from '../anchor/rpc/bitcoind.js';
 
 /** What an auditor keeps between runs (`verify --state FILE`). */
 export interface AuditorState {
@@ -33,6 +35,8 @@ export interface VerifyOptions {
   maxCheckpointAgeUs: number;
   nowUs: number;
   runner: BlockRunner;
+  /** A node for block headers; without one, anchors are checked up to their transaction only. */
+  headers?: HeaderSource;
   onProgress?: (entriesDone: number, entriesTotal: number) => void;
 }
 
@@ -54,13 +58,14 @@ export interface VerifyReport {
   newestCheckpoint: { index: number; timeUs: number; ageUs: number; reason: string } | null;
   unverified: UnverifiedWindow[];
   resumedFrom: number | null;
+  anchors: AnchorSummary;
   failures: Failure[];
   /** The state to remember for the next run; only when nothing failed. */
   nextState: AuditorState | null;
 }
 
 export class VerifyRunError extends Error {
-  constructor(readonly code: 'NO_IDENTITY' | 'STATE_OTHER_LOG', message: string) {
+  constructor(readonly code: 'NO_IDENTITY' | 'STATE_OTHER_LOG' | 'NODE_UNREACHABLE', message: string) {
     super(message);
   }
 }
@@ -147,6 +152,7 @@ async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyRep
 
   let checkpoints = 0;
   let last: { cp: Checkpoint; hash: Buffer } | undefined;
+  const anchors = new AnchorChecker(store, o.headers, o.nowUs, report);
   let escrowOfThisBlock: Buffer | undefined = start.index === 0 ? store.block(0)?.escrow : remembered?.nextKeyEscrow;
   for (const v of walkCheckpoints(store.iterateCheckpoints(start.index), start, logId, (b) => store.block(b), report)) {
     checkpoints++;
@@ -168,6 +174,12 @@ async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyRep
     }
     escrowOfThisBlock = cp.nextKeyEscrow;
     if (overlaps(cp.firstSeq, cp.firstSeq + cp.count)) {
+      try {
+        await anchors.check(cp.index, v.hash, cp.timeUs);
+      } catch (e) {
+        if (e instanceof BitcoinRpcError) throw new VerifyRunError('NODE_UNREACHABLE', `the Bitcoin node could not be asked for block headers: ${e.message}`);
+        throw e;
+      }
       await submit({
         block: cp.index, firstSeq: cp.firstSeq, endSeq: cp.firstSeq + cp.count, startHead: v.startHead, key: cp.blockKey,
         expect: { count: cp.count, chainHead: cp.chainHead, entryRoot: cp.entryRoot, checkpoint: cp.index },
@@ -243,6 +255,7 @@ async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyRep
     newestCheckpoint,
     unverified,
     resumedFrom,
+    anchors: anchors.summary,
     failures,
     nextState: failures.length === 0 && newest ? { fingerprint: derived, checkpoint: newest.index, hash: (last?.hash ?? Buffer.from(o.state!.hash, 'hex')).toString('hex'), verified_at: new Date(o.nowUs / 1000).toISOString() } : null,
   };
