@@ -12,6 +12,7 @@ export interface ListenAddress {
 export interface ServeConfig {
   dataDir: string;
   logLevel: 'error' | 'warn' | 'info' | 'debug';
+  metrics: ListenAddress[];
   udp: ListenAddress[];
   tcp: ListenAddress[];
   tls: ListenAddress[];
@@ -98,7 +99,7 @@ function convert(spec: OptionSpec, s: Source): unknown {
 }
 
 const CAMEL: Record<string, keyof ServeConfig> = {
-  data_dir: 'dataDir', log_level: 'logLevel', udp: 'udp', tcp: 'tcp', tls: 'tls', tls_cert: 'tlsCert', tls_key: 'tlsKey',
+  data_dir: 'dataDir', log_level: 'logLevel', metrics: 'metrics', udp: 'udp', tcp: 'tcp', tls: 'tls', tls_cert: 'tlsCert', tls_key: 'tlsKey',
   tls_client_ca: 'tlsClientCa', allow: 'allow', max_message_bytes: 'maxMessageBytes', max_connections: 'maxConnections',
   frame_timeout: 'frameTimeoutSec', framing: 'framing', checkpoint_entries: 'checkpointEntries', checkpoint_interval: 'checkpointIntervalSec', commit_delay_ms: 'commitDelayMs',
   rpc_url: 'bitcoinRpcUrl', rpc_cookie_file: 'bitcoinCookieFile', rpc_user: 'bitcoinUser', rpc_password: 'bitcoinPassword', wallet: 'bitcoinWallet',

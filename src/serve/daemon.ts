@@ -13,6 +13,7 @@ import { AnchorWorker, type AnchorStatus } from '../anchor/anchor-worker.js';
 import { connectBitcoind } from '../anchor/rpc/bitcoind.js';
 import { LogStore } from '../store/log-store.js';
 import { startControlServer } from './control.js';
+import { renderMetrics, startMetricsServer } from './metrics.js';
 import { Checkpointer } from './checkpointer.js';
 import { recoverLog } from './recovery.js';
 import type { LogIdentity } from './log-identity.js';
@@ -35,6 +36,7 @@ export interface DaemonStatus {
   listeners: { name: string; transport: string; port: number; connections: number; counters: ListenerCounters }[];
   queue: { frames: number; bytes: number; committed: number; commit_failures: number; last_error: string | null };
   anchor: AnchorStatus | null;
+  metrics_port: number | null;
   next_seq: number;
   checkpoints_this_run: number;
   last_checkpoint_at_us: number | null;
@@ -68,6 +70,7 @@ export class Daemon {
   private listeners: (UdpListener | StreamListener)[] = [];
   private anchor: { worker: AnchorWorker; store: LogStore } | undefined;
   private control: Server | undefined;
+  private metrics: { server: Server; store: LogStore } | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   private readonly startedAt = new Date().toISOString();
   private constructor(
@@ -140,6 +143,14 @@ export class Daemon {
       const a = await daemon.anchor.worker.roundNow();
       return a ? { anchor: a.id, txid: a.txid, checkpoints: a.tree_size, fee_sats: a.fee_sats, fee_rate: a.fee_rate, vsize: a.vsize, state: a.state } : { anchor: null, message: 'no checkpoint is waiting to be anchored' };
     });
+    if (cfg.metrics.length > 0) {
+      const m = cfg.metrics[0]!;
+      const store = LogStore.open(paths.database, { create: false, readonly: true });
+      const server = await startMetricsServer(m.host, m.port, () => renderMetrics(daemon.status('running'), store.logFacts(), Date.now() * 1000));
+      daemon.metrics = { server, store };
+      const a = server.address();
+      log.info(`metrics on http://${m.host.includes(':') ? `[${m.host}]` : m.host}:${a && typeof a === 'object' ? a.port : m.port}/metrics`);
+    }
     log.info(`immutalog serving log ${rec.identity.fingerprint} from ${paths.database}: ${daemon.listeners.map((l) => l.name).join(', ')}`);
     daemon.writeStatus('running');
     daemon.statusTimer = setInterval(() => daemon.writeStatus('running'), STATUS_INTERVAL_MS);
@@ -182,6 +193,10 @@ export class Daemon {
         last_error: this.storage.lastCommitError ?? null,
       },
       anchor: this.anchor ? { ...this.anchor.worker.status } : null,
+      metrics_port: (() => {
+        const a = this.metrics?.server.address();
+        return a && typeof a === 'object' ? a.port : null;
+      })(),
       next_seq: this.sequencer.nextSeq,
       checkpoints_this_run: this.checkpointer.checkpoints,
       last_checkpoint_at_us: this.checkpointer.lastCheckpointAtUs ?? null,
@@ -209,6 +224,10 @@ export class Daemon {
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.writeStatus('stopping');
     this.control?.close();
+    if (this.metrics) {
+      this.metrics.server.close();
+      this.metrics.store.close();
+    }
     for (const l of this.listeners) await l.stop();
     if (this.anchor) {
       await this.anchor.worker.stop();

@@ -251,6 +251,28 @@ export class LogStore {
     return this.db.prepare('SELECT * FROM anchor_proofs WHERE checkpoint = ?').get(checkpoint) as AnchorProofRow | undefined;
   }
 
+  /** Receive-side facts for status and metrics, in one read transaction. */
+  logFacts(): { storedEntries: number; checkpoints: number; newestCheckpointTimeUs: number | null; oldestUnanchoredCheckpointTimeUs: number | null; feesSpentSats: number; anchorsByState: Record<string, number> } {
+    return this.atomicallyRead(() => {
+      const last = this.lastEntry();
+      const cp = this.lastCheckpoint();
+      const un = this.db.prepare('SELECT min(c.time_us) AS t FROM checkpoints c LEFT JOIN anchor_proofs p ON p.checkpoint = c.idx WHERE p.checkpoint IS NULL').get() as { t: number | null };
+      const fees = this.db.prepare("SELECT coalesce(sum(fee_sats), 0) AS f FROM anchors WHERE state IN ('mined', 'final')").get() as { f: number };
+      return {
+        storedEntries: last ? last.seq + 1 : 0,
+        checkpoints: cp ? cp.idx + 1 : 0,
+        newestCheckpointTimeUs: cp?.time_us ?? null,
+        oldestUnanchoredCheckpointTimeUs: un.t,
+        feesSpentSats: fees.f,
+        anchorsByState: this.anchorCounts(),
+      };
+    });
+  }
+
+  private atomicallyRead<T>(fn: () => T): T {
+    return this.db.transaction(fn).deferred();
+  }
+
   anchorCounts(): Record<string, number> {
     const rows = this.db.prepare('SELECT state, count(*) AS n FROM anchors GROUP BY state').all() as { state: string; n: number }[];
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
