@@ -14,6 +14,7 @@ import { parseTimeArg } from './time-arg.js';
 import { runStatus } from './status.js';
 import { sampleConfig } from '../config/sample.js';
 import { controlRequest } from './control-client.js';
+import { runExport } from './export-cmd.js';
 import { dataPaths } from '../serve/data-dir.js';
 
 /** A round waits on the node for several RPCs; past this the CLI gives up waiting (the round goes on). */
@@ -174,8 +175,9 @@ program
   .option('--bitcoin-cookie <file>', "the node's .cookie file")
   .option('--bitcoin-user <user>', 'RPC user, instead of the cookie')
   .option('--bitcoin-password <password>', 'RPC password, instead of the cookie')
+  .option('--bundle <file>', 'verify a bundle made by `immutalog export` instead of the data directory (on any machine)')
   .option('--json', 'machine-readable report')
-  .action(async (o: { dataDir?: string; config?: string; since?: string; until?: string; identity?: string; auditorKey?: string; state?: string; maxCheckpointAge: string; threads?: string; json?: boolean; bitcoinRpc?: string; bitcoinCookie?: string; bitcoinUser?: string; bitcoinPassword?: string }) => {
+  .action(async (o: { bundle?: string; dataDir?: string; config?: string; since?: string; until?: string; identity?: string; auditorKey?: string; state?: string; maxCheckpointAge: string; threads?: string; json?: boolean; bitcoinRpc?: string; bitcoinCookie?: string; bitcoinUser?: string; bitcoinPassword?: string }) => {
     if (o.bitcoinRpc !== undefined && o.bitcoinCookie === undefined && (o.bitcoinUser === undefined || o.bitcoinPassword === undefined)) {
       fatal('--bitcoin-rpc needs --bitcoin-cookie, or --bitcoin-user and --bitcoin-password');
     }
@@ -186,7 +188,8 @@ program
     try {
       const code = await runVerify(
         {
-          dataDir: dataDirOf(o),
+          dataDir: o.bundle ? '' : dataDirOf(o),
+          ...(o.bundle !== undefined ? { bundle: o.bundle } : {}),
           ...(since !== undefined ? { sinceUs: since } : {}),
           ...(until !== undefined ? { untilUs: until } : {}),
           ...(o.identity !== undefined ? { identity: o.identity } : {}),
@@ -205,6 +208,25 @@ program
     } catch (e) {
       if (e instanceof CannotRun) fatal(e.message);
       throw e;
+    }
+  });
+
+program
+  .command('export')
+  .description('write a self-contained bundle (entries, checkpoints, disclosed keys, anchors with proofs, identity) for `verify --bundle` on another machine')
+  .requiredOption('--out <file>', 'the bundle to write (must not exist)')
+  .option('--data-dir <dir>', 'data directory of the log')
+  .option('--config <file>', 'INI configuration file to take data_dir from')
+  .option('--since <time>', 'start of the range (whole blocks covering it are exported)')
+  .option('--until <time>', 'end of the range (exclusive)')
+  .action((o: { out: string; dataDir?: string; config?: string; since?: string; until?: string }) => {
+    const since = timeOpt(o.since, '--since');
+    const until = timeOpt(o.until, '--until');
+    try {
+      const r = runExport({ dataDir: dataDirOf(o), out: o.out, ...(since !== undefined ? { sinceUs: since } : {}), ...(until !== undefined ? { untilUs: until } : {}) });
+      process.stdout.write(`exported entries ${r.firstSeq}..${r.endSeq - 1} (${r.entries}) with every checkpoint and anchor to ${o.out}\n`);
+    } catch (e) {
+      fatal((e as Error).message);
     }
   });
 

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { auditorKeyPairFromPem } from '../chain/keys.js';
 import { writeFileAtomic } from '../chain/keystate.js';
 import { dataPaths } from '../serve/data-dir.js';
+import { bundleRange } from './export-cmd.js';
 import { REASON_CODES } from '../verify/failures.js';
 import { InlineRunner, WorkerPoolRunner } from '../verify/runners.js';
 import { verifyDatabase, type AuditorState, type VerifyReport } from '../verify/verify-log.js';
@@ -11,6 +12,8 @@ import { formatUs } from './time-arg.js';
 
 export interface VerifyCommandOptions {
   dataDir: string;
+  /** Verify an exported bundle instead of the data directory's database. */
+  bundle?: string;
   sinceUs?: number;
   untilUs?: number;
   identity?: string;
@@ -79,8 +82,11 @@ function progressBar(): ((done: number, total: number) => void) & { end(): void 
 
 /** Runs verify; returns the exit code. Throws CannotRun for exit 2. */
 export async function runVerify(o: VerifyCommandOptions, out: (s: string) => void): Promise<number> {
-  const p = dataPaths(o.dataDir);
-  if (!existsSync(p.database)) throw new CannotRun(`no database at ${p.database}`);
+  const database = o.bundle ?? dataPaths(o.dataDir).database;
+  if (!existsSync(database)) throw new CannotRun(o.bundle ? `no bundle at ${o.bundle}` : `no database at ${database}`);
+  // A bundle holds whole blocks of its range only; its own range and export time are the default.
+  const bundle = o.bundle ? bundleRange(o.bundle) : undefined;
+  if (o.bundle && !bundle) throw new CannotRun(`${o.bundle} is not an immutalog bundle (no bundle_format in its meta table)`);
   let auditor;
   if (o.auditorKeyFile) {
     try {
@@ -101,14 +107,15 @@ export async function runVerify(o: VerifyCommandOptions, out: (s: string) => voi
       throw new CannotRun(`--state ${o.stateFile}: expected a state file written by an earlier verify, got: ${(e as Error).message}`);
     }
   }
-  const probe = new InlineRunner(p.database);
-  const runner = o.threads > 1 && probe.entryCountAtLeast(INLINE_BELOW_ENTRIES) ? new WorkerPoolRunner(p.database, o.threads) : probe;
+  const probe = new InlineRunner(database);
+  const runner = o.threads > 1 && probe.entryCountAtLeast(INLINE_BELOW_ENTRIES) ? new WorkerPoolRunner(database, o.threads) : probe;
   const bar = !o.json && process.stderr.isTTY ? progressBar() : undefined;
   let report: VerifyReport;
   try {
-    report = await verifyDatabase(p.database, {
-      ...(o.sinceUs !== undefined ? { sinceUs: o.sinceUs } : {}),
-      ...(o.untilUs !== undefined ? { untilUs: o.untilUs } : {}),
+    report = await verifyDatabase(database, {
+      ...(o.sinceUs !== undefined ? { sinceUs: o.sinceUs } : bundle?.sinceUs !== undefined ? { sinceUs: bundle.sinceUs } : {}),
+      ...(o.untilUs !== undefined ? { untilUs: o.untilUs } : bundle ? { untilUs: bundle.untilUs } : {}),
+      ...(bundle && o.sinceUs === undefined && o.untilUs === undefined ? { seqRange: { from: bundle.firstSeq, to: bundle.endSeq } } : {}),
       ...(o.identity !== undefined ? { identity: o.identity } : {}),
       ...(auditor ? { auditor } : {}),
       ...(state ? { state } : {}),

@@ -269,6 +269,35 @@ export class LogStore {
     });
   }
 
+  /**
+   * Copies into a new database file everything needed to verify entries [fromSeq, toSeq) on
+   * another machine: the identity, every block row and checkpoint (the signature chain starts
+   * at the identity), the anchors with their proofs, and the entries. Never the key state.
+   */
+  exportBundle(target: string, fromSeq: number, toSeq: number, bundleMeta: Record<string, string>): { entries: number } {
+    LogStore.open(target, { create: true }).close();
+    this.db.prepare('ATTACH DATABASE ? AS bundle').run(target);
+    try {
+      return this.db.transaction(() => {
+        this.db.exec("INSERT INTO bundle.meta SELECT * FROM main.meta WHERE key <> 'schema_version'");
+        const setMeta = this.db.prepare('INSERT INTO bundle.meta (key, value) VALUES (?, ?)');
+        for (const [k, v] of Object.entries(bundleMeta)) setMeta.run(k, v);
+        for (const t of ['blocks', 'checkpoints', 'anchors', 'anchor_txs', 'anchor_proofs']) this.db.exec(`INSERT INTO bundle.${t} SELECT * FROM main.${t}`);
+        const n = this.db.prepare('INSERT INTO bundle.entries SELECT * FROM main.entries WHERE seq >= ? AND seq < ?').run(fromSeq, toSeq).changes;
+        return { entries: n };
+      })();
+    } finally {
+      this.db.exec('DETACH DATABASE bundle');
+    }
+  }
+
+  /** The sequence range of whole blocks covering [fromSeq, toSeq). */
+  blockAlignedRange(fromSeq: number, toSeq: number): { from: number; to: number } {
+    const start = this.db.prepare('SELECT max(first_seq) AS s FROM blocks WHERE first_seq <= ?').get(fromSeq) as { s: number | null };
+    const end = this.db.prepare('SELECT min(first_seq) AS e FROM blocks WHERE first_seq >= ? AND first_seq > ?').get(toSeq, fromSeq) as { e: number | null };
+    return { from: start.s ?? 0, to: end.e ?? Number.MAX_SAFE_INTEGER };
+  }
+
   private atomicallyRead<T>(fn: () => T): T {
     return this.db.transaction(fn).deferred();
   }

@@ -7,6 +7,13 @@ import type { Failure } from './failures.js';
 
 const FIELDS_PREFIX = `{"v":${PARSER_VERSION},`;
 
+/** The version of fields written by an earlier parser, or undefined for anything else. */
+function olderParserVersion(fields: string): number | undefined {
+  const m = /^\{"v":([1-9][0-9]{0,5}),/.exec(fields);
+  const v = m ? Number(m[1]) : NaN;
+  return v >= 1 && v < PARSER_VERSION ? v : undefined;
+}
+
 
 
 /** One block (or the open block) to check: its range, key, and what its checkpoint claims. */
@@ -76,8 +83,10 @@ export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResu
       }
     }
     if (acc) acc.addLeafHash(encoded ? leafHash(encoded) : Buffer.alloc(32));
-    // Fields written by another parser version cannot be re-derived here; they are counted, not failed.
-    if (!e.fields.startsWith(FIELDS_PREFIX)) {
+    // Fields of an older parser version cannot be re-derived here: counted, not failed. Any
+    // other version (unknown, newer, malformed) is itself a sign the column was edited.
+    const older = e.fields.startsWith(FIELDS_PREFIX) ? undefined : olderParserVersion(e.fields);
+    if (older !== undefined) {
       otherParserVersion++;
     } else {
       const fields = fieldsToJson(parseRecord(e.raw));

@@ -27,6 +27,8 @@ export interface BlockRunner {
 export interface VerifyOptions {
   sinceUs?: number;
   untilUs?: number;
+  /** A sequence range to check instead of the one --since/--until select (a bundle's own range). */
+  seqRange?: { from: number; to: number };
   /** Pinned identity fingerprint (hex); without it the database's own claim is reported as unpinned. */
   identity?: string;
   auditor?: RawKeyPair;
@@ -119,8 +121,8 @@ async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyRep
   }
 
   // The requested time range, as a sequence range: whole blocks overlapping it are checked.
-  const seqFrom = o.sinceUs !== undefined ? store.firstSeqAtOrAfter(o.sinceUs) ?? Number.MAX_SAFE_INTEGER : 0;
-  const seqTo = o.untilUs !== undefined ? store.firstSeqAtOrAfter(o.untilUs) ?? Number.MAX_SAFE_INTEGER : Number.MAX_SAFE_INTEGER;
+  const seqFrom = o.seqRange ? o.seqRange.from : o.sinceUs !== undefined ? store.firstSeqAtOrAfter(o.sinceUs) ?? Number.MAX_SAFE_INTEGER : 0;
+  const seqTo = o.seqRange ? o.seqRange.to : o.untilUs !== undefined ? store.firstSeqAtOrAfter(o.untilUs) ?? Number.MAX_SAFE_INTEGER : Number.MAX_SAFE_INTEGER;
   // An empty block (a heartbeat) still has a chain head and root to check: it occupies its position.
   const overlaps = (a: number, b: number): boolean => a < seqTo && Math.max(b, a + 1) > seqFrom;
   const lastEntry = store.lastEntry();
