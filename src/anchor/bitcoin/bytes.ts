@@ -184,7 +184,7 @@ function checkMax(r: ByteReader, v: number, max: number, what: string, at: numbe
   return v;
 }
 
-/** Decode one compact size at `offset`; returns the value and the offset just after it. */
+/** Decode one compact size at `offset`; returns the value and the offset just after it. Throws BitcoinFormatError('TX_MALFORMED'). */
 export function readCompactSize(buf: Buffer, offset = 0, max: number = MAX_COMPACT_SIZE): { value: number; next: number } {
   const r = new ByteReader(buf, 'TX_MALFORMED', offset);
   const value = r.compactSize('compact size', max);

@@ -57,6 +57,8 @@ export function verifyAnchorInclusion(input: InclusionInput): InclusionResult {
     if (e instanceof BitcoinFormatError) return fail('TX_MALFORMED', e.message);
     throw e;
   }
+  // Only a tx with inputs can be mined; a zero-input reading is the legacy side of the 00 01 ambiguity.
+  if (tx.inputs.length === 0) return fail('TX_MALFORMED', 'the tx has no inputs, so it cannot be in a block');
   if (tx.nonWitnessBytes.length < MIN_ANCHOR_TX_NON_WITNESS_BYTES) {
     return fail('TX_TOO_SHORT', `non-witness serialization is ${tx.nonWitnessBytes.length} bytes; at most 64 could pose as an inner merkle node`);
   }

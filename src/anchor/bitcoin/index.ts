@@ -16,7 +16,6 @@ export {
 export {
   ANCHOR_SCRIPT_BYTES,
   AnchorOutputError,
-  MAX_MONEY_SATS,
   findAnchorOutput,
   locateAnchorOutput,
   parseTransaction,

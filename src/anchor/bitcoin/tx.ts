@@ -51,8 +51,6 @@ export interface Transaction {
 
 const TXIN_MIN_BYTES = 32 + 4 + 1 + 4;
 const TXOUT_MIN_BYTES = 8 + 1;
-/** Core's MAX_MONEY: 21 million BTC in satoshis (consensus/amount.h). */
-export const MAX_MONEY_SATS = 21_000_000n * 100_000_000n;
 
 function readInputs(r: ByteReader, count: number): TxInput[] {
   const inputs: TxInput[] = [];
@@ -138,8 +136,11 @@ function decode(raw: Buffer, extended: boolean): Transaction {
  * legacy serialization; only attempts that consume every byte count; if both succeed the
  * extended one wins. The two only differ when byte 4 is 0x00: a segwit marker, or a legacy tx
  * with no inputs such as createrawtransaction's output (`02000000 00 01 …`, 0 inputs, 1 output),
- * which the extended reading rejects (its witness section would be empty).
- * Throws BitcoinFormatError('TX_MALFORMED') and nothing else for bad input.
+ * which the extended reading rejects (its witness section would be empty). Core's further
+ * tie-break when both readings succeed (prefer the one whose scripts look sane) is not done:
+ * the extended reading always wins. A zero-input result can never be a mined tx.
+ * Throws BitcoinFormatError('TX_MALFORMED') and nothing else for bad input (the error of the
+ * extended attempt when both fail).
  */
 export function parseTransaction(raw: Buffer): Transaction {
   if (!Buffer.isBuffer(raw)) throw new TypeError('parseTransaction: expected a Buffer');
