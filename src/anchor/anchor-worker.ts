@@ -150,7 +150,7 @@ export class AnchorWorker {
       {
         state: 'built', root: tree.root, tree_size: pending.length, txid: id, tx_hex: signed.hex, fee_sats: funded.feeSats,
         vsize: accept.vsize ?? tx.vsize, fee_rate: feeRate, created_at_us: t, updated_at_us: t, broadcast_height: null, bumps: 0,
-        block_hash: null, block_height: null, tx_index: null, branch: null,
+        block_hash: null, block_height: null, tx_index: null, block_tx_count: null, branch: null,
       },
       tree.proofs.map((p) => ({ checkpoint: p.checkpoint, leaf_index: p.leafIndex, tree_size: p.treeSize, path: packPath(p.path) })),
     );
@@ -244,11 +244,11 @@ export class AnchorWorker {
     if (index < 0) throw new Error(`anchor ${a.id}: block ${blockHash} does not list ${txid}`);
     const { branch } = merkleBranch(txids, index);
     const parsed = parseHeader(Buffer.from(headerHex, 'hex'));
-    const root = rootFromBranch(Buffer.from(txid, 'hex').reverse(), branch, index);
+    const root = rootFromBranch(Buffer.from(txid, 'hex').reverse(), branch, index, { txCount: txids.length });
     if (!root.equals(parsed.merkleRootInternal)) throw new Error(`anchor ${a.id}: the branch of ${txid} does not lead to block ${blockHash}'s merkle root`);
     this.store.updateAnchor(a.id, {
       state: 'mined', txid, tx_hex: txHex, fee_sats: feeSats, fee_rate: feeRate, block_hash: blockHash, block_height: header.height,
-      tx_index: index, branch: Buffer.concat(branch), updated_at_us: this.now() * 1000,
+      tx_index: index, block_tx_count: txids.length, branch: Buffer.concat(branch), updated_at_us: this.now() * 1000,
     });
     this.log.info(`anchor ${a.id}: mined in block ${header.height} (${blockHash})`);
     await this.followMined(this.store.anchor(a.id)!);
@@ -258,7 +258,7 @@ export class AnchorWorker {
     const h = await this.rpc.getBlockHeader(a.block_hash!);
     if (h.confirmations < 0) {
       // Reorged out: the proof is void. Back to broadcast; the poll recaptures it where it lands.
-      this.store.updateAnchor(a.id, { state: 'broadcast', block_hash: null, block_height: null, tx_index: null, branch: null, broadcast_height: await this.rpc.getBlockCount(), updated_at_us: this.now() * 1000 });
+      this.store.updateAnchor(a.id, { state: 'broadcast', block_hash: null, block_height: null, tx_index: null, block_tx_count: null, branch: null, broadcast_height: await this.rpc.getBlockCount(), updated_at_us: this.now() * 1000 });
       this.log.warn(`anchor ${a.id}: block ${a.block_hash} left the best chain; waiting for ${a.txid} to be mined again`);
       await this.rpc.sendRawTransaction(a.tx_hex).catch(() => undefined);
       return;

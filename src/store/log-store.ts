@@ -41,6 +41,7 @@ export interface AnchorRow {
   block_hash: string | null;
   block_height: number | null;
   tx_index: number | null;
+  block_tx_count: number | null;
   branch: Buffer | null;
 }
 
@@ -206,8 +207,8 @@ export class LogStore {
       const id = Number(
         this.db
           .prepare(
-            `INSERT INTO anchors (state, root, tree_size, txid, tx_hex, fee_sats, vsize, fee_rate, created_at_us, updated_at_us, broadcast_height, bumps, block_hash, block_height, tx_index, branch)
-             VALUES (@state, @root, @tree_size, @txid, @tx_hex, @fee_sats, @vsize, @fee_rate, @created_at_us, @updated_at_us, @broadcast_height, @bumps, @block_hash, @block_height, @tx_index, @branch)`,
+            `INSERT INTO anchors (state, root, tree_size, txid, tx_hex, fee_sats, vsize, fee_rate, created_at_us, updated_at_us, broadcast_height, bumps, block_hash, block_height, tx_index, block_tx_count, branch)
+             VALUES (@state, @root, @tree_size, @txid, @tx_hex, @fee_sats, @vsize, @fee_rate, @created_at_us, @updated_at_us, @broadcast_height, @bumps, @block_hash, @block_height, @tx_index, @block_tx_count, @branch)`,
           )
           .run(a).lastInsertRowid,
       );

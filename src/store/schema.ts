@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS anchors (
   block_hash       TEXT,
   block_height     INTEGER,
   tx_index         INTEGER,
+  block_tx_count   INTEGER,
   branch           BLOB
 ) STRICT;
 

@@ -105,7 +105,10 @@ export class AnchorChecker {
     const headerHex = await this.node.getBlockHeaderHex(a.block_hash);
     const branch: Buffer[] = [];
     for (let o = 0; o + 32 <= a.branch.length; o += 32) branch.push(Buffer.from(a.branch.subarray(o, o + 32)));
-    const r = verifyAnchorInclusion({ rawTx: raw, branch, index: a.tx_index, header: Buffer.from(headerHex, 'hex'), expectedRoot: Buffer.from(a.root) });
+    const r = verifyAnchorInclusion({
+      rawTx: raw, branch, index: a.tx_index, header: Buffer.from(headerHex, 'hex'), expectedRoot: Buffer.from(a.root),
+      ...(a.block_tx_count !== null ? { txCount: a.block_tx_count } : {}),
+    });
     if (!r.ok) return fail('ANCHOR_INCLUSION_INVALID', `inclusion in block ${a.block_hash}`, r.code, r.detail);
     if (r.header.hash !== a.block_hash) return fail('ANCHOR_INCLUSION_INVALID', a.block_hash, r.header.hash, 'the node returned another header');
     const h = await this.node.getBlockHeader(a.block_hash);
