@@ -4,7 +4,9 @@ import { chainMac, MAC_BYTES } from './mac.js';
 /**
  * A sealed batch, as handed from the sequencer to the storage thread in one transferable
  * buffer (in-process only, never stored):
- *   u32 block | u32 count | count x ( u32 len | entry encoding | 32-byte MAC | u32 len | fields JSON )
+ *   u32 block | u32 count | count x ( u32 len | 0x00 | entry encoding | 32-byte MAC | u32 len | fields JSON )
+ * The 0x00 before each encoding makes `0x00 || enc`, the entry's RFC 6962 leaf input, one
+ * contiguous slice, so the storage thread hashes it in one call without a copy.
  */
 export interface SealedBatch {
   buffer: Buffer;
@@ -45,7 +47,7 @@ export function sealBatch(
     if (!s) strings.set(key, (s = prepareStrings(it.listener, it.peerAddress)));
     prepared[i] = s;
     fieldBytes[i] = Buffer.byteLength(fieldsJson[i]!, 'utf8');
-    size += 4 + encodedLength(it.raw.length, s) + MAC_BYTES + 4 + fieldBytes[i]!;
+    size += 4 + 1 + encodedLength(it.raw.length, s) + MAC_BYTES + 4 + fieldBytes[i]!;
   }
   // Its own ArrayBuffer (not a slice of the shared pool), so it can be transferred without a copy.
   const buf = Buffer.allocUnsafeSlow(size);
@@ -57,7 +59,8 @@ export function sealBatch(
   const entry: EntryFields = { seq: 0, receivedAtUs: 0, transport: 'udp', flags: 0, listener: '', peerAddress: '', peerPort: 0, raw: buf };
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!;
-    const start = o + 4;
+    buf[o + 4] = 0x00;
+    const start = o + 5;
     // One reused object: a fresh one per entry shows up as GC time at ingest rates.
     entry.seq = seq;
     entry.receivedAtUs = it.receivedAtUs;
@@ -79,6 +82,8 @@ export function sealBatch(
 
 export interface UnpackedEntry {
   encoding: Buffer;
+  /** `0x00 || encoding`: the RFC 6962 leaf input. */
+  leafInput: Buffer;
   mac: Buffer;
   fieldsJson: string;
 }
@@ -90,14 +95,15 @@ export function unpackBatch(buf: Buffer): { block: number; entries: UnpackedEntr
   let o = 8;
   for (let i = 0; i < count; i++) {
     const len = buf.readUInt32BE(o);
-    const encoding = buf.subarray(o + 4, o + 4 + len);
-    o += 4 + len;
+    const leafInput = buf.subarray(o + 4, o + 5 + len);
+    const encoding = leafInput.subarray(1);
+    o += 5 + len;
     const mac = buf.subarray(o, o + MAC_BYTES);
     o += MAC_BYTES;
     const fl = buf.readUInt32BE(o);
     const fieldsJson = buf.toString('utf8', o + 4, o + 4 + fl);
     o += 4 + fl;
-    entries[i] = { encoding, mac, fieldsJson };
+    entries[i] = { encoding, leafInput, mac, fieldsJson };
   }
   if (o !== buf.length) throw new Error(`batch: expected ${buf.length} bytes, read ${o}`);
   return { block, entries };

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 /** RFC 6962 / RFC 9162 Merkle tree hashing: leaf SHA-256(0x00 || d), node SHA-256(0x01 || l || r). */
 const LEAF_PREFIX = Buffer.from([0x00]);
@@ -8,8 +8,15 @@ export function leafHash(data: Buffer): Buffer {
   return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
 }
 
+/** leafHash of data already laid out as `0x00 || data`: one native call, no hash object. */
+export function leafHashOfPrefixed(prefixed: Buffer): Buffer {
+  if (prefixed[0] !== 0x00) throw new RangeError('leaf input must start with the 0x00 leaf prefix');
+  return hash('sha256', prefixed, 'buffer');
+}
+
 export function nodeHash(left: Buffer, right: Buffer): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+  // One-shot hashing of a 65-byte concatenation beats a hash object with three updates.
+  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right], 65), 'buffer');
 }
 
 /** MTH of the empty list: the hash of the empty string (RFC 9162 §2.1.1). */

@@ -10,26 +10,22 @@ const OSLO_KEYS = ['kind', 'time', 'pid', 'level', 'logger', 'request_id', 'glob
  * nulls and a false `exception` left out, no whitespace. Leaving the empty fields out halves
  * the bytes every entry writes; `fieldsFromJson` restores them.
  */
+function str(key: string, v: string | null): string {
+  return v === null ? '' : `,"${key}":${JSON.stringify(v)}`;
+}
+
+function num(key: string, v: number | null): string {
+  return v === null ? '' : `,"${key}":${v}`;
+}
+
 export function fieldsToJson(f: ParsedFields): string {
-  // Built by hand rather than through an intermediate object: this runs once per received
-  // message, and the object version cost more than the parse itself.
-  let out = `{"v":${PARSER_VERSION}`;
-  for (const k of FIELD_KEYS) {
-    const v = f[k];
-    if (v !== null) out += `,"${k}":${typeof v === 'number' ? v : JSON.stringify(v)}`;
-  }
+  // Unrolled, in the order of FIELD_KEYS / OSLO_KEYS: this runs once per received message, and a
+  // loop over the key names with dynamic property access cost more than the parse itself.
+  let out = `{"v":${PARSER_VERSION},"fmt":${JSON.stringify(f.fmt)}${num('pri', f.pri)}${num('facility', f.facility)}${num('severity', f.severity)}${str('ts', f.ts)}${str('host', f.host)}${str('app', f.app)}${str('procid', f.procid)}${str('msgid', f.msgid)}${str('sd', f.sd)}`;
   const o: OsloFields | null = f.oslo;
   if (o !== null) {
-    out += ',"oslo":{';
-    let first = true;
-    for (const k of OSLO_KEYS) {
-      const v = o[k];
-      if (v === null) continue;
-      out += `${first ? '' : ','}"${k}":${typeof v === 'number' ? v : JSON.stringify(v)}`;
-      first = false;
-    }
-    if (o.exception) out += `${first ? '' : ','}"exception":true`;
-    out += '}';
+    const inner = `${str('kind', o.kind)}${str('time', o.time)}${num('pid', o.pid)}${str('level', o.level)}${str('logger', o.logger)}${str('request_id', o.request_id)}${str('global_request_id', o.global_request_id)}${str('user', o.user)}${str('project', o.project)}${str('instance', o.instance)}${o.exception ? ',"exception":true' : ''}`;
+    out += `,"oslo":{${inner.slice(1)}}`;
   }
   return out + '}';
 }

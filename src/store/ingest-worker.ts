@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeEntry, encodeStoredEntry } from '../chain/encoding.js';
 import { unpackBatch } from '../chain/batch.js';
-import { leafHash, MerkleAccumulator } from '../checkpoint/merkle.js';
+import { leafHash, leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
 import { TRANSPORT } from '../receive/frame.js';
 import { LogStore, type BlockRow, type EntryRow } from './log-store.js';
 
@@ -53,7 +53,7 @@ function toTask(buf: Buffer): Task {
   const { block, entries } = unpackBatch(buf);
   const leaves: Buffer[] = new Array(entries.length);
   const rows: EntryRow[] = entries.map((e, i) => {
-    leaves[i] = leafHash(e.encoding);
+    leaves[i] = leafHashOfPrefixed(e.leafInput);
     const f = decodeEntry(e.encoding);
     return {
       seq: f.seq, block, received_at_us: f.receivedAtUs, transport: TRANSPORT[f.transport], flags: f.flags,
