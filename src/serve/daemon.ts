@@ -37,6 +37,7 @@ export interface DaemonStatus {
   queue: { frames: number; bytes: number; committed: number; commit_failures: number; last_error: string | null };
   anchor: AnchorStatus | null;
   metrics_port: number | null;
+  memory: { rss: number; heap_used: number; heap_total: number; external: number; array_buffers: number };
   next_seq: number;
   checkpoints_this_run: number;
   last_checkpoint_at_us: number | null;
@@ -196,6 +197,10 @@ export class Daemon {
       metrics_port: (() => {
         const a = this.metrics?.server.address();
         return a && typeof a === 'object' ? a.port : null;
+      })(),
+      memory: (() => {
+        const m = process.memoryUsage();
+        return { rss: m.rss, heap_used: m.heapUsed, heap_total: m.heapTotal, external: m.external, array_buffers: m.arrayBuffers };
       })(),
       next_seq: this.sequencer.nextSeq,
       checkpoints_this_run: this.checkpointer.checkpoints,

@@ -18,11 +18,13 @@ const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[
 const TCP_COUNT = Number(opt('--tcp-count', '2000000'));
 const UDP_RATES = opt('--udp-rates', '25000,50000,75000,100000').split(',').map(Number);
 const UDP_SECONDS = Number(opt('--udp-seconds', '10'));
+// Extra daemon flags to compare settings, e.g. --serve-args '--commit-batch 4096'.
+const EXTRA = opt('--serve-args', '').split(' ').filter(Boolean);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function startDaemon(extra = []) {
   const dir = mkdtempSync(join(tmpdir(), 'immutalog-bench-'));
-  const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dir, '--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--log-level', 'warn', ...extra], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dir, '--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--log-level', 'warn', ...EXTRA, ...extra], { stdio: ['ignore', 'inherit', 'inherit'] });
   const statusPath = join(dir, 'status.json');
   for (let i = 0; i < 400; i++) {
     if (existsSync(statusPath)) {

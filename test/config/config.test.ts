@@ -36,8 +36,8 @@ const DEFAULTS: ServeConfig = {
   frameTimeoutSec: 30,
   framing: 'auto',
   commitDelayMs: 10,
-  commitBatch: 8192,
-  queueHighWaterBytes: 8 * 1024 * 1024,
+  commitBatch: 4096,
+  queueHighWaterBytes: 4 * 1024 * 1024,
 };
 
 /** The ConfigError thrown by loading `text` (fails the test if nothing is thrown). */
