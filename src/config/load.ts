@@ -98,7 +98,8 @@ function convert(spec: OptionSpec, s: Source): unknown {
   }
 }
 
-const CAMEL: Record<string, keyof ServeConfig> = {
+/** Which ServeConfig field each option fills (by option name; names are unique across sections). */
+export const CONFIG_KEYS: Record<string, keyof ServeConfig> = {
   data_dir: 'dataDir', log_level: 'logLevel', metrics: 'metrics', udp: 'udp', tcp: 'tcp', tls: 'tls', tls_cert: 'tlsCert', tls_key: 'tlsKey',
   tls_client_ca: 'tlsClientCa', allow: 'allow', max_message_bytes: 'maxMessageBytes', max_connections: 'maxConnections',
   frame_timeout: 'frameTimeoutSec', framing: 'framing', checkpoint_entries: 'checkpointEntries', checkpoint_interval: 'checkpointIntervalSec', commit_delay_ms: 'commitDelayMs',
@@ -141,7 +142,7 @@ export function loadServeConfig(opts: { file?: string; flags?: Record<string, st
     sources.set(spec, { value, where: 'flag', file: `--${spec.flag}`, line: undefined });
   }
   const out: Record<string, unknown> = {};
-  for (const spec of OPTIONS) out[CAMEL[spec.name]!] = convert(spec, sources.get(spec)!);
+  for (const spec of OPTIONS) out[CONFIG_KEYS[spec.name]!] = convert(spec, sources.get(spec)!);
   const cfg = out as unknown as ServeConfig;
   if (cfg.dataDir.trim() === '') {
     const spec = findOption('DEFAULT', 'data_dir')!;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseIni } from '../../src/config/ini.js';
-import { loadServeConfig, type ServeConfig } from '../../src/config/load.js';
+import { loadServeConfig, type ServeConfig, CONFIG_KEYS } from '../../src/config/load.js';
 import { MAX_MESSAGE_BYTES_LIMIT, OPTIONS } from '../../src/config/options.js';
 import { runCli } from '../helpers/daemon.js';
 import { REPO_ROOT } from '../helpers/paths.js';
@@ -260,8 +260,7 @@ describe('loadServeConfig errors name the option and file:line', () => {
         const inRange = v >= spec.min! && v <= spec.max!;
         if (inRange) {
           const cfg = loadServeConfig({ file: conf(text) }) as unknown as Record<string, unknown>;
-          const camel = spec.name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-          const field = [camel, `${camel}Sec`].find((k) => k in cfg)!;
+          const field = CONFIG_KEYS[spec.name]!;
           expect(cfg[field]).toBe(v);
           // Nothing else moved.
           expect({ ...cfg, [field]: base[field] }).toEqual(base);
