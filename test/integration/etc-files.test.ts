@@ -245,7 +245,9 @@ describe('etc/tacker/tacker.conf.sample, read by oslo.config as Tacker reads tac
     // The sample names /etc/tacker/logging.conf, which a test cannot create: what is tested with
     // oslo.log end to end (above) is the repo's logging-*.conf through log_config_append.
     for (const f of [LOGGING_UDP, LOGGING_TCP]) {
-      expect(readFileSync(f, 'utf8')).toContain('# In /etc/tacker/tacker.conf: [DEFAULT] log_config_append = /etc/tacker/logging.conf\n');
+      const text = readFileSync(f, 'utf8');
+      expect(text).toContain('# Install this file as /etc/tacker/logging.conf and set, in /etc/tacker/tacker.conf:\n');
+      expect(text).toContain('#   [DEFAULT] log_config_append = /etc/tacker/logging.conf\n');
     }
   });
 
