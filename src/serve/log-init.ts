@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { auditorPrivateKeyPem, fingerprint, generateAuditorKeyPair, generateSigningKeyPair, RAW_KEY_BYTES } from '../chain/keys.js';
 import { saveKeyState, writeFileAtomic } from '../chain/keystate.js';
+import { escrowBlockKey } from '../chain/escrow.js';
+import { genesisStatement, signGenesis } from '../checkpoint/genesis.js';
 import { LogStore } from '../store/log-store.js';
 import { dataPaths } from './data-dir.js';
 
@@ -48,17 +50,26 @@ export function initLog(dir: string, opts: { auditorKeyOut?: string; auditorPubl
     } else if (auditorPublic.length !== RAW_KEY_BYTES) {
       throw new Error(`auditor public key: expected ${RAW_KEY_BYTES} raw bytes, got ${auditorPublic.length}`);
     }
-    store.setMeta({
-      identity_public: identity.publicKey.toString('hex'),
-      fingerprint: fp,
-      auditor_public: auditorPublic.toString('hex'),
-      created_at: (opts.now ?? new Date()).toISOString(),
+    const createdAtUs = (opts.now ?? new Date()).getTime() * 1000;
+    const blockKey = randomBytes(32);
+    const escrow0 = escrowBlockKey(blockKey, auditorPublic, Buffer.from(fp, 'hex'), 0);
+    const statement = genesisStatement(Buffer.from(fp, 'hex'), createdAtUs, escrow0);
+    store.atomically(() => {
+      store.setMeta({
+        identity_public: identity.publicKey.toString('hex'),
+        fingerprint: fp,
+        auditor_public: auditorPublic!.toString('hex'),
+        created_at: new Date(createdAtUs / 1000).toISOString(),
+        created_at_us: String(createdAtUs),
+        genesis_signature: signGenesis(statement, identity).toString('hex'),
+      });
+      store.replaceFirstBlock({ block: 0, first_seq: 0, opened_at_us: createdAtUs, escrow: escrow0 });
     });
     saveKeyState(p.keyState, {
       version: 1,
       fingerprint: fp,
       block: 0,
-      blockKey: randomBytes(32),
+      blockKey,
       signingPublic: identity.publicKey,
       signingPrivate: identity.privateKey,
     });

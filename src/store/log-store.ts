@@ -154,6 +154,11 @@ export class LogStore {
     this.insertBlockStmt.run(row);
   }
 
+  /** Block 0 of a log being (re)created before it has any entry. */
+  replaceFirstBlock(row: BlockRow): void {
+    this.db.prepare('INSERT OR REPLACE INTO blocks (block, first_seq, opened_at_us, escrow) VALUES (@block, @first_seq, @opened_at_us, @escrow)').run(row);
+  }
+
   insertCheckpoint(row: CheckpointRow): void {
     this.db.prepare('INSERT INTO checkpoints (idx, time_us, bytes) VALUES (?, ?, ?)').run(row.idx, row.time_us, row.bytes);
   }

@@ -8,6 +8,8 @@ import { genesisStart, walkCheckpoints, type ChainStart } from './checkpoint-cha
 import type { Failure } from './failures.js';
 import { AnchorChecker, type AnchorSummary, type HeaderSource } from './anchors.js';
 import { BitcoinRpcError } from '../anchor/rpc/bitcoind.js';
+import { genesisSignatureValid, genesisStatement } from '../checkpoint/genesis.js';
+import { ESCROW_BYTES } from '../chain/escrow.js';
 
 /** What an auditor keeps between runs (`verify --state FILE`). */
 export interface AuditorState {
@@ -101,6 +103,18 @@ async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyRep
   if (derived !== fingerprint) report({ code: 'IDENTITY_MISMATCH', expected: derived, actual: fingerprint, detail: 'the stored fingerprint is not the hash of the stored identity key' });
   if (o.identity !== undefined && o.identity.toLowerCase() !== derived) {
     report({ code: 'IDENTITY_MISMATCH', expected: o.identity.toLowerCase(), actual: derived, detail: 'this log is not the one whose identity was pinned' });
+  }
+
+  // The genesis statement: the creation time and block 0's escrow, signed by the identity key.
+  let createdAtUs: number | undefined;
+  {
+    const sig = store.getMeta('genesis_signature');
+    const created = Number(store.getMeta('created_at_us'));
+    const escrow0 = store.block(0)?.escrow;
+    const valid = sig !== undefined && Number.isSafeInteger(created) && escrow0 !== undefined && escrow0.length === ESCROW_BYTES &&
+      genesisSignatureValid(genesisStatement(logId, created, Buffer.from(escrow0)), Buffer.from(sig, 'hex'), identity);
+    if (valid) createdAtUs = created;
+    else report({ code: 'GENESIS_INVALID', block: 0, expected: 'a genesis statement signed by the identity key', actual: sig === undefined ? 'none' : 'signature does not verify', detail: 'the creation time or block 0\'s escrowed key is not what the identity signed' });
   }
 
   // Where to start: the beginning, or the checkpoint remembered from the last run.
@@ -229,9 +243,11 @@ async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyRep
     if (refUs - newest.timeUs > o.maxCheckpointAgeUs) {
       report({ code: 'CHECKPOINT_STALE', checkpoint: newest.index, receivedAtUs: newest.timeUs, expected: `a checkpoint within ${Math.round(o.maxCheckpointAgeUs / 1e6)} s of ${new Date(refUs / 1000).toISOString()}`, actual: `newest is ${Math.round((refUs - newest.timeUs) / 1e6)} s older (checkpoint ${newest.index}, ${newest.reason})`, detail: 'no checkpoint seals the end of the range: entries may have been cut off the tail, the database rolled back, or the receiver stopped' });
     }
-  } else if (lastEntry || o.nowUs > 0) {
-    const created = Date.parse(store.getMeta('created_at') ?? '') * 1000;
-    if (!Number.isNaN(created) && refUs - created > o.maxCheckpointAgeUs) {
+  } else {
+    // No checkpoint at all is only right for a log younger than the heartbeat; its age comes
+    // from the signed genesis statement (an unsigned one is already a failure above).
+    const created = createdAtUs ?? 0;
+    if (refUs - created > o.maxCheckpointAgeUs) {
       report({ code: 'CHECKPOINT_STALE', expected: `a checkpoint within ${Math.round(o.maxCheckpointAgeUs / 1e6)} s`, actual: 'no checkpoint at all', detail: 'the log has no checkpoint although it is older than the heartbeat interval' });
     }
   }

@@ -128,6 +128,13 @@ class Audit:
         if meta.get("fingerprint") != fp.hex():
             self.fail("IDENTITY_MISMATCH", "meta fingerprint %s is not SHA-256 of the identity key" % meta.get("fingerprint"))
         block_rows = {b: (first, escrow) for b, first, escrow in self.db.execute("SELECT block, first_seq, escrow FROM blocks")}
+        # Genesis statement: creation time and block 0's escrow, signed by the identity key.
+        try:
+            created_us = int(meta["created_at_us"])
+            statement = b"immutalog genesis statement v1\x00" + fp + u64(created_us) + bytes(block_rows[0][1])
+            Ed25519PublicKey.from_public_bytes(identity).verify(bytes.fromhex(meta["genesis_signature"]), statement)
+        except (KeyError, ValueError, InvalidSignature):
+            self.fail("GENESIS_INVALID", "creation time or block 0's escrow is not what the identity key signed", block=0)
 
         sealed = self.walk_checkpoints(identity, fp, block_rows)
         entries_total = self.db.execute("SELECT count(*) FROM entries").fetchone()[0]
