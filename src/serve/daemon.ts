@@ -109,7 +109,8 @@ export class Daemon {
       highWaterBytes: cfg.queueHighWaterBytes,
       hardLimitBytes: cfg.queueHighWaterBytes * UDP_HARD_LIMIT_FACTOR,
       commit: (frames) => {
-        // Split at the block's remaining room, so a block closes at its size exactly.
+        // Split at the block's remaining room, so a block closes at its size (while a checkpoint
+        // is being written, the next block takes whatever arrives and closes right after it).
         for (let i = 0; i < frames.length; ) {
           const n = Math.min(frames.length - i, checkpointer.room);
           storage.post(sequencer.seal(i === 0 && n === frames.length ? frames : frames.slice(i, i + n)));

@@ -253,10 +253,18 @@ async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyRep
   }
 
   for (const f of blockFailures) failures.push(f);
-  // First by where in the log (sequence number, else block or checkpoint index), so the first
-  // failure listed is the first place the log is wrong.
-  const place = (f: Failure): number => f.seq ?? (f.block !== undefined ? -1 : f.checkpoint ?? -1);
-  failures.sort((a, b) => place(a) - place(b) || (a.block ?? a.checkpoint ?? 0) - (b.block ?? b.checkpoint ?? 0));
+  // In log order, so the first failure listed is the first place the log is wrong: an entry by
+  // its sequence number, a block or checkpoint by the first sequence number of its block (a
+  // block's own failures before those of its entries), and failures with no place first.
+  const blockStart = (j: number): number => store.block(j)?.first_seq ?? -1;
+  const place = (f: Failure): [number, number] => {
+    if (f.seq !== undefined) return [f.seq, 1];
+    const j = f.block ?? f.checkpoint;
+    return j === undefined ? [-1, 0] : [blockStart(j), 0];
+  };
+  const keyed = failures.map((f, i) => ({ f, i, k: place(f) }));
+  keyed.sort((a, b) => a.k[0] - b.k[0] || a.k[1] - b.k[1] || a.i - b.i);
+  failures.splice(0, failures.length, ...keyed.map((x) => x.f));
   const any = agg.entries > 0;
   const found = {
     firstSeq: any ? agg.firstSeq : null,
