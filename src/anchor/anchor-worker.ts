@@ -73,8 +73,17 @@ export class AnchorWorker {
     await this.running;
     let result: AnchorRow | undefined;
     this.running = (async () => {
-      await this.poll();
-      result = await this.round();
+      try {
+        await this.poll();
+        result = await this.round();
+        this.status.lastError = null;
+        this.status.lastErrorKind = null;
+      } catch (e) {
+        // Shown in status like a failed timed round, and retried by the timer with backoff.
+        this.noteError(e as Error);
+        if (!(e instanceof AnchorRoundError && e.kind === 'busy')) this.status.nextRoundAtMs = this.now();
+        throw e;
+      }
     })();
     try {
       await this.running;
@@ -85,7 +94,11 @@ export class AnchorWorker {
   }
 
   private async tick(force: boolean): Promise<void> {
-    if (this.running) return;
+    if (this.running) {
+      // `anchor --now` holds the worker: come back after it instead of losing the timer for good.
+      this.schedule(this.policy.pollSec * 1000);
+      return;
+    }
     this.running = (async () => {
       try {
         await this.poll();

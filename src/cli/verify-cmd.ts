@@ -122,7 +122,7 @@ export async function runVerify(o: VerifyCommandOptions, out: (s: string) => voi
       maxCheckpointAgeUs: o.maxCheckpointAgeSec * 1e6,
       nowUs: Date.now() * 1000,
       runner,
-      ...(o.bitcoin ? { headers: connectBitcoind({ ...o.bitcoin, wallet: '' }) } : {}),
+      ...(o.bitcoin ? { headers: connectBitcoind(o.bitcoin) } : {}),
       ...(bar ? { onProgress: bar } : {}),
     });
   } catch (e) {

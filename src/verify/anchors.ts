@@ -1,6 +1,6 @@
 import { anchorRootOf, unpackPath } from '../anchor/batch-tree.js';
 import { BitcoinFormatError, parseTransaction, txid as txidOf, verifyAnchorInclusion, findAnchorOutput } from '../anchor/bitcoin/index.js';
-import type { BitcoinRpc } from '../anchor/rpc/bitcoind.js';
+import { BitcoinRpcError, type BitcoinRpc } from '../anchor/rpc/bitcoind.js';
 import type { AnchorRow, LogStore } from '../store/log-store.js';
 import type { Failure } from './failures.js';
 
@@ -102,7 +102,14 @@ export class AnchorChecker {
     if (a.state !== 'mined' && a.state !== 'final') return true;
     if (!a.block_hash || a.tx_index === null || !a.branch) return fail('ANCHOR_INCLUSION_INVALID', 'block, index and branch', 'missing', `state ${a.state} without its block proof`);
     if (!this.node) return true;
-    const headerHex = await this.node.getBlockHeaderHex(a.block_hash);
+    let headerHex: string;
+    try {
+      headerHex = await this.node.getBlockHeaderHex(a.block_hash);
+    } catch (e) {
+      // The node answered, and it has no such block: the anchor claims a block that is not there.
+      if (e instanceof BitcoinRpcError && e.kind === 'not-found') return fail('ANCHOR_BLOCK_NOT_IN_CHAIN', `block ${a.block_hash} known to the node`, 'no such block', 'the node does not know its block');
+      throw e;
+    }
     const branch: Buffer[] = [];
     for (let o = 0; o + 32 <= a.branch.length; o += 32) branch.push(Buffer.from(a.branch.subarray(o, o + 32)));
     const r = verifyAnchorInclusion({

@@ -148,7 +148,12 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
   });
 
   afterAll(async () => {
-    for (const d of daemons) if (d.child.exitCode === null && d.child.signalCode === null) await d.kill();
+    // Every daemon is stopped and its data directory removed here (the exit hook of
+    // helpers/daemon.ts does not run when vitest ends its worker).
+    for (const d of daemons) {
+      if (d.child.exitCode === null && d.child.signalCode === null) await d.kill();
+      rmSync(d.dataDir, { recursive: true, force: true });
+    }
     await recorder?.close();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
     await node?.cleanup();

@@ -26,8 +26,8 @@ export interface BitcoinRpcConfig {
   cookieFile?: string;
   user?: string;
   password?: string;
-  /** Name of the anchor wallet; wallet RPCs go to /wallet/<wallet>. */
-  wallet: string;
+  /** Name of the anchor wallet; wallet RPCs go to /wallet/<wallet>. Absent: node-level calls only. */
+  wallet?: string;
   /** Per-request timeout in ms (the package default is 30 000). */
   timeoutMs?: number;
 }
@@ -321,7 +321,7 @@ export interface BitcoinRpcCommand {
 export function connectBitcoind(cfg: BitcoinRpcConfig): BitcoinRpc & BitcoinRpcCommand {
   const host = cfg.url.replace(/\/+$/, '');
   need(/^https?:\/\/[^/]+$/.test(host), 'url (want http://host:port)');
-  need(typeof cfg.wallet === 'string' && cfg.wallet !== '', 'wallet name');
+  need(cfg.wallet === undefined || (typeof cfg.wallet === 'string' && cfg.wallet !== ''), 'wallet name');
   const timeout = cfg.timeoutMs ?? 30_000;
 
   let creds: Credentials | undefined;
@@ -366,7 +366,7 @@ export function connectBitcoind(cfg: BitcoinRpcConfig): BitcoinRpc & BitcoinRpcC
     clients = {
       node: new Client(base),
       // Core URL-decodes the wallet name in /wallet/<name>; the package does not encode it.
-      wallet: new Client({ ...base, wallet: encodeURIComponent(cfg.wallet) }),
+      wallet: new Client({ ...base, ...(cfg.wallet !== undefined ? { wallet: encodeURIComponent(cfg.wallet) } : {}) }),
     };
     return clients;
   }
@@ -375,6 +375,9 @@ export function connectBitcoind(cfg: BitcoinRpcConfig): BitcoinRpc & BitcoinRpcC
 
   async function call<T>(level: Level, method: string, ...params: unknown[]): Promise<T> {
     let retried = false;
+    if (level === 'wallet' && cfg.wallet === undefined) {
+      throw new TypeError(`bitcoind rpc: ${method} needs a wallet, and this connection has none`);
+    }
     for (;;) {
       const usedPassword = creds?.password;
       try {
