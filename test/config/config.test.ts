@@ -21,7 +21,8 @@ function conf(text: string): string {
   return f;
 }
 
-const DEFAULTS: ServeConfig = {
+// The receive-side defaults; the other options have tests of their own.
+const DEFAULTS: Partial<ServeConfig> = {
   dataDir: './data',
   logLevel: 'info',
   udp: [{ host: '127.0.0.1', port: 5514 }],

@@ -65,7 +65,13 @@ export async function waitFor<T>(fn: () => T, cond: (v: T) => boolean, timeoutMs
  * Starts `immutalog serve` on loopback with ephemeral ports (port 0) and waits until its
  * status file names the ports it bound.
  */
-export async function startDaemon(opts: { dataDir?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<RunningDaemon> {
+/**
+ * How long a start may take. A start after a crash runs recovery and a restart checkpoint
+ * (several fsyncs); on a loaded CI host that has taken more than 20 s.
+ */
+export const START_TIMEOUT_MS = 90_000;
+
+export async function startDaemon(opts: { dataDir?: string; args?: string[]; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunningDaemon> {
   const dataDir = opts.dataDir ?? tempDataDir();
   const args = opts.args ?? ['--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0'];
   const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, ...args], {
@@ -85,10 +91,13 @@ export async function startDaemon(opts: { dataDir?: string; args?: string[]; env
       return undefined;
     }
   };
-  const s = await waitFor(readStatus, (v) => (v?.pid === child.pid && v.state === 'running') || child.exitCode !== null, 20_000);
-  if (!s || s.pid !== child.pid) {
+  const t0 = Date.now();
+  const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  const s = await waitFor(readStatus, (v) => (v?.pid === child.pid && v.state === 'running') || gone(), opts.timeoutMs ?? START_TIMEOUT_MS);
+  if (!s || s.pid !== child.pid || s.state !== 'running') {
+    const alive = !gone();
     child.kill('SIGKILL');
-    throw new Error(`daemon did not start (exit ${child.exitCode}): ${err}`);
+    throw new Error(`daemon did not start within ${Date.now() - t0} ms (${alive ? 'still running: hung?' : `exit ${child.exitCode}, signal ${child.signalCode}`}): ${err}`);
   }
   const port = (t: string): number => s.listeners.find((l: any) => l.transport === t)?.port ?? 0;
   return {

@@ -14,7 +14,7 @@ import { chainMac } from '../../src/chain/mac.js';
 import { checkpointHash, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/checkpoint/format.js';
 import { signCheckpoint } from '../../src/checkpoint/sign.js';
 import { fieldsToJson, parseRecord } from '../../src/parse/index.js';
-import { runCli, waitFor, type RunningDaemon } from './daemon.js';
+import { runCli, START_TIMEOUT_MS, startDaemon, waitFor, type RunningDaemon } from './daemon.js';
 import { CLI } from './paths.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -57,55 +57,9 @@ export class Scratch {
   }
 }
 
-/** How long a start may take. A start after a crash runs recovery and a restart checkpoint (several
- * fsyncs); on a loaded CI host that has taken more than the 20 s of test/helpers/daemon.ts. */
-export const START_TIMEOUT_MS = 90_000;
-
-/**
- * startDaemon() of test/helpers/daemon.ts with a longer, explicit start timeout and a diagnosis
- * (exit code, signal, alive or not, output) when the daemon does not come up.
- */
-export async function startServe(dataDir: string, args: string[], env: Record<string, string>, timeoutMs = START_TIMEOUT_MS): Promise<RunningDaemon> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const statusPath = join(dataDir, 'status.json');
-  const readStatus = (): any => {
-    if (!existsSync(statusPath)) return undefined;
-    try {
-      return JSON.parse(readFileSync(statusPath, 'utf8'));
-    } catch {
-      return undefined;
-    }
-  };
-  const t0 = Date.now();
-  const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
-  const s = await waitFor(readStatus, (v) => (v?.pid === child.pid && v.state === 'running') || gone(), timeoutMs, 25);
-  if (!s || s.pid !== child.pid || s.state !== 'running') {
-    const alive = !gone();
-    child.kill('SIGKILL');
-    throw new Error(`daemon did not start within ${Date.now() - t0} ms (${alive ? 'still running: hung?' : `exit ${child.exitCode}, signal ${child.signalCode}`}): ${out}`);
-  }
-  const port = (t: string): number => s.listeners.find((l: any) => l.transport === t)?.port ?? 0;
-  return {
-    dataDir,
-    child,
-    udpPort: port('udp'),
-    tcpPort: port('tcp'),
-    tlsPort: port('tls'),
-    status: readStatus,
-    stderr: () => out,
-    stop: async () => {
-      child.kill('SIGTERM');
-      return exited;
-    },
-    kill: async () => {
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
+/** startDaemon() on a given data directory with extra environment (the fault switch). */
+export function startServe(dataDir: string, args: string[], env: Record<string, string>, timeoutMs = START_TIMEOUT_MS): Promise<RunningDaemon> {
+  return startDaemon({ dataDir, args, env, timeoutMs });
 }
 
 // ---------------------------------------------------------------------------------------------
