@@ -101,7 +101,7 @@ export class Daemon {
     const storage = new StoreWriter(paths.database, (error, pending) =>
       log.error(`commit failed; ${pending} sealed batches kept in memory and retried: ${error}`),
     );
-    // eslint-disable-next-line prefer-const
+    // Assigned below: the queue and the checkpointer refer to each other.
     let checkpointer: Checkpointer;
     const queue = new WriteQueue({
       maxDelayMs: cfg.commitDelayMs,
