@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeStoredEntry } from '../../src/chain/encoding.js';
+import type { EntryRow } from '../../src/store/log-store.js';
 import { generateSigningKeyPair, type RawKeyPair } from '../../src/chain/keys.js';
 import { chainMac } from '../../src/chain/mac.js';
 import { checkpointHash, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/checkpoint/format.js';
@@ -191,19 +192,8 @@ export function firstByCheckpoint(r: VerifyRun): VerifyFailure | undefined {
 // ---------------------------------------------------------------------------------------------
 // Direct database access for tampering.
 
-export interface EntryRowT {
-  seq: number;
-  block: number;
-  received_at_us: number;
-  transport: number;
-  flags: number;
-  listener: string;
-  peer_address: string;
-  peer_port: number;
-  raw: Buffer;
-  mac: Buffer;
-  fields: string;
-}
+/** An entries row, as the store defines it. */
+export type EntryRowT = EntryRow;
 
 export interface CheckpointRowT {
   idx: number;

@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AnchorRow } from '../../src/store/log-store.js';
 import { findBitcoind, startRecordingProxy, startRegtest, type RecordingProxy, type RegtestNode } from '../helpers/bitcoind.js';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { CLI, REPO_ROOT } from '../helpers/paths.js';
@@ -84,24 +85,6 @@ async function sendUdp(port: number, texts: string[]): Promise<void> {
 const messages = (tag: string, n: number): string[] =>
   Array.from({ length: n }, (_, i) => `<134>1 2026-11-26T14:00:00.000000Z host tacker-server 42 - - ${tag} message ${i}`);
 
-interface AnchorRow {
-  id: number;
-  state: string;
-  root: Buffer;
-  tree_size: number;
-  txid: string;
-  tx_hex: string;
-  fee_sats: number;
-  vsize: number;
-  fee_rate: number;
-  broadcast_height: number | null;
-  bumps: number;
-  block_hash: string | null;
-  block_height: number | null;
-  tx_index: number | null;
-  block_tx_count: number | null;
-  branch: Buffer | null;
-}
 interface AnchorTxRow {
   txid: string;
   anchor_id: number;
