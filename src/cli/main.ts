@@ -44,6 +44,10 @@ function dataDirOf(o: { dataDir?: string; config?: string }): string {
   return loadServeConfig({ ...(o.config ? { file: o.config } : {}) }).dataDir;
 }
 
+/** Every command that reads a log finds it the same way (see dataDirOf). */
+const DATA_DIR_OPTION = (): Option => new Option('--data-dir <dir>', 'data directory of the log');
+const CONFIG_OPTION = (): Option => new Option('--config <file>', 'INI configuration file to take data_dir from');
+
 const program = new Command();
 program
   .name('immutalog')
@@ -97,8 +101,8 @@ const keys = program.command('keys').description('manage the log identity and ke
 keys
   .command('init')
   .description("create the log's signing identity and the auditor's X25519 key pair; print the identity fingerprint")
-  .option('--data-dir <dir>', 'data directory of the log', undefined)
-  .option('--config <file>', 'INI configuration file to take data_dir from')
+  .addOption(DATA_DIR_OPTION())
+  .addOption(CONFIG_OPTION())
   .option('--auditor-key-out <file>', "where to write the auditor's private key (PEM); default <data-dir>/auditor-key.pem")
   .option('--auditor-public-key <file>', "use this auditor X25519 public key (PEM) instead of generating a pair: the private key never touches this host")
   .action((o: { dataDir?: string; config?: string; auditorKeyOut?: string; auditorPublicKey?: string }) => {
@@ -126,8 +130,8 @@ keys
 program
   .command('query')
   .description('print stored entries (JSON lines with --json: seq, received_at, transport, peer, raw as base64, parsed fields)')
-  .option('--data-dir <dir>', 'data directory of the log')
-  .option('--config <file>', 'INI configuration file to take data_dir from')
+  .addOption(DATA_DIR_OPTION())
+  .addOption(CONFIG_OPTION())
   .option('--since <time>', 'received at or after: ISO 8601 (UTC unless a zone is given) or relative (2h, 30m, 7d)')
   .option('--until <time>', 'received before: same forms as --since')
   .option('--level <level>', 'oslo.log level, e.g. ERROR')
@@ -162,8 +166,8 @@ program
 program
   .command('verify')
   .description('prove a time range of the log intact, or show exactly where it is not (exit 0 verified, 1 integrity failure, 2 could not run)')
-  .option('--data-dir <dir>', 'data directory of the log')
-  .option('--config <file>', 'INI configuration file to take data_dir from')
+  .addOption(DATA_DIR_OPTION())
+  .addOption(CONFIG_OPTION())
   .option('--since <time>', 'start of the range: ISO 8601 (UTC unless a zone is given) or relative (2h, 7d)')
   .option('--until <time>', 'end of the range (exclusive); same forms as --since')
   .option('--identity <fingerprint>', 'the log identity fingerprint pinned when the log was created')
@@ -215,8 +219,8 @@ program
   .command('export')
   .description('write a self-contained bundle (entries, checkpoints, disclosed keys, anchors with proofs, identity) for `verify --bundle` on another machine')
   .requiredOption('--out <file>', 'the bundle to write (must not exist)')
-  .option('--data-dir <dir>', 'data directory of the log')
-  .option('--config <file>', 'INI configuration file to take data_dir from')
+  .addOption(DATA_DIR_OPTION())
+  .addOption(CONFIG_OPTION())
   .option('--since <time>', 'start of the range (whole blocks covering it are exported)')
   .option('--until <time>', 'end of the range (exclusive)')
   .action((o: { out: string; dataDir?: string; config?: string; since?: string; until?: string }) => {
@@ -234,8 +238,8 @@ program
   .command('anchor')
   .description('ask the running daemon for an anchor round at once; returns when its transaction is broadcast, or with the error')
   .requiredOption('--now', 'run a round now (the only mode)')
-  .option('--data-dir <dir>', 'data directory of the log')
-  .option('--config <file>', 'INI configuration file to take data_dir from')
+  .addOption(DATA_DIR_OPTION())
+  .addOption(CONFIG_OPTION())
   .option('--json', 'JSON output')
   .action(async (o: { dataDir?: string; config?: string; json?: boolean }) => {
     let reply;
@@ -261,8 +265,8 @@ program
 program
   .command('status')
   .description('show listeners, counters, the chain position and the daemon state')
-  .option('--data-dir <dir>', 'data directory of the log')
-  .option('--config <file>', 'INI configuration file to take data_dir from')
+  .addOption(DATA_DIR_OPTION())
+  .addOption(CONFIG_OPTION())
   .option('--json', 'JSON output')
   .action((o: { dataDir?: string; config?: string; json?: boolean }) => {
     try {
