@@ -219,7 +219,7 @@ export class AnchorWorker {
         throw e;
       }
       if (t.confirmations > 0 && t.blockhash) {
-        await this.captureBlock(a, v.txid, v.tx_hex, v.fee_sats, v.fee_rate, t.blockhash);
+        await this.captureBlock(a, v, t.blockhash);
         return;
       }
     }
@@ -228,7 +228,11 @@ export class AnchorWorker {
     else await this.rpc.sendRawTransaction(a.tx_hex).catch(() => undefined);
   }
 
-  /** Replace-by-fee within the caps; the replacement keeps the OP_RETURN, so it proves the same root. */
+  /**
+   * Replace-by-fee within the caps. Checkpoints that arrived while the anchor was stuck are
+   * re-merkled into the replacement (its OP_RETURN carries the new root); without any, the
+   * replacement keeps the root. Every version keeps its own proofs: whichever is mined decides.
+   */
   private async bump(a: AnchorRow, tip: number): Promise<void> {
     const rate = nextBumpRate(a.fee_rate, this.policy);
     if (rate === undefined) {
@@ -238,20 +242,36 @@ export class AnchorWorker {
     if (estimatedFee > this.policy.maxFeeSats) {
       throw new AnchorRoundError('fee-cap', `anchor ${a.id}: a bump to ${rate} sat/vB would cost about ${estimatedFee} sat, above the cap of ${this.policy.maxFeeSats} sat`);
     }
-    const r = await this.rpc.bumpFee(a.txid, rate);
+    const covered = this.store.anchorCheckpoints(a.id);
+    const pending = this.store.unanchoredCheckpoints(Math.max(0, MAX_CHECKPOINTS_PER_ROUND - covered.length));
+    let tree: { root: Buffer; proofs: ReturnType<typeof buildAnchorTree>['proofs'] } | undefined;
+    if (pending.length > 0) {
+      const all = [...covered.map((i) => this.store.checkpoint(i)!), ...pending].sort((x, y) => x.idx - y.idx);
+      tree = buildAnchorTree(all.map((c) => ({ index: c.idx, hash: checkpointHash(Buffer.from(c.bytes)) })));
+    }
+    const root = tree ? tree.root : Buffer.from(a.root);
+    const r = await this.rpc.bumpFee(a.txid, rate, tree ? tree.root.toString('hex') : undefined);
     const t = await this.rpc.getTransaction(r.txid);
     const raw = Buffer.from(t.hex, 'hex');
     const committed = findAnchorOutput(parseTransaction(raw));
-    if (!committed || !committed.equals(Buffer.from(a.root))) {
-      throw new AnchorRoundError('malformed', `the replacement ${r.txid} of anchor ${a.id} lost its OP_RETURN`);
+    if (!committed || !committed.equals(root)) {
+      throw new AnchorRoundError('malformed', `the replacement ${r.txid} of anchor ${a.id} does not carry the root ${root.toString('hex')}`);
     }
-    this.store.addAnchorVersion(a.id, { txid: r.txid, tx_hex: t.hex, fee_sats: r.feeSats, fee_rate: rate, vsize: parseTransaction(raw).vsize, at_us: this.now() * 1000 });
+    const proofs = tree
+      ? tree.proofs.map((p) => ({ checkpoint: p.checkpoint, leaf_index: p.leafIndex, tree_size: p.treeSize, path: packPath(p.path) }))
+      : covered.map((i) => this.store.anchorProof(i)!).map((p) => ({ checkpoint: p.checkpoint, leaf_index: p.leaf_index, tree_size: p.tree_size, path: Buffer.from(p.path) }));
+    this.store.addAnchorVersion(
+      a.id,
+      { txid: r.txid, tx_hex: t.hex, root, tree_size: proofs.length, fee_sats: r.feeSats, fee_rate: rate, vsize: parseTransaction(raw).vsize, at_us: this.now() * 1000 },
+      proofs,
+    );
     this.store.updateAnchor(a.id, { broadcast_height: tip });
-    this.log.info(`anchor ${a.id}: bumped ${a.txid} -> ${r.txid} at ${rate} sat/vB (${r.feeSats} sat)`);
+    this.log.info(`anchor ${a.id}: bumped ${a.txid} -> ${r.txid} at ${rate} sat/vB (${r.feeSats} sat)${tree ? `, re-merkled to ${proofs.length} checkpoints` : ''}`);
   }
 
   /** Records the block, and the branch from the tx to the block's merkle root, checked against the header. */
-  private async captureBlock(a: AnchorRow, txid: string, txHex: string, feeSats: number, feeRate: number, blockHash: string): Promise<void> {
+  private async captureBlock(a: AnchorRow, v: { txid: string; tx_hex: string; root: Buffer; tree_size: number; fee_sats: number; fee_rate: number }, blockHash: string): Promise<void> {
+    const { txid, tx_hex: txHex, fee_sats: feeSats, fee_rate: feeRate } = v;
     const [txids, headerHex, header] = await Promise.all([this.rpc.getBlockTxids(blockHash), this.rpc.getBlockHeaderHex(blockHash), this.rpc.getBlockHeader(blockHash)]);
     const index = txids.indexOf(txid);
     if (index < 0) throw new Error(`anchor ${a.id}: block ${blockHash} does not list ${txid}`);
@@ -259,8 +279,10 @@ export class AnchorWorker {
     const parsed = parseHeader(Buffer.from(headerHex, 'hex'));
     const root = rootFromBranch(Buffer.from(txid, 'hex').reverse(), branch, index, { txCount: txids.length });
     if (!root.equals(parsed.merkleRootInternal)) throw new Error(`anchor ${a.id}: the branch of ${txid} does not lead to block ${blockHash}'s merkle root`);
+    // The mined version's tree is the one that holds.
+    this.store.atomically(() => this.store.adoptProofs(a.id, txid));
     this.store.updateAnchor(a.id, {
-      state: 'mined', txid, tx_hex: txHex, fee_sats: feeSats, fee_rate: feeRate, block_hash: blockHash, block_height: header.height,
+      state: 'mined', txid, tx_hex: txHex, root: Buffer.from(v.root), tree_size: v.tree_size, fee_sats: feeSats, fee_rate: feeRate, block_hash: blockHash, block_height: header.height,
       tx_index: index, block_tx_count: txids.length, branch: Buffer.concat(branch), updated_at_us: this.now() * 1000,
     });
     this.log.info(`anchor ${a.id}: mined in block ${header.height} (${blockHash})`);

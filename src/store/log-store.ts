@@ -217,9 +217,10 @@ export class LogStore {
           )
           .run(a).lastInsertRowid,
       );
-      this.db.prepare('INSERT INTO anchor_txs (txid, anchor_id, tx_hex, fee_sats, fee_rate, created_at_us) VALUES (?, ?, ?, ?, ?, ?)').run(a.txid, id, a.tx_hex, a.fee_sats, a.fee_rate, a.created_at_us);
+      this.db.prepare('INSERT INTO anchor_txs (txid, anchor_id, root, tree_size, tx_hex, fee_sats, fee_rate, created_at_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(a.txid, id, a.root, a.tree_size, a.tx_hex, a.fee_sats, a.fee_rate, a.created_at_us);
       const ins = this.db.prepare('INSERT INTO anchor_proofs (checkpoint, anchor_id, leaf_index, tree_size, path) VALUES (?, ?, ?, ?, ?)');
       for (const p of proofs) ins.run(p.checkpoint, id, p.leaf_index, p.tree_size, p.path);
+      this.insertVersionProofs(a.txid, proofs);
       return id;
     });
   }
@@ -230,18 +231,50 @@ export class LogStore {
     this.db.prepare(`UPDATE anchors SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`).run({ ...fields, id });
   }
 
-  /** A replacement version of an anchor's transaction (same root, higher fee). */
-  addAnchorVersion(id: number, v: { txid: string; tx_hex: string; fee_sats: number; fee_rate: number; vsize: number; at_us: number }): void {
+  private insertVersionProofs(txid: string, proofs: Omit<AnchorProofRow, 'anchor_id'>[]): void {
+    const ins = this.db.prepare('INSERT OR REPLACE INTO anchor_version_proofs (txid, checkpoint, leaf_index, tree_size, path) VALUES (?, ?, ?, ?, ?)');
+    for (const p of proofs) ins.run(txid, p.checkpoint, p.leaf_index, p.tree_size, p.path);
+  }
+
+  /**
+   * A replacement version of an anchor's transaction: a higher fee, and possibly a new root over
+   * more checkpoints (those it adds are anchored by this anchor from now on).
+   */
+  addAnchorVersion(
+    id: number,
+    v: { txid: string; tx_hex: string; root: Buffer; tree_size: number; fee_sats: number; fee_rate: number; vsize: number; at_us: number },
+    proofs: Omit<AnchorProofRow, 'anchor_id'>[],
+  ): void {
     this.atomically(() => {
-      this.db.prepare('INSERT OR IGNORE INTO anchor_txs (txid, anchor_id, tx_hex, fee_sats, fee_rate, created_at_us) VALUES (?, ?, ?, ?, ?, ?)').run(v.txid, id, v.tx_hex, v.fee_sats, v.fee_rate, v.at_us);
       this.db
-        .prepare('UPDATE anchors SET txid = ?, tx_hex = ?, fee_sats = ?, fee_rate = ?, vsize = ?, bumps = bumps + 1, updated_at_us = ? WHERE id = ?')
-        .run(v.txid, v.tx_hex, v.fee_sats, v.fee_rate, v.vsize, v.at_us, id);
+        .prepare('INSERT OR IGNORE INTO anchor_txs (txid, anchor_id, root, tree_size, tx_hex, fee_sats, fee_rate, created_at_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(v.txid, id, v.root, v.tree_size, v.tx_hex, v.fee_sats, v.fee_rate, v.at_us);
+      this.insertVersionProofs(v.txid, proofs);
+      this.db
+        .prepare('UPDATE anchors SET txid = ?, tx_hex = ?, root = ?, tree_size = ?, fee_sats = ?, fee_rate = ?, vsize = ?, bumps = bumps + 1, updated_at_us = ? WHERE id = ?')
+        .run(v.txid, v.tx_hex, v.root, v.tree_size, v.fee_sats, v.fee_rate, v.vsize, v.at_us, id);
+      this.adoptProofs(id, v.txid);
     });
   }
 
-  anchorVersions(id: number): { txid: string; tx_hex: string; fee_sats: number; fee_rate: number }[] {
-    return this.db.prepare('SELECT txid, tx_hex, fee_sats, fee_rate FROM anchor_txs WHERE anchor_id = ? ORDER BY created_at_us').all(id) as { txid: string; tx_hex: string; fee_sats: number; fee_rate: number }[];
+  /**
+   * The proofs of one version become the anchor's: checkpoints only a losing (later) version
+   * covered lose their proof and go back to waiting for the next round.
+   */
+  adoptProofs(id: number, txid: string): void {
+    this.db.prepare('DELETE FROM anchor_proofs WHERE anchor_id = ?').run(id);
+    this.db
+      .prepare('INSERT INTO anchor_proofs (checkpoint, anchor_id, leaf_index, tree_size, path) SELECT checkpoint, ?, leaf_index, tree_size, path FROM anchor_version_proofs WHERE txid = ?')
+      .run(id, txid);
+  }
+
+  anchorVersions(id: number): { txid: string; tx_hex: string; root: Buffer; tree_size: number; fee_sats: number; fee_rate: number }[] {
+    return this.db.prepare('SELECT txid, tx_hex, root, tree_size, fee_sats, fee_rate FROM anchor_txs WHERE anchor_id = ? ORDER BY created_at_us').all(id) as { txid: string; tx_hex: string; root: Buffer; tree_size: number; fee_sats: number; fee_rate: number }[];
+  }
+
+  /** The checkpoints an anchor currently covers, in leaf order. */
+  anchorCheckpoints(id: number): number[] {
+    return (this.db.prepare('SELECT checkpoint FROM anchor_proofs WHERE anchor_id = ? ORDER BY leaf_index').all(id) as { checkpoint: number }[]).map((r) => r.checkpoint);
   }
 
   anchors(states?: AnchorState[]): AnchorRow[] {

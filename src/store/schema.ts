@@ -64,13 +64,26 @@ CREATE TABLE IF NOT EXISTS anchors (
 CREATE TABLE IF NOT EXISTS anchor_txs (
   txid          TEXT PRIMARY KEY,
   anchor_id     INTEGER NOT NULL,
+  root          BLOB NOT NULL,
+  tree_size     INTEGER NOT NULL,
   tx_hex        TEXT NOT NULL,
   fee_sats      INTEGER NOT NULL,
   fee_rate      REAL NOT NULL,
   created_at_us INTEGER NOT NULL
 ) STRICT;
 
--- Each anchored checkpoint's inclusion proof in its round's tree.
+-- Each version's tree: a replacement may re-merkle checkpoints that arrived while the anchor was
+-- stuck, and whichever version is mined decides which proofs hold.
+CREATE TABLE IF NOT EXISTS anchor_version_proofs (
+  txid       TEXT NOT NULL,
+  checkpoint INTEGER NOT NULL,
+  leaf_index INTEGER NOT NULL,
+  tree_size  INTEGER NOT NULL,
+  path       BLOB NOT NULL,
+  PRIMARY KEY (txid, checkpoint)
+) STRICT;
+
+-- Each anchored checkpoint's inclusion proof in the tree of its anchor's current (or mined) version.
 CREATE TABLE IF NOT EXISTS anchor_proofs (
   checkpoint INTEGER PRIMARY KEY,
   anchor_id  INTEGER NOT NULL,

@@ -114,6 +114,7 @@ const facts = (dir: string): { entries: number; checkpoints: number; anchors: An
   }));
 const anchorRow = (dir: string, id: number): AnchorRow | undefined =>
   withDb(dir, (db) => db.prepare('SELECT * FROM anchors WHERE id = ?').get(id) as AnchorRow | undefined);
+const dbCount = (dir: string, sql: string): number => withDb(dir, (db) => (db.prepare(sql).get() as { n: number }).n);
 const anchorTxs = (dir: string, id: number): AnchorTxRow[] =>
   withDb(dir, (db) => db.prepare('SELECT * FROM anchor_txs WHERE anchor_id = ? ORDER BY created_at_us').all(id) as AnchorTxRow[]);
 
@@ -360,6 +361,35 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     expect(v.report.anchors.checkpointsByState.mined).toBeGreaterThan(0);
     expect(await d.stop()).toBe(0);
     console.log(`[anchor-regtest] scenario 2a took ${Date.now() - t0} ms`);
+  });
+
+  it('2c. checkpoints that arrive while an anchor is stuck are re-merkled into its replacement', async () => {
+    const d = await anchoringDaemon();
+    await feed(d, 's2c', 20);
+    const a = await anchorNow(d.dataDir);
+    expect(a.code, a.stderr).toBe(0);
+    const first = anchorRow(d.dataDir, a.json.anchor)!;
+    // More checkpoints, written while the anchor waits in the mempool.
+    await feed(d, 's2c-more', 15);
+    await until('new checkpoints', () => dbCount(d.dataDir, 'SELECT count(*) AS n FROM checkpoints'), (n) => n >= first.tree_size + 3, 20_000);
+    await node.mineEmpty(2);
+    const versions = await until('a re-merkled replacement', () => anchorTxs(d.dataDir, first.id), (v) => v.length >= 2, 20_000);
+    const bumped = anchorRow(d.dataDir, first.id)!;
+    expect(bumped.tree_size).toBeGreaterThan(first.tree_size);
+    expect(Buffer.from(bumped.root).equals(Buffer.from(first.root))).toBe(false);
+    const last = versions[versions.length - 1]!;
+    expect(await opReturns(last.tx_hex)).toEqual(['6a20' + Buffer.from(bumped.root).toString('hex')]);
+    expect(dbCount(d.dataDir, `SELECT count(*) AS n FROM anchor_proofs WHERE anchor_id = ${first.id}`)).toBe(bumped.tree_size);
+    await node.mine(1);
+    const mined = await waitState(d.dataDir, first.id, 'mined');
+    expect(mined.txid).toBe(last.txid);
+    expect(mined.tree_size).toBe(bumped.tree_size);
+    const v = await verify(d.dataDir);
+    expect(v.code, JSON.stringify(v.report?.failures)).toBe(0);
+    // Every checkpoint the replacement took in is proven in the mined transaction.
+    expect(v.report.anchors.checkpointsByState.mined).toBe(bumped.tree_size);
+    console.log(`[anchor-regtest] re-merkle: ${first.tree_size} checkpoints in ${first.txid}, replaced by ${last.txid} with ${bumped.tree_size}`);
+    expect(await d.stop()).toBe(0);
   });
 
   it('2b. at the fee-rate cap a stuck anchor is not bumped and status shows the fee-cap error', async () => {

@@ -49,7 +49,8 @@ export interface BitcoinRpc {
     maxFeeRateBtcKvb?: number,
   ): Promise<{ txid: string; allowed: boolean; vsize?: number; feeSats?: number; rejectReason?: string }>;
   sendRawTransaction(hex: string, maxFeeRateBtcKvb?: number): Promise<string>;
-  bumpFee(txid: string, feeRateSatVb: number): Promise<{ txid: string; origFeeSats: number; feeSats: number }>;
+  /** With `dataHex`, the replacement's outputs are one data output of those bytes (plus the wallet's change). */
+  bumpFee(txid: string, feeRateSatVb: number, dataHex?: string): Promise<{ txid: string; origFeeSats: number; feeSats: number }>;
   getTransaction(txid: string): Promise<{
     confirmations: number;
     blockhash?: string;
@@ -523,10 +524,12 @@ export function connectBitcoind(cfg: BitcoinRpcConfig): BitcoinRpc & BitcoinRpcC
       return await shaped(call('node', m, ...params), m, (r) => str(r, 'result'));
     },
 
-    async bumpFee(txid, feeRateSatVb) {
+    async bumpFee(txid, feeRateSatVb, dataHex) {
       need(HEX32.test(txid), 'txid');
+      if (dataHex !== undefined) need(HEX32.test(dataHex), 'data (32 bytes of hex)');
       const m = 'bumpfee';
-      return await shaped(call('wallet', m, txid, { fee_rate: satVb(feeRateSatVb, 'feeRateSatVb') }), m, (r) => {
+      const options = { fee_rate: satVb(feeRateSatVb, 'feeRateSatVb'), ...(dataHex !== undefined ? { outputs: [{ data: dataHex }] } : {}) };
+      return await shaped(call('wallet', m, txid, options), m, (r) => {
         const x = obj(r, 'result');
         return {
           txid: str(x.txid, 'txid'),
