@@ -23,6 +23,9 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 // ---------------------------------------------------------------------------------------------
 // Temp directories and daemons, tracked so that afterAll can remove / stop every one of them.
 
+/** Freshness is not the point of most cases: a max age no test run comes near. */
+export const BIG_AGE = ['--max-checkpoint-age', '100000000'];
+
 export class Scratch {
   private readonly dirs: string[] = [];
   private readonly daemons: RunningDaemon[] = [];
@@ -371,17 +374,8 @@ export function steadyLoad(port: number, prefix: string, o: { tickMs?: number; p
   return { sent, stop };
 }
 
-/** Small seeded PRNG (mulberry32), so a failing random schedule can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG, so a failing random schedule can be replayed from its seed. */
+export { rng as seededRandom } from '../receive/helpers.js';
 
 /**
  * Runs `serve` expecting it to die on its own before it is up (a fault point hit during the

@@ -50,12 +50,11 @@ import {
   verifyCli,
   waitCommitted,
   withDb,
+  BIG_AGE,
   type VerifyRun,
 } from '../helpers/tamper-log.js';
 
 const scratch = new Scratch();
-/** Freshness is not the point of most cases: a max age no test run comes near. */
-const BIG_AGE = ['--max-checkpoint-age', '100000000'];
 
 let MAIN: string;
 let OLD: string;

@@ -22,11 +22,11 @@ import {
   verifyCli,
   waitCommitted,
   withDb,
+  BIG_AGE,
   type VerifyRun,
 } from '../helpers/tamper-log.js';
 
 const scratch = new Scratch();
-const BIG_AGE = ['--max-checkpoint-age', '100000000'];
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 /** The log after run 1 (a copy, never written again) and after run 2. */
