@@ -1,4 +1,4 @@
-import { encodedLength, encodeEntryInto, prepareStrings, type EntryFields, type PreparedStrings } from './encoding.js';
+import { encodedLength, encodeEntryInto, ENTRY_ENCODING_VERSION, prepareStrings, type EntryFields, type PreparedStrings, type StoredEntryColumns } from './encoding.js';
 import { chainMac, MAC_BYTES } from './mac.js';
 
 /**
@@ -35,22 +35,33 @@ export function sealBatch(
   items: readonly SealInput[],
   /** Parsed-field JSON of each item, for the index; not covered by the MAC. */
   fieldsJson: readonly string[],
+  /** Where the batch is written: a buffer of `size` bytes at offset 0 of an ArrayBuffer of its own. */
+  allocate: (size: number) => Buffer = (size) => Buffer.allocUnsafeSlow(size),
 ): { batch: SealedBatch; next: ChainPosition } {
   const strings = new Map<string, PreparedStrings>();
   const prepared: PreparedStrings[] = new Array(items.length);
   const fieldBytes: number[] = new Array(items.length);
   let size = 8;
+  // Runs of frames from one connection share their strings: look them up once per run.
+  let lastListener: string | undefined;
+  let lastPeer: string | undefined;
+  let s: PreparedStrings | undefined;
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!;
-    const key = `${it.listener}\0${it.peerAddress}`;
-    let s = strings.get(key);
-    if (!s) strings.set(key, (s = prepareStrings(it.listener, it.peerAddress)));
+    if (s === undefined || it.listener !== lastListener || it.peerAddress !== lastPeer) {
+      const key = `${it.listener}\0${it.peerAddress}`;
+      s = strings.get(key);
+      if (!s) strings.set(key, (s = prepareStrings(it.listener, it.peerAddress)));
+      lastListener = it.listener;
+      lastPeer = it.peerAddress;
+    }
     prepared[i] = s;
     fieldBytes[i] = Buffer.byteLength(fieldsJson[i]!, 'utf8');
     size += 4 + 1 + encodedLength(it.raw.length, s) + MAC_BYTES + 4 + fieldBytes[i]!;
   }
-  // Its own ArrayBuffer (not a slice of the shared pool), so it can be transferred without a copy.
-  const buf = Buffer.allocUnsafeSlow(size);
+  // Its own ArrayBuffer (not a slice of Node's shared pool), so it can be transferred without a copy.
+  const buf = allocate(size);
+  if (buf.length !== size || buf.byteOffset !== 0) throw new RangeError(`batch buffer: expected ${size} bytes at offset 0, got ${buf.length} at ${buf.byteOffset}`);
   buf.writeUInt32BE(at.block, 0);
   buf.writeUInt32BE(items.length, 4);
   let o = 8;
@@ -80,31 +91,74 @@ export function sealBatch(
   return { batch: { buffer: buf, count: items.length, firstSeq: at.nextSeq, block: at.block }, next: { ...at, nextSeq: seq, head } };
 }
 
-export interface UnpackedEntry {
-  encoding: Buffer;
-  /** `0x00 || encoding`: the RFC 6962 leaf input. */
-  leafInput: Buffer;
+/** One entry of a batch with the columns the store files it under. */
+export interface UnpackedRow extends StoredEntryColumns {
+  block: number;
   mac: Buffer;
-  fieldsJson: string;
+  fields: string;
 }
 
-export function unpackBatch(buf: Buffer): { block: number; entries: UnpackedEntry[] } {
+/**
+ * Reads a sealed batch back into rows, calling `onLeafInput` with each entry's `0x00 || enc`.
+ * This runs once per stored message on the storage thread, so it reads the encoding at its
+ * fixed offsets instead of through decodeEntry, and decodes a listener or peer address only
+ * when it differs from the previous entry's (one connection's entries share them). The batch
+ * comes from our own sealBatch, so it checks the layout, not every field's range.
+ */
+export function unpackRows(buf: Buffer, onLeafInput: (leafInput: Buffer) => void): { block: number; rows: UnpackedRow[] } {
   const block = buf.readUInt32BE(0);
   const count = buf.readUInt32BE(4);
-  const entries: UnpackedEntry[] = new Array(count);
+  const rows: UnpackedRow[] = new Array(count);
+  let listener = '';
+  let listenerAt = -1;
+  let listenerLen = 0;
+  let peer = '';
+  let peerAt = -1;
+  let peerLen = 0;
   let o = 8;
   for (let i = 0; i < count; i++) {
     const len = buf.readUInt32BE(o);
-    const leafInput = buf.subarray(o + 4, o + 5 + len);
-    const encoding = leafInput.subarray(1);
-    o += 5 + len;
-    const mac = buf.subarray(o, o + MAC_BYTES);
-    o += MAC_BYTES;
-    const fl = buf.readUInt32BE(o);
-    const fieldsJson = buf.toString('utf8', o + 4, o + 4 + fl);
-    o += 4 + fl;
-    entries[i] = { encoding, leafInput, mac, fieldsJson };
+    const e = o + 5;
+    const end = e + len;
+    if (buf[o + 4] !== 0x00 || buf[e] !== ENTRY_ENCODING_VERSION || end + MAC_BYTES + 4 > buf.length) {
+      throw new Error(`batch: entry ${i} at byte ${o} is not a sealed v${ENTRY_ENCODING_VERSION} entry`);
+    }
+    onLeafInput(buf.subarray(o + 4, end));
+    const ll = buf.readUInt16BE(e + 22);
+    const ls = e + 24;
+    if (listenerAt < 0 || ll !== listenerLen || buf.compare(buf, listenerAt, listenerAt + ll, ls, ls + ll) !== 0) {
+      listener = buf.toString('utf8', ls, ls + ll);
+      listenerAt = ls;
+      listenerLen = ll;
+    }
+    const pls = ls + ll;
+    const pl = buf.readUInt16BE(pls);
+    const ps = pls + 2;
+    if (peerAt < 0 || pl !== peerLen || buf.compare(buf, peerAt, peerAt + pl, ps, ps + pl) !== 0) {
+      peer = buf.toString('utf8', ps, ps + pl);
+      peerAt = ps;
+      peerLen = pl;
+    }
+    const rawLen = buf.readUInt32BE(ps + pl + 2);
+    const rawAt = ps + pl + 6;
+    if (rawAt + rawLen !== end) throw new Error(`batch: entry ${i}: raw length ${rawLen} does not end at the entry's end`);
+    const fl = buf.readUInt32BE(end + MAC_BYTES);
+    const fs = end + MAC_BYTES + 4;
+    rows[i] = {
+      seq: buf.readUInt32BE(e + 1) * 0x1_0000_0000 + buf.readUInt32BE(e + 5),
+      block,
+      received_at_us: buf.readUInt32BE(e + 9) * 0x1_0000_0000 + buf.readUInt32BE(e + 13),
+      transport: buf[e + 17]!,
+      flags: buf.readUInt32BE(e + 18),
+      listener,
+      peer_address: peer,
+      peer_port: buf.readUInt16BE(ps + pl),
+      raw: buf.subarray(rawAt, end),
+      mac: buf.subarray(end, end + MAC_BYTES),
+      fields: buf.toString('utf8', fs, fs + fl),
+    };
+    o = fs + fl;
   }
   if (o !== buf.length) throw new Error(`batch: expected ${buf.length} bytes, read ${o}`);
-  return { block, entries };
+  return { block, rows };
 }

@@ -165,3 +165,40 @@ export function encodeStoredEntry(r: StoredEntryColumns): Buffer {
     listener: r.listener, peerAddress: r.peer_address, peerPort: r.peer_port, raw: r.raw,
   });
 }
+
+/**
+ * Encodes stored rows one after another into one reused buffer, as `0x00 || enc(row)` (the
+ * RFC 6962 leaf input; `.subarray(1)` is what the MAC covers). Verify runs this once per entry,
+ * so it allocates nothing per row and prepares a listener or peer address only when it differs
+ * from the previous row's. The returned view is valid until the next call.
+ */
+export class StoredEntryEncoder {
+  private out = Buffer.allocUnsafe(1024);
+  private listener: string | undefined;
+  private peerAddress: string | undefined;
+  private strings: PreparedStrings | undefined;
+  private readonly entry: EntryFields = { seq: 0, receivedAtUs: 0, transport: 'udp', flags: 0, listener: '', peerAddress: '', peerPort: 0, raw: this.out };
+
+  /** Throws EncodingError when a column is out of range, like encodeStoredEntry. */
+  leafInput(r: StoredEntryColumns): Buffer {
+    const transport = TRANSPORT_BY_CODE[r.transport];
+    if (transport === undefined) throw new EncodingError('transport', '1, 2 or 3', String(r.transport));
+    if (this.strings === undefined || r.listener !== this.listener || r.peer_address !== this.peerAddress) {
+      this.strings = prepareStrings(r.listener, r.peer_address);
+      this.listener = r.listener;
+      this.peerAddress = r.peer_address;
+    }
+    const n = 1 + encodedLength(r.raw.length, this.strings);
+    if (this.out.length < n) this.out = Buffer.allocUnsafe(Math.max(n, this.out.length * 2));
+    const e = this.entry;
+    e.seq = r.seq;
+    e.receivedAtUs = r.received_at_us;
+    e.transport = transport;
+    e.flags = r.flags;
+    e.peerPort = r.peer_port;
+    e.raw = r.raw;
+    this.out[0] = 0x00;
+    const end = encodeEntryInto(this.out, 1, e, this.strings);
+    return this.out.subarray(0, end);
+  }
+}

@@ -1,5 +1,8 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, existsSync, unlinkSync } from 'node:fs';
+import { open as openAsync, rename as renameAsync } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { generateSigningKeyPair } from './keys.js';
 
 /**
  * The running secrets of the writer: the open block's MAC key and the current signing key.
@@ -31,6 +34,12 @@ export class KeyStateError extends Error {
   }
 }
 
+/** A new block key and signing key pair, for the checkpoint after the current one. */
+export function freshNextKeys(): NonNullable<KeyState['next']> {
+  const signing = generateSigningKeyPair();
+  return { blockKey: randomBytes(32), signingPublic: signing.publicKey, signingPrivate: signing.privateKey };
+}
+
 export function keyStatePath(dataDir: string): string {
   return join(dataDir, KEYSTATE_FILE);
 }
@@ -58,7 +67,38 @@ export function writeFileAtomic(path: string, content: string | Buffer, mode: nu
   fsyncDir(dirname(path));
 }
 
+/**
+ * writeFileAtomic on the libuv thread pool: the same write, fsync, rename and directory fsync,
+ * without stalling the thread that receives datagrams while the disk flushes.
+ */
+export async function writeFileAtomicAsync(path: string, content: string | Buffer, mode: number): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await openAsync(tmp, 'w', mode);
+  try {
+    await fh.writeFile(content);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await renameAsync(tmp, path);
+  const dh = await openAsync(dirname(path), 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
 export function saveKeyState(path: string, s: KeyState): void {
+  writeFileAtomic(path, keyStateJson(s), 0o600);
+}
+
+/** saveKeyState without blocking the calling thread; resolves once the file is durable. */
+export function saveKeyStateAsync(path: string, s: KeyState): Promise<void> {
+  return writeFileAtomicAsync(path, keyStateJson(s), 0o600);
+}
+
+function keyStateJson(s: KeyState): string {
   const json = JSON.stringify({
     version: s.version,
     fingerprint: s.fingerprint,
@@ -74,7 +114,7 @@ export function saveKeyState(path: string, s: KeyState): void {
         }
       : {}),
   });
-  writeFileAtomic(path, json + '\n', 0o600);
+  return json + '\n';
 }
 
 function hexField(o: Record<string, unknown>, name: string, bytes: number, path: string): Buffer {

@@ -2,7 +2,6 @@ import { createHash, hash } from 'node:crypto';
 
 /** RFC 6962 / RFC 9162 Merkle tree hashing: leaf SHA-256(0x00 || d), node SHA-256(0x01 || l || r). */
 const LEAF_PREFIX = Buffer.from([0x00]);
-const NODE_PREFIX = Buffer.from([0x01]);
 
 export function leafHash(data: Buffer): Buffer {
   return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
@@ -14,9 +13,15 @@ export function leafHashOfPrefixed(prefixed: Buffer): Buffer {
   return hash('sha256', prefixed, 'buffer');
 }
 
+/** Scratch space for `0x01 || left || right`: hash() copies its input, so one buffer serves every call. */
+const nodeInput = Buffer.alloc(65, 0x01);
+
 export function nodeHash(left: Buffer, right: Buffer): Buffer {
   // One-shot hashing of a 65-byte concatenation beats a hash object with three updates.
-  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right], 65), 'buffer');
+  if (left.length !== 32 || right.length !== 32) throw new RangeError(`node hash: expected two 32-byte hashes, got ${left.length} and ${right.length} bytes`);
+  left.copy(nodeInput, 1);
+  right.copy(nodeInput, 33);
+  return hash('sha256', nodeInput, 'buffer');
 }
 
 /** MTH of the empty list: the hash of the empty string (RFC 9162 §2.1.1). */
@@ -86,9 +91,10 @@ export function inclusionProof(leafHashes: readonly Buffer[], index: number): Bu
   return path;
 }
 
-/** RFC 9162 §2.1.3.2: the root a path leads to, or undefined when the path has the wrong length. */
+/** RFC 9162 §2.1.3.2: the root a path leads to, or undefined when the path has the wrong length or shape. */
 export function rootFromInclusionProof(leaf: Buffer, index: number, size: number, path: readonly Buffer[]): Buffer | undefined {
   if (!Number.isInteger(index) || !Number.isInteger(size) || index < 0 || index >= size) return undefined;
+  if (leaf.length !== 32 || path.some((p) => p.length !== 32)) return undefined;
   let fn = index;
   let sn = size - 1;
   let r = leaf;

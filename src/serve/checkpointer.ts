@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { escrowBlockKey } from '../chain/escrow.js';
-import { generateSigningKeyPair } from '../chain/keys.js';
-import { saveKeyState, type KeyState } from '../chain/keystate.js';
+import { freshNextKeys, saveKeyState, saveKeyStateAsync, type KeyState } from '../chain/keystate.js';
 import { buildCheckpoint } from '../checkpoint/build.js';
 import type { CheckpointReason } from '../checkpoint/format.js';
 import { nowUs } from '../receive/stamp.js';
@@ -22,13 +20,17 @@ export interface CheckpointerOptions {
   onCheckpoint: (index: number, count: number, reason: CheckpointReason) => void;
 }
 
+type NextKeys = NonNullable<KeyState['next']>;
+
 /**
  * Closes blocks with signed checkpoints. The write order is what makes a crash at any point
  * recoverable (see recovery.ts):
- *   1. the next block key and signing key are added to the key-state file (fsync'd);
+ *   1. the next block key and signing key are in the key-state file (fsync'd): chosen when the
+ *      previous checkpoint was promoted, or written now for the first checkpoint after a start;
  *   2. the sequencer moves to the next block; storage commits the block switch;
  *   3. the checkpoint, signed with the current key, is committed;
- *   4. the key state is promoted, erasing the disclosed block key and the used signing key.
+ *   4. the key state is promoted, erasing the disclosed block key and the used signing key, and
+ *      choosing the keys for the checkpoint after (step 1 of the next one).
  * One checkpoint is in progress at a time; a request meanwhile runs right after it.
  */
 export class Checkpointer {
@@ -116,10 +118,18 @@ export class Checkpointer {
   private async close(reason: CheckpointReason): Promise<void> {
     this.arm();
     const j = this.ks.block;
-    const nextSigning = generateSigningKeyPair();
-    const pending = { ...this.ks, next: { blockKey: randomBytes(32), signingPublic: nextSigning.publicKey, signingPrivate: nextSigning.privateKey } };
-    saveKeyState(this.o.keyStatePath, pending);
-    this.ks = pending;
+    let pending: KeyState & { next: NextKeys };
+    if (this.ks.next) {
+      // Chosen and made durable when checkpoint j-1 was promoted: nothing to write here, so the
+      // block closes at exactly the entry that filled it.
+      pending = this.ks as KeyState & { next: NextKeys };
+    } else {
+      // Recovery chooses them at start and every promotion chooses the following ones, so this
+      // is a fallback that keeps the write order if that ever changes.
+      pending = { ...this.ks, next: freshNextKeys() };
+      saveKeyState(this.o.keyStatePath, pending);
+      this.ks = pending;
+    }
     faultPoint('checkpoint-after-pending-keys');
 
     this.o.flushQueue();
@@ -146,8 +156,14 @@ export class Checkpointer {
     );
     await this.storage.commitCheckpoint(j, time, cp.bytes);
     faultPoint('checkpoint-after-commit');
-    const promoted: KeyState = { version: 1, fingerprint: pending.fingerprint, block: j + 1, blockKey: pending.next.blockKey, signingPublic: pending.next.signingPublic, signingPrivate: pending.next.signingPrivate };
-    saveKeyState(this.o.keyStatePath, promoted);
+    // The promoted state already carries the keys for checkpoint j+1 (not after the last one, so
+    // a clean stop leaves none pending). Written off the main thread: a synchronous fsync here
+    // stalled UDP reception long enough to drop datagrams.
+    const promoted: KeyState = {
+      version: 1, fingerprint: pending.fingerprint, block: j + 1, blockKey: pending.next.blockKey, signingPublic: pending.next.signingPublic, signingPrivate: pending.next.signingPrivate,
+      ...(reason === 'shutdown' ? {} : { next: freshNextKeys() }),
+    };
+    await saveKeyStateAsync(this.o.keyStatePath, promoted);
     faultPoint('checkpoint-after-promote');
     this.ks = promoted;
     this.previousHash = cp.hash;

@@ -6,7 +6,7 @@ import type { ListenerCounters } from '../receive/counters.js';
 import { StreamListener } from '../receive/stream.js';
 import { UdpListener } from '../receive/udp.js';
 import { readUdpKernelDrops } from '../receive/udp-drops.js';
-import { writeFileAtomic } from '../chain/keystate.js';
+import { writeFileAtomic, writeFileAtomicAsync } from '../chain/keystate.js';
 import { Sequencer } from './sequencer.js';
 import type { Server } from 'node:net';
 import { AnchorWorker, type AnchorStatus } from '../anchor/anchor-worker.js';
@@ -73,6 +73,8 @@ export class Daemon {
   private control: Server | undefined;
   private metrics: { server: Server; store: LogStore } | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
+  /** The periodic status write under way, if any (stop waits for it: both use one temp name). */
+  private statusWriting: Promise<void> | undefined;
   private readonly startedAt = new Date().toISOString();
   private constructor(
     private readonly cfg: ServeConfig,
@@ -96,11 +98,11 @@ export class Daemon {
     }
     const rec = recoverLog(cfg.dataDir);
     for (const r of rec.repairs) log.warn(`recovery: ${r}`);
-    const sequencer = new Sequencer({ nextSeq: rec.nextSeq, head: rec.head, block: rec.keyState.block, blockKey: rec.keyState.blockKey, blockFirstSeq: rec.blockFirstSeq });
     const warn = rateLimitedWarn(log);
     const storage = new StoreWriter(paths.database, (error, pending) =>
       log.error(`commit failed; ${pending} sealed batches kept in memory and retried: ${error}`),
     );
+    const sequencer = new Sequencer({ nextSeq: rec.nextSeq, head: rec.head, block: rec.keyState.block, blockKey: rec.keyState.blockKey, blockFirstSeq: rec.blockFirstSeq }, storage.allocate);
     // Assigned below: the queue and the checkpointer refer to each other.
     let checkpointer: Checkpointer;
     const queue = new WriteQueue({
@@ -155,7 +157,7 @@ export class Daemon {
     }
     log.info(`immutalog serving log ${rec.identity.fingerprint} from ${paths.database}: ${daemon.listeners.map((l) => l.name).join(', ')}`);
     daemon.writeStatus('running');
-    daemon.statusTimer = setInterval(() => daemon.writeStatus('running'), STATUS_INTERVAL_MS);
+    daemon.statusTimer = setInterval(() => daemon.writeStatusInBackground(), STATUS_INTERVAL_MS);
     daemon.statusTimer.unref();
     return daemon;
   }
@@ -212,12 +214,17 @@ export class Daemon {
     };
   }
 
-  private writeStatus(state: DaemonStatus['state']): void {
+  private readKernelDrops(): void {
     for (const l of this.listeners) {
       if (!(l instanceof UdpListener)) continue;
       const drops = readUdpKernelDrops(l.port, l.name.startsWith('udp://['));
       if (drops !== undefined) l.counters.kernelDrops = drops;
     }
+  }
+
+  /** At start and stop, when nothing else waits on this thread. */
+  private writeStatus(state: DaemonStatus['state']): void {
+    this.readKernelDrops();
     try {
       writeFileAtomic(dataPaths(this.cfg.dataDir).statusFile, JSON.stringify(this.status(state), null, 1) + '\n', 0o640);
     } catch (e) {
@@ -225,9 +232,24 @@ export class Daemon {
     }
   }
 
+  /**
+   * The periodic rewrite, on the thread pool: its fsyncs, done on this thread while the storage
+   * thread kept the disk busy, stalled reception long enough to overflow UDP socket buffers.
+   */
+  private writeStatusInBackground(): void {
+    if (this.statusWriting) return;
+    this.readKernelDrops();
+    this.statusWriting = writeFileAtomicAsync(dataPaths(this.cfg.dataDir).statusFile, JSON.stringify(this.status('running'), null, 1) + '\n', 0o640)
+      .catch((e: Error) => this.warn('status-write', `cannot write status file: ${e.message}`))
+      .finally(() => {
+        this.statusWriting = undefined;
+      });
+  }
+
   /** Clean stop: no new input, every accepted message committed, then the database closed. */
   async stop(): Promise<void> {
     if (this.statusTimer) clearInterval(this.statusTimer);
+    await this.statusWriting;
     this.writeStatus('stopping');
     this.control?.close();
     if (this.metrics) {

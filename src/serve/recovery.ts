@@ -1,6 +1,6 @@
 import { encodeStoredEntry } from '../chain/encoding.js';
 import { escrowBlockKey } from '../chain/escrow.js';
-import { KeyStateError, loadKeyState, saveKeyState, type KeyState } from '../chain/keystate.js';
+import { freshNextKeys, KeyStateError, loadKeyState, saveKeyState, type KeyState } from '../chain/keystate.js';
 import { genesisHash } from '../chain/mac.js';
 import { buildCheckpoint } from '../checkpoint/build.js';
 import { checkpointHash, GENESIS_PREVIOUS } from '../checkpoint/format.js';
@@ -35,8 +35,10 @@ function promote(ks: KeyState): KeyState {
  * promoted) means that after a crash at any point one of these holds:
  *   - the key state has no pending keys: nothing to do;
  *   - it has pending keys and checkpoint j is committed: promote them;
- *   - it has pending keys and checkpoint j is not committed: finish checkpoint j from the
- *     database (its entries, the keys still in the key state), then promote.
+ *   - it has pending keys, block j+1 is open and checkpoint j is not committed: finish
+ *     checkpoint j from the database (its entries, the keys still in the key state), then promote;
+ *   - it has pending keys and block j is still the open one: nothing to do; they were chosen
+ *     ahead of checkpoint j (at the previous promotion) and checkpoint j will use them.
  */
 export function recoverLog(dir: string): RecoveredLog {
   const p = dataPaths(dir);
@@ -61,13 +63,23 @@ export function recoverLog(dir: string): RecoveredLog {
 
     if (ks.next) {
       const j = ks.block;
-      if (store.checkpoint(j) === undefined) {
-        finishCheckpoint(store, identity, ks as KeyState & { next: NonNullable<KeyState['next']> }, logId);
-        repairs.push(`checkpoint ${j} was interrupted; completed it from the stored entries`);
-      } else {
+      if (store.checkpoint(j) !== undefined) {
         repairs.push(`checkpoint ${j} was committed but the key state not yet advanced; advanced it`);
+        ks = promote(ks);
+        saveKeyState(p.keyState, ks);
+      } else if (store.block(j + 1) !== undefined) {
+        finishCheckpoint(store, identity, ks as KeyState & { next: NonNullable<KeyState['next']> }, logId);
+        repairs.push(`checkpoint ${j} was interrupted after its block switch; completed it from the stored entries`);
+        ks = promote(ks);
+        saveKeyState(p.keyState, ks);
       }
-      ks = promote(ks);
+      // Otherwise block j is still open and the keys are only chosen: checkpoint j (the restart
+      // checkpoint, or a later one) uses them as they are.
+    }
+    if (!ks.next) {
+      // Chosen now, before anything is received, so that no checkpoint while receiving has to
+      // wait for a key-state fsync on the receiving thread.
+      ks = { ...ks, next: freshNextKeys() };
       saveKeyState(p.keyState, ks);
     }
 

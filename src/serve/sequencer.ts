@@ -11,7 +11,11 @@ export class Sequencer {
   private firstSeqOfBlock: number;
   sealed = 0;
 
-  constructor(start: ChainPosition & { blockFirstSeq: number }) {
+  constructor(
+    start: ChainPosition & { blockFirstSeq: number },
+    /** Batch buffers (the storage thread hands them back for reuse). */
+    private readonly allocate?: (size: number) => Buffer,
+  ) {
     this.at = { nextSeq: start.nextSeq, head: start.head, block: start.block, blockKey: start.blockKey };
     this.firstSeqOfBlock = start.blockFirstSeq;
   }
@@ -38,7 +42,7 @@ export class Sequencer {
 
   seal(frames: readonly ReceivedFrame[]): SealedBatch {
     const fields = frames.map((f) => fieldsToJson(parseRecord(f.raw)));
-    const { batch, next } = sealBatch(this.at, frames, fields);
+    const { batch, next } = sealBatch(this.at, frames, fields, this.allocate);
     this.at = next;
     this.sealed += batch.count;
     return batch;

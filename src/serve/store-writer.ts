@@ -3,8 +3,24 @@ import type { SealedBatch } from '../chain/batch.js';
 import type { BlockRow } from '../store/log-store.js';
 import type { FromWorker, ToWorker } from '../store/ingest-worker.js';
 
+/**
+ * Batch buffers go to the storage thread and come back once committed, to be written again:
+ * left to the storage thread's garbage collector, the transferred buffers piled up as external
+ * memory (tens of MB under a flood) before a collection freed them.
+ */
+const POOL_BUFFER_BYTES = 1 << 20;
+/** More than the high-water mark keeps in flight, so a flood does not allocate afresh. */
+const POOL_BUFFERS = 8;
+
+/**
+ * The storage thread's rows live only until their commit, so a small young generation costs it
+ * little time; V8's default (48 MB) made it a quarter of the daemon's memory under a flood.
+ */
+const STORAGE_YOUNG_GENERATION_MB = 16;
+
 /** Main-thread side of the storage thread: posts batches, tracks what is not yet durable. */
 export class StoreWriter {
+  private readonly pool: ArrayBuffer[] = [];
   private readonly worker: Worker;
   private closedPromise: Promise<void> | undefined;
   private resolveClosed: (() => void) | undefined;
@@ -18,7 +34,7 @@ export class StoreWriter {
   private readonly waiters = new Map<string, (m: FromWorker) => void>();
 
   constructor(database: string, private readonly onFailure: (error: string, pending: number) => void) {
-    this.worker = new Worker(new URL('../store/ingest-worker.js', import.meta.url), { workerData: { database } });
+    this.worker = new Worker(new URL('../store/ingest-worker.js', import.meta.url), { workerData: { database }, resourceLimits: { maxYoungGenerationSizeMb: STORAGE_YOUNG_GENERATION_MB } });
     this.worker.on('message', (m: FromWorker) => this.onMessage(m));
     this.worker.on('error', (e) => {
       this.lastCommitError = `storage thread died: ${e.message}`;
@@ -28,6 +44,7 @@ export class StoreWriter {
 
   private onMessage(m: FromWorker): void {
     if (m.type === 'committed') {
+      for (const b of m.buffers) if (this.pool.length < POOL_BUFFERS && b.byteLength === POOL_BUFFER_BYTES) this.pool.push(b);
       this.unackedBytes -= m.bytes;
       this.committed += m.count;
       this.lastCommittedSeq = m.lastSeq;
@@ -51,11 +68,17 @@ export class StoreWriter {
     return () => this.committedListeners.delete(fn);
   }
 
+  /** A buffer for a batch of `size` bytes, at offset 0 of an ArrayBuffer that can be transferred. */
+  readonly allocate = (size: number): Buffer => {
+    if (size > POOL_BUFFER_BYTES) return Buffer.allocUnsafeSlow(size);
+    return Buffer.from(this.pool.pop() ?? new ArrayBuffer(POOL_BUFFER_BYTES), 0, size);
+  };
+
   post(batch: SealedBatch): void {
     const b = batch.buffer;
     this.unackedBytes += b.byteLength;
     // A batch buffer is allocated for this purpose alone, so its memory can move to the worker.
-    const owned = b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+    const owned = b.byteOffset === 0 && (b.byteLength === b.buffer.byteLength || b.buffer.byteLength === POOL_BUFFER_BYTES) ? b.buffer : b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
     const msg: ToWorker = { type: 'batch', buffer: owned as ArrayBuffer, byteOffset: 0, byteLength: b.byteLength };
     this.worker.postMessage(msg, [owned as ArrayBuffer]);
   }

@@ -1,8 +1,7 @@
-import { parentPort, workerData } from 'node:worker_threads';
-import { decodeEntry, encodeStoredEntry } from '../chain/encoding.js';
-import { unpackBatch } from '../chain/batch.js';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { encodeStoredEntry } from '../chain/encoding.js';
+import { unpackRows } from '../chain/batch.js';
 import { leafHash, leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
-import { TRANSPORT } from '../receive/frame.js';
 import { LogStore, type BlockRow, type EntryRow } from './log-store.js';
 
 /**
@@ -20,17 +19,24 @@ export type ToWorker =
   | { type: 'checkpoint'; idx: number; timeUs: number; bytes: Uint8Array }
   | { type: 'close' };
 export type FromWorker =
-  | { type: 'committed'; count: number; bytes: number; lastSeq: number }
+  /** `buffers`: the committed batches' memory, handed back for reuse. */
+  | { type: 'committed'; count: number; bytes: number; lastSeq: number; buffers: ArrayBuffer[] }
   | { type: 'block-sealed'; block: number; firstSeq: number; count: number; entryRoot: Uint8Array }
   | { type: 'checkpoint-committed'; idx: number }
   | { type: 'commit-failed'; error: string; retryMs: number; pending: number }
   | { type: 'closed' };
 
 const RETRY_MIN_MS = 100;
+/**
+ * Batches that queued up while a commit (and its fsync) ran are committed together, up to this
+ * many rows: the main thread cuts small batches so that its frames die young, and this keeps the
+ * number of fsyncs per second from growing with it.
+ */
+const MAX_ROWS_PER_COMMIT = 16384;
 const RETRY_MAX_MS = 5000;
 
 type Task =
-  | { kind: 'rows'; rows: EntryRow[]; leaves: Buffer[]; bytes: number; lastSeq: number }
+  | { kind: 'rows'; rows: EntryRow[]; leaves: Buffer[]; bytes: number; lastSeq: number; memory: ArrayBuffer }
   | { kind: 'seal'; block: number; next: BlockRow }
   | { kind: 'checkpoint'; idx: number; timeUs: number; bytes: Buffer }
   | { kind: 'close' };
@@ -49,27 +55,18 @@ const open = (() => {
   return { block: b?.block ?? 0, firstSeq: b?.first_seq ?? 0, acc };
 })();
 
-function toTask(buf: Buffer): Task {
-  const { block, entries } = unpackBatch(buf);
-  const leaves: Buffer[] = new Array(entries.length);
-  const rows: EntryRow[] = entries.map((e, i) => {
-    leaves[i] = leafHashOfPrefixed(e.leafInput);
-    const f = decodeEntry(e.encoding);
-    return {
-      seq: f.seq, block, received_at_us: f.receivedAtUs, transport: TRANSPORT[f.transport], flags: f.flags,
-      listener: f.listener, peer_address: f.peerAddress, peer_port: f.peerPort, raw: f.raw, mac: e.mac, fields: e.fieldsJson,
-    };
-  });
-  return { kind: 'rows', rows, leaves, bytes: buf.byteLength, lastSeq: rows.length ? rows[rows.length - 1]!.seq : -1 };
+function toTask(memory: ArrayBuffer, byteOffset: number, byteLength: number): Task {
+  const buf = Buffer.from(memory, byteOffset, byteLength);
+  const leaves: Buffer[] = [];
+  const { rows } = unpackRows(buf, (leafInput) => leaves.push(leafHashOfPrefixed(leafInput)));
+  return { kind: 'rows', rows, leaves, bytes: buf.byteLength, lastSeq: rows.length ? rows[rows.length - 1]!.seq : -1, memory };
 }
 
 /** Runs one task; returns the message to send once it is durable. */
 function run(t: Task): FromWorker | undefined {
   switch (t.kind) {
     case 'rows':
-      store.appendEntries(t.rows);
-      for (const l of t.leaves) open.acc.addLeafHash(l);
-      return { type: 'committed', count: t.rows.length, bytes: t.bytes, lastSeq: t.lastSeq };
+      throw new Error('rows are committed by commitRows');
     case 'seal': {
       if (t.block !== open.block) throw new Error(`seal of block ${t.block}, but block ${open.block} is open`);
       store.insertBlock(t.next);
@@ -93,8 +90,10 @@ function drain(): void {
   while (tasks.length > 0) {
     const t = tasks[0]!;
     let reply: FromWorker | undefined;
+    let done = 1;
     try {
-      reply = run(t);
+      if (t.kind === 'rows') [reply, done] = commitRows();
+      else reply = run(t);
     } catch (e) {
       retryMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, retryMs * 2));
       port.postMessage({ type: 'commit-failed', error: (e as Error).message, retryMs, pending: tasks.length } satisfies FromWorker);
@@ -102,8 +101,8 @@ function drain(): void {
       return;
     }
     retryMs = 0;
-    tasks.shift();
-    if (reply) port.postMessage(reply);
+    tasks.splice(0, done);
+    if (reply) port.postMessage(reply, reply.type === 'committed' ? reply.buffers : []);
     if (t.kind === 'close') {
       port.close();
       return;
@@ -111,11 +110,39 @@ function drain(): void {
   }
 }
 
-port.on('message', (m: ToWorker) => {
-  if (m.type === 'batch') tasks.push(toTask(Buffer.from(m.buffer, m.byteOffset, m.byteLength)));
+/**
+ * Commits the run of row tasks at the head of the queue in one transaction (all or none) and
+ * hashes them into the open block's tree. Returns the reply and how many tasks it covered.
+ */
+function commitRows(): [FromWorker, number] {
+  const run: Extract<Task, { kind: 'rows' }>[] = [];
+  let rows = 0;
+  for (const t of tasks) {
+    if (t.kind !== 'rows' || (run.length > 0 && rows + t.rows.length > MAX_ROWS_PER_COMMIT)) break;
+    run.push(t);
+    rows += t.rows.length;
+  }
+  store.appendEntryRuns(run.map((t) => t.rows));
+  let bytes = 0;
+  for (const t of run) {
+    for (const l of t.leaves) open.acc.addLeafHash(l);
+    bytes += t.bytes;
+  }
+  // The rows (views into these buffers) are dropped with their tasks once this returns.
+  return [{ type: 'committed', count: rows, bytes, lastSeq: run[run.length - 1]!.lastSeq, buffers: run.map((t) => t.memory) }, run.length];
+}
+
+function enqueue(m: ToWorker): void {
+  if (m.type === 'batch') tasks.push(toTask(m.buffer, m.byteOffset, m.byteLength));
   else if (m.type === 'seal-block') tasks.push({ kind: 'seal', block: m.block, next: { ...m.next, escrow: Buffer.from(m.next.escrow) } });
   else if (m.type === 'checkpoint') tasks.push({ kind: 'checkpoint', idx: m.idx, timeUs: m.timeUs, bytes: Buffer.from(m.bytes) });
   else tasks.push({ kind: 'close' });
+}
+
+port.on('message', (m: ToWorker) => {
+  enqueue(m);
+  // Take in everything that arrived while the last commit ran, so it can share one transaction.
+  for (let r = receiveMessageOnPort(port); r !== undefined; r = receiveMessageOnPort(port)) enqueue(r.message as ToWorker);
   // While a retry is scheduled, new tasks wait behind the failed one to keep their order.
   if (retryTimer === undefined) drain();
 });

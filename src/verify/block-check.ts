@@ -1,7 +1,7 @@
-import { encodeStoredEntry, EncodingError } from '../chain/encoding.js';
+import { EncodingError, StoredEntryEncoder } from '../chain/encoding.js';
 import type { EntryRow } from '../store/log-store.js';
 import { chainMac } from '../chain/mac.js';
-import { leafHash, MerkleAccumulator } from '../checkpoint/merkle.js';
+import { leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
 import { fieldsToJson, parseRecord, PARSER_VERSION } from '../parse/index.js';
 import type { Failure } from './failures.js';
 
@@ -14,7 +14,8 @@ function olderParserVersion(fields: string): number | undefined {
   return v >= 1 && v < PARSER_VERSION ? v : undefined;
 }
 
-
+/** Stands in for the leaf of an entry that cannot be encoded, so the root still fails. */
+const UNENCODABLE_LEAF = Buffer.alloc(32);
 
 /** One block (or the open block) to check: its range, key, and what its checkpoint claims. */
 export interface BlockTask {
@@ -49,6 +50,7 @@ export interface BlockResult {
 export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResult {
   const failures: Failure[] = [];
   const acc = task.expect ? new MerkleAccumulator() : undefined;
+  const encoder = new StoredEntryEncoder();
   let expectSeq = task.firstSeq;
   let prev = task.startHead;
   let checked = 0;
@@ -69,20 +71,20 @@ export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResu
     if (e.block !== task.block) {
       failures.push({ code: 'ENTRY_BLOCK_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: String(task.block), actual: String(e.block), detail: `entry ${e.seq} is filed under block ${e.block}; its sequence number is in block ${task.block}` });
     }
-    let encoded: Buffer | undefined;
+    let leafInput: Buffer | undefined;
     try {
-      encoded = encodeStoredEntry(e);
+      leafInput = encoder.leafInput(e);
     } catch (err) {
       if (!(err instanceof EncodingError)) throw err;
       failures.push({ code: 'ENTRY_BAD_ENCODING', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: err.expected, actual: err.actual, detail: err.message });
     }
-    if (encoded && task.key) {
-      const mac = chainMac(task.key, prev, encoded);
+    if (leafInput && task.key) {
+      const mac = chainMac(task.key, prev, leafInput.subarray(1));
       if (!mac.equals(e.mac)) {
         failures.push({ code: 'ENTRY_MAC_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: mac.toString('hex'), actual: Buffer.from(e.mac).toString('hex'), detail: `MAC of entry ${e.seq} does not match its contents and predecessor` });
       }
     }
-    if (acc) acc.addLeafHash(encoded ? leafHash(encoded) : Buffer.alloc(32));
+    if (acc) acc.addLeafHash(leafInput ? leafHashOfPrefixed(leafInput) : UNENCODABLE_LEAF);
     // Fields of an older parser version cannot be re-derived here: counted, not failed. Any
     // other version (unknown, newer, malformed) is itself a sign the column was edited.
     const older = e.fields.startsWith(FIELDS_PREFIX) ? undefined : olderParserVersion(e.fields);

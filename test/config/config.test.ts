@@ -37,7 +37,7 @@ const DEFAULTS: Partial<ServeConfig> = {
   frameTimeoutSec: 30,
   framing: 'auto',
   commitDelayMs: 10,
-  commitBatch: 4096,
+  commitBatch: 1024,
   queueHighWaterBytes: 4 * 1024 * 1024,
 };
 
