@@ -78,6 +78,7 @@ export class LogStore {
   private readonly db: Database.Database;
   private readonly insertEntry: Database.Statement;
   private readonly insertBlockStmt: Database.Statement;
+  private utf8: boolean | undefined;
   private readonly appendTx: (runs: readonly (readonly EntryRow[])[]) => void;
 
   private constructor(db: Database.Database) {
@@ -111,6 +112,8 @@ export class LogStore {
       // Takes effect only when the file is created. For rows of a few hundred bytes, 16 KiB pages
       // cost a third less per insert than the 4 KiB default, and 32 KiB another tenth.
       db.pragma(`page_size = ${PAGE_SIZE}`);
+      // The default, made explicit: iterateSeqRangeForVerify relies on it.
+      db.pragma("encoding = 'UTF-8'");
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.exec(SCHEMA_SQL);
@@ -198,6 +201,33 @@ export class LogStore {
   /** Entries in a sequence range [from, to), in order; streamed. */
   *iterateSeqRange(from: number, to: number): IterableIterator<EntryRow> {
     yield* this.db.prepare('SELECT * FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq').iterate(from, to) as IterableIterator<EntryRow>;
+  }
+
+  /**
+   * iterateSeqRange for verification, which reads every row of the log: the same rows, read
+   * about 40 % faster. better-sqlite3 copies each BLOB into a Buffer of its own, so raw and mac
+   * come as one BLOB (`raw || mac`: concatenation and the cast to BLOB keep the bytes as they
+   * are in a UTF-8 database, which LogStore.open makes every log) and are split here, and rows
+   * come as arrays rather than named objects.
+   */
+  *iterateSeqRangeForVerify(from: number, to: number): IterableIterator<EntryRow> {
+    this.utf8 ??= this.db.pragma('encoding', { simple: true }) === 'UTF-8';
+    if (!this.utf8) {
+      yield* this.iterateSeqRange(from, to);
+      return;
+    }
+    const rows = this.db
+      .prepare('SELECT seq, block, received_at_us, transport, flags, listener, peer_address, peer_port, CAST(raw || mac AS BLOB), length(mac), fields FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq')
+      .raw()
+      .iterate(from, to) as IterableIterator<[number, number, number, number, number, string, string, number, Buffer, number, string]>;
+    for (const r of rows) {
+      const both = r[8];
+      const split = both.length - r[9];
+      yield {
+        seq: r[0], block: r[1], received_at_us: r[2], transport: r[3], flags: r[4], listener: r[5], peer_address: r[6], peer_port: r[7],
+        raw: both.subarray(0, split), mac: both.subarray(split), fields: r[10],
+      };
+    }
   }
 
   /** The first entry received at or after a time (entries are in receive order, give or take clock steps). */

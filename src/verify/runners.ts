@@ -12,7 +12,7 @@ export class InlineRunner implements BlockRunner {
     this.store = LogStore.open(databasePath, { create: false, readonly: true });
   }
   run(task: BlockTask): Promise<BlockResult> {
-    return Promise.resolve(checkBlock(task, this.store.iterateSeqRange(task.firstSeq, task.endSeq)));
+    return Promise.resolve(checkBlock(task, this.store.iterateSeqRangeForVerify(task.firstSeq, task.endSeq)));
   }
   /** Cheap size probe (the last sequence number), to choose between inline and threads. */
   entryCountAtLeast(n: number): boolean {
