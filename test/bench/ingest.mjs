@@ -14,6 +14,8 @@ import Database from 'better-sqlite3';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = join(here, '..', '..', 'dist', 'cli', 'main.js');
+// node's flags as `npm start` (and the systemd unit, and the executable's #! line) pass them.
+const NODE_FLAGS = JSON.parse(readFileSync(join(here, '..', '..', 'package.json'), 'utf8')).scripts.start.split(' ').filter((a) => a.startsWith('--'));
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : def; };
 const TCP_COUNT = Number(opt('--tcp-count', '2000000'));
@@ -28,7 +30,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function startDaemon(extra = []) {
   const dir = mkdtempSync(join(tmpdir(), 'immutalog-bench-'));
-  const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dir, '--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--log-level', 'warn', ...EXTRA, ...extra], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [...NODE_FLAGS, CLI, 'serve', '--data-dir', dir, '--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--log-level', 'warn', ...EXTRA, ...extra], { stdio: ['ignore', 'inherit', 'inherit'] });
   const statusPath = join(dir, 'status.json');
   for (let i = 0; i < 400; i++) {
     if (existsSync(statusPath)) {

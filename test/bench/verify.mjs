@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = join(here, '..', '..', 'dist', 'cli', 'main.js');
+// node's flags as `npm start` (and the systemd unit, and the executable's #! line) pass them.
+const NODE_FLAGS = JSON.parse(readFileSync(join(here, '..', '..', 'package.json'), 'utf8')).scripts.start.split(' ').filter((a) => a.startsWith('--'));
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : def; };
 const N = Number(opt('--entries', '5000000'));
@@ -25,7 +27,7 @@ function count() {
 
 async function build() {
   const t0 = Date.now();
-  const d = spawn(process.execPath, [CLI, 'serve', '--data-dir', dir, '--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const d = spawn(process.execPath, [...NODE_FLAGS, CLI, 'serve', '--data-dir', dir, '--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--log-level', 'warn'], { stdio: ['ignore', 'inherit', 'inherit'] });
   let port;
   for (let i = 0; i < 400 && !port; i++) {
     await sleep(25);
@@ -47,7 +49,7 @@ async function build() {
 }
 
 function timedVerify(threads) {
-  const r = spawnSync('/usr/bin/time', ['-v', process.execPath, CLI, 'verify', '--data-dir', dir, '--json', '--threads', String(threads), '--max-checkpoint-age', '100000000'], { maxBuffer: 1 << 28 });
+  const r = spawnSync('/usr/bin/time', ['-v', process.execPath, ...NODE_FLAGS, CLI, 'verify', '--data-dir', dir, '--json', '--threads', String(threads), '--max-checkpoint-age', '100000000'], { maxBuffer: 1 << 28 });
   const err = r.stderr.toString();
   const wall = /Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)/.exec(err);
   const secs = wall ? Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]) : NaN;
