@@ -15,7 +15,7 @@ import Database from 'better-sqlite3';
 const here = dirname(fileURLToPath(import.meta.url));
 const CLI = join(here, '..', '..', 'dist', 'cli', 'main.js');
 // node's flags as `npm start` (and the systemd unit, and the executable's #! line) pass them.
-const NODE_FLAGS = JSON.parse(readFileSync(join(here, '..', '..', 'package.json'), 'utf8')).scripts.start.split(' ').filter((a) => a.startsWith('--'));
+const START_FLAGS = JSON.parse(readFileSync(join(here, '..', '..', 'package.json'), 'utf8')).scripts.start.split(' ').filter((a) => a.startsWith('--'));
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : def; };
 const TCP_COUNT = Number(opt('--tcp-count', '2000000'));
@@ -26,6 +26,8 @@ const UDP_WARMUP = Number(opt('--udp-warmup-seconds', '2'));
 const POLL_MS = Number(opt('--poll-ms', '20'));
 // Extra daemon flags to compare settings, e.g. --serve-args '--commit-batch 4096'.
 const EXTRA = opt('--serve-args', '').split(' ').filter(Boolean);
+// node's own flags for the daemon, to compare (default: those of `npm start`); '' for none.
+const NODE_FLAGS = args.includes('--node-flags') ? opt('--node-flags', '').split(' ').filter(Boolean) : START_FLAGS;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function startDaemon(extra = []) {
