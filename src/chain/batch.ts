@@ -4,9 +4,11 @@ import { chainMac, MAC_BYTES } from './mac.js';
 /**
  * A sealed batch, as handed from the sequencer to the storage thread in one transferable
  * buffer (in-process only, never stored):
- *   u32 block | u32 count | count x ( u32 len | 0x00 | entry encoding | 32-byte MAC | u32 len | fields JSON )
+ *   u32 block | u32 count | u32 fieldsAt | count x ( u32 len | 0x00 | entry encoding | 32-byte MAC | u32 fields length )
+ *   | the entries' fields JSON end to end (from fieldsAt)
  * The 0x00 before each encoding makes `0x00 || enc`, the entry's RFC 6962 leaf input, one
- * contiguous slice, so the storage thread hashes it in one call without a copy.
+ * contiguous slice, so the storage thread hashes it in one call without a copy; the fields JSON
+ * arrives already end to end from the sequencer, so it goes in with one copy per batch.
  */
 export interface SealedBatch {
   buffer: Buffer;
@@ -16,6 +18,8 @@ export interface SealedBatch {
 }
 
 export type SealInput = Omit<EntryFields, 'seq'>;
+
+const HEADER_BYTES = 12;
 
 export interface ChainPosition {
   nextSeq: number;
@@ -30,18 +34,24 @@ export interface ChainPosition {
  * can advance at once. (A crash loses only what was never committed, and the next start
  * continues from the last committed entry, so no sequence number is ever skipped.)
  */
+/** Parsed-field JSON of each item as UTF-8, end to end: item i's is bytes[ends[i-1] ?? 0, ends[i]). */
+export interface FieldsJsonBytes {
+  bytes: Buffer;
+  ends: readonly number[];
+}
+
 export function sealBatch(
   at: ChainPosition,
   items: readonly SealInput[],
   /** Parsed-field JSON of each item, for the index; not covered by the MAC. */
-  fieldsJson: readonly string[],
+  fields: FieldsJsonBytes,
   /** Where the batch is written: a buffer of `size` bytes at offset 0 of an ArrayBuffer of its own. */
   allocate: (size: number) => Buffer = (size) => Buffer.allocUnsafeSlow(size),
 ): { batch: SealedBatch; next: ChainPosition } {
   const strings = new Map<string, PreparedStrings>();
   const prepared: PreparedStrings[] = new Array(items.length);
   const fieldBytes: number[] = new Array(items.length);
-  let size = 8;
+  let size = HEADER_BYTES;
   // Runs of frames from one connection share their strings: look them up once per run.
   let lastListener: string | undefined;
   let lastPeer: string | undefined;
@@ -56,15 +66,20 @@ export function sealBatch(
       lastPeer = it.peerAddress;
     }
     prepared[i] = s;
-    fieldBytes[i] = Buffer.byteLength(fieldsJson[i]!, 'utf8');
-    size += 4 + 1 + encodedLength(it.raw.length, s) + MAC_BYTES + 4 + fieldBytes[i]!;
+    fieldBytes[i] = fields.ends[i]! - (i === 0 ? 0 : fields.ends[i - 1]!);
+    size += 4 + 1 + encodedLength(it.raw.length, s) + MAC_BYTES + 4;
   }
+  const fieldsTotal = items.length === 0 ? 0 : fields.ends[items.length - 1]!;
+  const fieldsAt = size;
+  size += fieldsTotal;
   // Its own ArrayBuffer (not a slice of Node's shared pool), so it can be transferred without a copy.
   const buf = allocate(size);
+  if (fields.ends.length !== items.length) throw new RangeError(`batch: ${items.length} items but ${fields.ends.length} field JSONs`);
   if (buf.length !== size || buf.byteOffset !== 0) throw new RangeError(`batch buffer: expected ${size} bytes at offset 0, got ${buf.length} at ${buf.byteOffset}`);
   buf.writeUInt32BE(at.block, 0);
   buf.writeUInt32BE(items.length, 4);
-  let o = 8;
+  buf.writeUInt32BE(fieldsAt, 8);
+  let o = HEADER_BYTES;
   let head = at.head;
   let seq = at.nextSeq;
   const entry: EntryFields = { seq: 0, receivedAtUs: 0, transport: 'udp', flags: 0, listener: '', peerAddress: '', peerPort: 0, raw: buf };
@@ -82,13 +97,19 @@ export function sealBatch(
     const end = encodeEntryInto(buf, start, entry, prepared[i]!);
     buf.writeUInt32BE(end - start, o);
     head = chainMac(at.blockKey, head, buf.subarray(start, end));
-    head.copy(buf, end);
-    o = end + MAC_BYTES;
-    o = buf.writeUInt32BE(fieldBytes[i]!, o);
-    o += buf.write(fieldsJson[i]!, o, 'utf8');
+    buf.set(head, end);
+    o = buf.writeUInt32BE(fieldBytes[i]!, end + MAC_BYTES);
     seq++;
   }
+  if (o !== fieldsAt) throw new Error(`batch: entries end at ${o}, expected ${fieldsAt}`);
+  fields.bytes.copy(buf, fieldsAt, 0, fieldsTotal);
   return { batch: { buffer: buf, count: items.length, firstSeq: at.nextSeq, block: at.block }, next: { ...at, nextSeq: seq, head } };
+}
+
+/** buf[a, a+n) equals buf[b, b+n); a loop, as the strings are short and Buffer#compare is a native call. */
+function sameBytes(buf: Buffer, a: number, b: number, n: number): boolean {
+  for (let i = 0; i < n; i++) if (buf[a + i] !== buf[b + i]) return false;
+  return true;
 }
 
 /** One entry of a batch with the columns the store files it under. */
@@ -108,6 +129,9 @@ export interface UnpackedRow extends StoredEntryColumns {
 export function unpackRows(buf: Buffer, onLeafInput: (leafInput: Buffer) => void): { block: number; rows: UnpackedRow[] } {
   const block = buf.readUInt32BE(0);
   const count = buf.readUInt32BE(4);
+  const fieldsAt = buf.readUInt32BE(8);
+  if (fieldsAt > buf.length) throw new Error(`batch: fields at ${fieldsAt}, past its ${buf.length} bytes`);
+  let f = fieldsAt;
   const rows: UnpackedRow[] = new Array(count);
   let listener = '';
   let listenerAt = -1;
@@ -115,18 +139,18 @@ export function unpackRows(buf: Buffer, onLeafInput: (leafInput: Buffer) => void
   let peer = '';
   let peerAt = -1;
   let peerLen = 0;
-  let o = 8;
+  let o = HEADER_BYTES;
   for (let i = 0; i < count; i++) {
     const len = buf.readUInt32BE(o);
     const e = o + 5;
     const end = e + len;
-    if (buf[o + 4] !== 0x00 || buf[e] !== ENTRY_ENCODING_VERSION || end + MAC_BYTES + 4 > buf.length) {
+    if (buf[o + 4] !== 0x00 || buf[e] !== ENTRY_ENCODING_VERSION || end + MAC_BYTES + 4 > fieldsAt) {
       throw new Error(`batch: entry ${i} at byte ${o} is not a sealed v${ENTRY_ENCODING_VERSION} entry`);
     }
     onLeafInput(buf.subarray(o + 4, end));
     const ll = buf.readUInt16BE(e + 22);
     const ls = e + 24;
-    if (listenerAt < 0 || ll !== listenerLen || buf.compare(buf, listenerAt, listenerAt + ll, ls, ls + ll) !== 0) {
+    if (listenerAt < 0 || ll !== listenerLen || !sameBytes(buf, listenerAt, ls, ll)) {
       listener = buf.toString('utf8', ls, ls + ll);
       listenerAt = ls;
       listenerLen = ll;
@@ -134,7 +158,7 @@ export function unpackRows(buf: Buffer, onLeafInput: (leafInput: Buffer) => void
     const pls = ls + ll;
     const pl = buf.readUInt16BE(pls);
     const ps = pls + 2;
-    if (peerAt < 0 || pl !== peerLen || buf.compare(buf, peerAt, peerAt + pl, ps, ps + pl) !== 0) {
+    if (peerAt < 0 || pl !== peerLen || !sameBytes(buf, peerAt, ps, pl)) {
       peer = buf.toString('utf8', ps, ps + pl);
       peerAt = ps;
       peerLen = pl;
@@ -143,7 +167,7 @@ export function unpackRows(buf: Buffer, onLeafInput: (leafInput: Buffer) => void
     const rawAt = ps + pl + 6;
     if (rawAt + rawLen !== end) throw new Error(`batch: entry ${i}: raw length ${rawLen} does not end at the entry's end`);
     const fl = buf.readUInt32BE(end + MAC_BYTES);
-    const fs = end + MAC_BYTES + 4;
+    if (f + fl > buf.length) throw new Error(`batch: entry ${i}: fields JSON runs past the batch`);
     rows[i] = {
       seq: buf.readUInt32BE(e + 1) * 0x1_0000_0000 + buf.readUInt32BE(e + 5),
       block,
@@ -155,10 +179,11 @@ export function unpackRows(buf: Buffer, onLeafInput: (leafInput: Buffer) => void
       peer_port: buf.readUInt16BE(ps + pl),
       raw: buf.subarray(rawAt, end),
       mac: buf.subarray(end, end + MAC_BYTES),
-      fields: buf.toString('utf8', fs, fs + fl),
+      fields: buf.toString('utf8', f, f + fl),
     };
-    o = fs + fl;
+    f += fl;
+    o = end + MAC_BYTES + 4;
   }
-  if (o !== buf.length) throw new Error(`batch: expected ${buf.length} bytes, read ${o}`);
+  if (o !== fieldsAt || f !== buf.length) throw new Error(`batch: expected entries to end at ${fieldsAt} and fields at ${buf.length}, read ${o} and ${f}`);
   return { block, rows };
 }

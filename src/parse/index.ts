@@ -3,6 +3,7 @@ import type { ParsedFields } from './types.js';
 
 export type { HeaderFormat, OsloFields, ParsedFields } from './types.js';
 export { fieldsToJson, fieldsFromJson, FieldsJsonError } from './canonical.js';
+export { writeFieldsJson, NO_ROOM } from './canonical-bytes.js';
 
 export { PARSER_VERSION } from './version.js';
 

@@ -1,5 +1,5 @@
-import { sealBatch, type ChainPosition, type SealedBatch } from '../chain/batch.js';
-import { fieldsToJson, parseRecord } from '../parse/index.js';
+import { sealBatch, type ChainPosition, type FieldsJsonBytes, type SealedBatch } from '../chain/batch.js';
+import { NO_ROOM, parseRecord, writeFieldsJson } from '../parse/index.js';
 import type { ReceivedFrame } from '../receive/frame.js';
 
 /**
@@ -9,6 +9,8 @@ import type { ReceivedFrame } from '../receive/frame.js';
 export class Sequencer {
   private at: ChainPosition;
   private firstSeqOfBlock: number;
+  /** Field JSON of the batch being sealed; grows to the largest batch seen, never shrinks. */
+  private scratch = Buffer.allocUnsafe(256 * 1024);
   sealed = 0;
 
   constructor(
@@ -41,11 +43,28 @@ export class Sequencer {
   }
 
   seal(frames: readonly ReceivedFrame[]): SealedBatch {
-    const fields = frames.map((f) => fieldsToJson(parseRecord(f.raw)));
-    const { batch, next } = sealBatch(this.at, frames, fields, this.allocate);
+    const { batch, next } = sealBatch(this.at, frames, this.fieldsJson(frames), this.allocate);
     this.at = next;
     this.sealed += batch.count;
     return batch;
+  }
+
+  /** Parses each frame and writes its field JSON into the reused scratch buffer. */
+  private fieldsJson(frames: readonly ReceivedFrame[]): FieldsJsonBytes {
+    const ends: number[] = new Array(frames.length);
+    let o = 0;
+    for (let i = 0; i < frames.length; i++) {
+      const f = parseRecord(frames[i]!.raw);
+      let e = writeFieldsJson(this.scratch, o, f);
+      while (e === NO_ROOM) {
+        const bigger = Buffer.allocUnsafe(this.scratch.length * 2);
+        this.scratch.copy(bigger, 0, 0, o);
+        this.scratch = bigger;
+        e = writeFieldsJson(this.scratch, o, f);
+      }
+      ends[i] = o = e;
+    }
+    return { bytes: this.scratch, ends };
   }
 
   /** Everything sealed from now on belongs to `block`, MAC'd with its key; the chain runs on. */

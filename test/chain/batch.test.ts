@@ -3,7 +3,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { sealBatch, unpackRows, type SealInput } from '../../src/chain/batch.js';
+import { sealBatch, unpackRows, type FieldsJsonBytes, type SealInput } from '../../src/chain/batch.js';
 import { decodeEntry } from '../../src/chain/encoding.js';
 import { chainMac } from '../../src/chain/mac.js';
 import { TRANSPORT, type TransportName } from '../../src/receive/frame.js';
@@ -30,6 +30,14 @@ function frames(seed: number, n: number): SealInput[] {
   return out;
 }
 
+function jsonBytes(json: readonly string[]): FieldsJsonBytes {
+  const parts = json.map((j) => Buffer.from(j, 'utf8'));
+  const ends: number[] = [];
+  let e = 0;
+  for (const p of parts) ends.push((e += p.length));
+  return { bytes: Buffer.concat(parts), ends };
+}
+
 describe('sealBatch → unpackRows', () => {
   for (const seed of [1, 2, 3, 4, 5]) {
     it(`seed ${seed}: every column, leaf input and MAC comes back as sealed`, () => {
@@ -37,7 +45,7 @@ describe('sealBatch → unpackRows', () => {
       const fields = items.map((_, i) => (i % 7 === 0 ? `{"v":1,"fmt":"none","msg":"é ${i}"}` : `{"v":1,"fmt":"rfc5424","i":${i}}`));
       const key = randomBytes(32);
       const head0 = randomBytes(32);
-      const { batch, next } = sealBatch({ nextSeq: 1000 + seed, head: head0, block: 7, blockKey: key }, items, fields);
+      const { batch, next } = sealBatch({ nextSeq: 1000 + seed, head: head0, block: 7, blockKey: key }, items, jsonBytes(fields));
       const leafInputs: Buffer[] = [];
       const { block, rows } = unpackRows(batch.buffer, (l) => leafInputs.push(Buffer.from(l)));
       expect(block).toBe(7);
@@ -65,17 +73,17 @@ describe('sealBatch → unpackRows', () => {
   }
 
   it('an empty batch unpacks to no rows', () => {
-    const { batch } = sealBatch({ nextSeq: 0, head: Buffer.alloc(32), block: 0, blockKey: Buffer.alloc(32, 1) }, [], []);
+    const { batch } = sealBatch({ nextSeq: 0, head: Buffer.alloc(32), block: 0, blockKey: Buffer.alloc(32, 1) }, [], jsonBytes([]));
     expect(unpackRows(batch.buffer, () => undefined).rows).toEqual([]);
   });
 
   it('a damaged batch is refused, not misread', () => {
     const items = frames(9, 3);
-    const { batch } = sealBatch({ nextSeq: 0, head: Buffer.alloc(32), block: 0, blockKey: Buffer.alloc(32, 1) }, items, ['{}', '{}', '{}']);
+    const { batch } = sealBatch({ nextSeq: 0, head: Buffer.alloc(32), block: 0, blockKey: Buffer.alloc(32, 1) }, items, jsonBytes(['{}', '{}', '{}']));
     const cut = batch.buffer.subarray(0, batch.buffer.length - 1);
     expect(() => unpackRows(cut, () => undefined)).toThrow(/batch/);
     const badVersion = Buffer.from(batch.buffer);
-    badVersion[8 + 5] = 0x02;
+    badVersion[12 + 5] = 0x02; // after the 12-byte header: u32 length, 0x00, then the version byte
     expect(() => unpackRows(badVersion, () => undefined)).toThrow(/not a sealed v1 entry/);
     // The hash of the leaf input is what storage files; check that it covers the whole entry.
     const leaves: Buffer[] = [];
