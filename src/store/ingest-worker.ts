@@ -27,13 +27,13 @@ export type FromWorker =
   | { type: 'closed' };
 
 const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5000;
 /**
  * Batches that queued up while a commit (and its fsync) ran are committed together, up to this
  * many rows: the main thread cuts small batches so that its frames die young, and this keeps the
  * number of fsyncs per second from growing with it.
  */
 const MAX_ROWS_PER_COMMIT = 16384;
-const RETRY_MAX_MS = 5000;
 
 type Task =
   | { kind: 'rows'; rows: EntryRow[]; leaves: Buffer[]; bytes: number; lastSeq: number; memory: ArrayBuffer }
@@ -62,11 +62,9 @@ function toTask(memory: ArrayBuffer, byteOffset: number, byteLength: number): Ta
   return { kind: 'rows', rows, leaves, bytes: buf.byteLength, lastSeq: rows.length ? rows[rows.length - 1]!.seq : -1, memory };
 }
 
-/** Runs one task; returns the message to send once it is durable. */
-function run(t: Task): FromWorker | undefined {
+/** Runs one task other than rows (commitRows takes those); returns the message to send once it is durable. */
+function run(t: Exclude<Task, { kind: 'rows' }>): FromWorker | undefined {
   switch (t.kind) {
-    case 'rows':
-      throw new Error('rows are committed by commitRows');
     case 'seal': {
       if (t.block !== open.block) throw new Error(`seal of block ${t.block}, but block ${open.block} is open`);
       store.insertBlock(t.next);
