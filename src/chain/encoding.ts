@@ -156,12 +156,16 @@ export interface StoredEntryColumns {
   raw: Buffer;
 }
 
+function transportOfCode(code: number): TransportName {
+  const transport = TRANSPORT_BY_CODE[code];
+  if (transport === undefined) throw new EncodingError('transport', '1, 2 or 3', String(code));
+  return transport;
+}
+
 /** The encoding of a stored row; throws EncodingError when a column is out of range. */
 export function encodeStoredEntry(r: StoredEntryColumns): Buffer {
-  const transport = TRANSPORT_BY_CODE[r.transport];
-  if (transport === undefined) throw new EncodingError('transport', '1, 2 or 3', String(r.transport));
   return encodeEntry({
-    seq: r.seq, receivedAtUs: r.received_at_us, transport, flags: r.flags,
+    seq: r.seq, receivedAtUs: r.received_at_us, transport: transportOfCode(r.transport), flags: r.flags,
     listener: r.listener, peerAddress: r.peer_address, peerPort: r.peer_port, raw: r.raw,
   });
 }
@@ -181,8 +185,7 @@ export class StoredEntryEncoder {
 
   /** Throws EncodingError when a column is out of range, like encodeStoredEntry. */
   leafInput(r: StoredEntryColumns): Buffer {
-    const transport = TRANSPORT_BY_CODE[r.transport];
-    if (transport === undefined) throw new EncodingError('transport', '1, 2 or 3', String(r.transport));
+    const transport = transportOfCode(r.transport);
     if (this.strings === undefined || r.listener !== this.listener || r.peer_address !== this.peerAddress) {
       this.strings = prepareStrings(r.listener, r.peer_address);
       this.listener = r.listener;

@@ -1,10 +1,10 @@
-import { encodeStoredEntry } from '../chain/encoding.js';
+import { StoredEntryEncoder } from '../chain/encoding.js';
 import { escrowBlockKey } from '../chain/escrow.js';
 import { freshNextKeys, KeyStateError, loadKeyState, saveKeyState, type KeyState } from '../chain/keystate.js';
 import { genesisHash } from '../chain/mac.js';
 import { buildCheckpoint } from '../checkpoint/build.js';
 import { checkpointHash, GENESIS_PREVIOUS } from '../checkpoint/format.js';
-import { leafHash, MerkleAccumulator } from '../checkpoint/merkle.js';
+import { leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
 import { nowUs } from '../receive/stamp.js';
 import { LogStore } from '../store/log-store.js';
 import { dataPaths } from './data-dir.js';
@@ -66,19 +66,18 @@ export function recoverLog(dir: string): RecoveredLog {
       if (store.checkpoint(j) !== undefined) {
         repairs.push(`checkpoint ${j} was committed but the key state not yet advanced; advanced it`);
         ks = promote(ks);
-        saveKeyState(p.keyState, ks);
       } else if (store.block(j + 1) !== undefined) {
         finishCheckpoint(store, identity, ks as KeyState & { next: NonNullable<KeyState['next']> }, logId);
         repairs.push(`checkpoint ${j} was interrupted after its block switch; completed it from the stored entries`);
         ks = promote(ks);
-        saveKeyState(p.keyState, ks);
       }
       // Otherwise block j is still open and the keys are only chosen: checkpoint j (the restart
       // checkpoint, or a later one) uses them as they are.
     }
     if (!ks.next) {
       // Chosen now, before anything is received, so that no checkpoint while receiving has to
-      // wait for a key-state fsync on the receiving thread.
+      // wait for a key-state fsync on the receiving thread. One write also saves a promotion
+      // above: the promoted state with its next keys.
       ks = { ...ks, next: freshNextKeys() };
       saveKeyState(p.keyState, ks);
     }
@@ -117,9 +116,10 @@ function finishCheckpoint(store: LogStore, identity: LogIdentity, ks: KeyState &
   const nextRow = store.block(j + 1);
   const end = nextRow ? nextRow.first_seq : Number.MAX_SAFE_INTEGER;
   const acc = new MerkleAccumulator();
+  const encoder = new StoredEntryEncoder();
   let head: Buffer | undefined;
   for (const e of store.iterateSeqRange(row.first_seq, end)) {
-    acc.addLeafHash(leafHash(encodeStoredEntry(e)));
+    acc.addLeafHash(leafHashOfPrefixed(encoder.leafInput(e)));
     head = e.mac;
   }
   if (head === undefined) {

@@ -1,7 +1,7 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { encodeStoredEntry } from '../chain/encoding.js';
+import { StoredEntryEncoder } from '../chain/encoding.js';
 import { unpackRows } from '../chain/batch.js';
-import { leafHash, leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
+import { leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
 import { LogStore, type BlockRow, type EntryRow } from './log-store.js';
 
 /**
@@ -51,7 +51,8 @@ let retryTimer: NodeJS.Timeout | undefined;
 const open = (() => {
   const b = store.lastBlock();
   const acc = new MerkleAccumulator();
-  if (b) for (const r of store.iterateSeqRange(b.first_seq, Number.MAX_SAFE_INTEGER)) acc.addLeafHash(leafHash(encodeStoredEntry(r)));
+  const encoder = new StoredEntryEncoder();
+  if (b) for (const r of store.iterateSeqRange(b.first_seq, Number.MAX_SAFE_INTEGER)) acc.addLeafHash(leafHashOfPrefixed(encoder.leafInput(r)));
   return { block: b?.block ?? 0, firstSeq: b?.first_seq ?? 0, acc };
 })();
 

@@ -11,13 +11,9 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { args, CLI, opt, sleep, START_FLAGS } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CLI = join(here, '..', '..', 'dist', 'cli', 'main.js');
-// node's flags as `npm start` (and the systemd unit, and the executable's #! line) pass them.
-const START_FLAGS = JSON.parse(readFileSync(join(here, '..', '..', 'package.json'), 'utf8')).scripts.start.split(' ').filter((a) => a.startsWith('--'));
-const args = process.argv.slice(2);
-const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : def; };
 const TCP_COUNT = Number(opt('--tcp-count', '2000000'));
 const UDP_RATES = opt('--udp-rates', '25000,50000,75000,100000').split(',').map(Number);
 const UDP_SECONDS = Number(opt('--udp-seconds', '10'));
@@ -28,7 +24,6 @@ const POLL_MS = Number(opt('--poll-ms', '20'));
 const EXTRA = opt('--serve-args', '').split(' ').filter(Boolean);
 // node's own flags for the daemon, to compare (default: those of `npm start`); '' for none.
 const NODE_FLAGS = args.includes('--node-flags') ? opt('--node-flags', '').split(' ').filter(Boolean) : START_FLAGS;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function startDaemon(extra = []) {
   const dir = mkdtempSync(join(tmpdir(), 'immutalog-bench-'));

@@ -8,17 +8,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CLI, opt, sleep, START_FLAGS as NODE_FLAGS } from './common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CLI = join(here, '..', '..', 'dist', 'cli', 'main.js');
-// node's flags as `npm start` (and the systemd unit, and the executable's #! line) pass them.
-const NODE_FLAGS = JSON.parse(readFileSync(join(here, '..', '..', 'package.json'), 'utf8')).scripts.start.split(' ').filter((a) => a.startsWith('--'));
-const args = process.argv.slice(2);
-const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : def; };
 const N = Number(opt('--entries', '5000000'));
 const keep = opt('--dir', undefined);
 const dir = keep ?? mkdtempSync(join(tmpdir(), 'immutalog-verify-bench-'));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function count() {
   const r = spawnSync(process.execPath, [CLI, 'status', '--data-dir', dir, '--json']);
