@@ -112,7 +112,19 @@ function sameBytes(buf: Buffer, a: number, b: number, n: number): boolean {
   return true;
 }
 
-/** One entry of a batch with the columns the store files it under. */
+/**
+ * One entry of a sealed batch, as visitSealedRows passes it: the columns the store files it under,
+ * the field JSON as the UTF-8 bytes the sequencer wrote, and the entry's RFC 6962 leaf input
+ * `0x00 || enc`. Buffers are views into the batch.
+ */
+export interface SealedRowView extends StoredEntryColumns {
+  block: number;
+  mac: Buffer;
+  fieldsUtf8: Buffer;
+  leafInput: Buffer;
+}
+
+/** One entry of a batch with the columns the store files it under, fields decoded. */
 export interface UnpackedRow extends StoredEntryColumns {
   block: number;
   mac: Buffer;
@@ -120,25 +132,24 @@ export interface UnpackedRow extends StoredEntryColumns {
 }
 
 /**
- * Reads a sealed batch back into rows, calling `onLeafInput` with each entry's `0x00 || enc`.
- * This runs once per stored message on the storage thread, so it reads the encoding at its
- * fixed offsets instead of through decodeEntry, and decodes a listener or peer address only
- * when it differs from the previous entry's (one connection's entries share them). The batch
- * comes from our own sealBatch, so it checks the layout, not every field's range.
+ * Reads a sealed batch entry by entry, in order, passing each to `visit`. This runs once per
+ * stored message on the storage thread, so it reads the encoding at its fixed offsets instead of
+ * through decodeEntry, decodes a listener or peer address only when it differs from the previous
+ * entry's (one connection's entries share them), and passes the same object every time, refilled
+ * (a row object per message, kept until its commit, was a third of the storage thread's garbage).
+ * The batch comes from our own sealBatch, so it checks the layout, not every field's range.
  */
-export function unpackRows(buf: Buffer, onLeafInput: (leafInput: Buffer) => void): { block: number; rows: UnpackedRow[] } {
+export function visitSealedRows(buf: Buffer, visit: (row: SealedRowView) => void): { block: number; count: number } {
   const block = buf.readUInt32BE(0);
   const count = buf.readUInt32BE(4);
   const fieldsAt = buf.readUInt32BE(8);
   if (fieldsAt > buf.length) throw new Error(`batch: fields at ${fieldsAt}, past its ${buf.length} bytes`);
   let f = fieldsAt;
-  const rows: UnpackedRow[] = new Array(count);
-  let listener = '';
   let listenerAt = -1;
   let listenerLen = 0;
-  let peer = '';
   let peerAt = -1;
   let peerLen = 0;
+  const row: SealedRowView = { seq: 0, block, received_at_us: 0, transport: 0, flags: 0, listener: '', peer_address: '', peer_port: 0, raw: buf, mac: buf, fieldsUtf8: buf, leafInput: buf };
   let o = HEADER_BYTES;
   for (let i = 0; i < count; i++) {
     const len = buf.readUInt32BE(o);
@@ -147,11 +158,10 @@ export function unpackRows(buf: Buffer, onLeafInput: (leafInput: Buffer) => void
     if (buf[o + 4] !== 0x00 || buf[e] !== ENTRY_ENCODING_VERSION || end + MAC_BYTES + 4 > fieldsAt) {
       throw new Error(`batch: entry ${i} at byte ${o} is not a sealed v${ENTRY_ENCODING_VERSION} entry`);
     }
-    onLeafInput(buf.subarray(o + 4, end));
     const ll = buf.readUInt16BE(e + 22);
     const ls = e + 24;
     if (listenerAt < 0 || ll !== listenerLen || !sameBytes(buf, listenerAt, ls, ll)) {
-      listener = buf.toString('utf8', ls, ls + ll);
+      row.listener = buf.toString('utf8', ls, ls + ll);
       listenerAt = ls;
       listenerLen = ll;
     }
@@ -159,7 +169,7 @@ export function unpackRows(buf: Buffer, onLeafInput: (leafInput: Buffer) => void
     const pl = buf.readUInt16BE(pls);
     const ps = pls + 2;
     if (peerAt < 0 || pl !== peerLen || !sameBytes(buf, peerAt, ps, pl)) {
-      peer = buf.toString('utf8', ps, ps + pl);
+      row.peer_address = buf.toString('utf8', ps, ps + pl);
       peerAt = ps;
       peerLen = pl;
     }
@@ -168,22 +178,32 @@ export function unpackRows(buf: Buffer, onLeafInput: (leafInput: Buffer) => void
     if (rawAt + rawLen !== end) throw new Error(`batch: entry ${i}: raw length ${rawLen} does not end at the entry's end`);
     const fl = buf.readUInt32BE(end + MAC_BYTES);
     if (f + fl > buf.length) throw new Error(`batch: entry ${i}: fields JSON runs past the batch`);
-    rows[i] = {
-      seq: buf.readUInt32BE(e + 1) * 0x1_0000_0000 + buf.readUInt32BE(e + 5),
-      block,
-      received_at_us: buf.readUInt32BE(e + 9) * 0x1_0000_0000 + buf.readUInt32BE(e + 13),
-      transport: buf[e + 17]!,
-      flags: buf.readUInt32BE(e + 18),
-      listener,
-      peer_address: peer,
-      peer_port: buf.readUInt16BE(ps + pl),
-      raw: buf.subarray(rawAt, end),
-      mac: buf.subarray(end, end + MAC_BYTES),
-      fields: buf.toString('utf8', f, f + fl),
-    };
+    row.seq = buf.readUInt32BE(e + 1) * 0x1_0000_0000 + buf.readUInt32BE(e + 5);
+    row.received_at_us = buf.readUInt32BE(e + 9) * 0x1_0000_0000 + buf.readUInt32BE(e + 13);
+    row.transport = buf[e + 17]!;
+    row.flags = buf.readUInt32BE(e + 18);
+    row.peer_port = buf.readUInt16BE(ps + pl);
+    row.raw = buf.subarray(rawAt, end);
+    row.mac = buf.subarray(end, end + MAC_BYTES);
+    row.fieldsUtf8 = buf.subarray(f, f + fl);
+    row.leafInput = buf.subarray(o + 4, end);
+    visit(row);
     f += fl;
     o = end + MAC_BYTES + 4;
   }
   if (o !== fieldsAt || f !== buf.length) throw new Error(`batch: expected entries to end at ${fieldsAt} and fields at ${buf.length}, read ${o} and ${f}`);
+  return { block, count };
+}
+
+/** visitSealedRows collected into rows of their own, with each entry's leaf input passed to `onLeafInput`. */
+export function unpackRows(buf: Buffer, onLeafInput: (leafInput: Buffer) => void): { block: number; rows: UnpackedRow[] } {
+  const rows: UnpackedRow[] = [];
+  const { block } = visitSealedRows(buf, (r) => {
+    onLeafInput(r.leafInput);
+    rows.push({
+      seq: r.seq, block: r.block, received_at_us: r.received_at_us, transport: r.transport, flags: r.flags, listener: r.listener,
+      peer_address: r.peer_address, peer_port: r.peer_port, raw: r.raw, mac: r.mac, fields: r.fieldsUtf8.toString('utf8'),
+    });
+  });
   return { block, rows };
 }

@@ -1,8 +1,8 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { StoredEntryEncoder } from '../chain/encoding.js';
-import { unpackRows } from '../chain/batch.js';
+import { visitSealedRows } from '../chain/batch.js';
 import { leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
-import { LogStore, type BlockRow, type EntryRow } from './log-store.js';
+import { LogStore, type BlockRow } from './log-store.js';
 
 /**
  * The storage thread: commits, in the order they arrive, sealed batches, block openings and
@@ -36,7 +36,8 @@ const RETRY_MAX_MS = 5000;
 const MAX_ROWS_PER_COMMIT = 16384;
 
 type Task =
-  | { kind: 'rows'; rows: EntryRow[]; leaves: Buffer[]; bytes: number; lastSeq: number; memory: ArrayBuffer }
+  /** A sealed batch, read row by row only when it is committed. */
+  | { kind: 'rows'; batch: Buffer; memory: ArrayBuffer }
   | { kind: 'seal'; block: number; next: BlockRow }
   | { kind: 'checkpoint'; idx: number; timeUs: number; bytes: Buffer }
   | { kind: 'close' };
@@ -55,13 +56,6 @@ const open = (() => {
   if (b) for (const r of store.iterateSeqRange(b.first_seq, Number.MAX_SAFE_INTEGER)) acc.addLeafHash(leafHashOfPrefixed(encoder.leafInput(r)));
   return { block: b?.block ?? 0, firstSeq: b?.first_seq ?? 0, acc };
 })();
-
-function toTask(memory: ArrayBuffer, byteOffset: number, byteLength: number): Task {
-  const buf = Buffer.from(memory, byteOffset, byteLength);
-  const leaves: Buffer[] = [];
-  const { rows } = unpackRows(buf, (leafInput) => leaves.push(leafHashOfPrefixed(leafInput)));
-  return { kind: 'rows', rows, leaves, bytes: buf.byteLength, lastSeq: rows.length ? rows[rows.length - 1]!.seq : -1, memory };
-}
 
 /** Runs one task other than rows (commitRows takes those); returns the message to send once it is durable. */
 function run(t: Exclude<Task, { kind: 'rows' }>): FromWorker | undefined {
@@ -111,28 +105,39 @@ function drain(): void {
 
 /**
  * Commits the run of row tasks at the head of the queue in one transaction (all or none) and
- * hashes them into the open block's tree. Returns the reply and how many tasks it covered.
+ * hashes them into the open block's tree. Returns the reply and how many tasks it covered. The
+ * leaves join the tree only once the commit has succeeded: a failed one is retried from the batch.
  */
 function commitRows(): [FromWorker, number] {
   const run: Extract<Task, { kind: 'rows' }>[] = [];
   let rows = 0;
   for (const t of tasks) {
-    if (t.kind !== 'rows' || (run.length > 0 && rows + t.rows.length > MAX_ROWS_PER_COMMIT)) break;
+    if (t.kind !== 'rows') break;
+    const n = t.batch.readUInt32BE(4);
+    if (run.length > 0 && rows + n > MAX_ROWS_PER_COMMIT) break;
     run.push(t);
-    rows += t.rows.length;
+    rows += n;
   }
-  store.appendEntryRuns(run.map((t) => t.rows));
+  const leaves: Buffer[] = new Array(rows);
+  let lastSeq = -1;
+  store.appendRowsFrom((insert) => {
+    let i = 0;
+    for (const t of run) {
+      visitSealedRows(t.batch, (row) => {
+        insert(row);
+        leaves[i++] = leafHashOfPrefixed(row.leafInput);
+        lastSeq = row.seq;
+      });
+    }
+  });
   let bytes = 0;
-  for (const t of run) {
-    for (const l of t.leaves) open.acc.addLeafHash(l);
-    bytes += t.bytes;
-  }
-  // The rows (views into these buffers) are dropped with their tasks once this returns.
-  return [{ type: 'committed', count: rows, bytes, lastSeq: run[run.length - 1]!.lastSeq, buffers: run.map((t) => t.memory) }, run.length];
+  for (const l of leaves) open.acc.addLeafHash(l);
+  for (const t of run) bytes += t.batch.byteLength;
+  return [{ type: 'committed', count: rows, bytes, lastSeq, buffers: run.map((t) => t.memory) }, run.length];
 }
 
 function enqueue(m: ToWorker): void {
-  if (m.type === 'batch') tasks.push(toTask(m.buffer, m.byteOffset, m.byteLength));
+  if (m.type === 'batch') tasks.push({ kind: 'rows', batch: Buffer.from(m.buffer, m.byteOffset, m.byteLength), memory: m.buffer });
   else if (m.type === 'seal-block') tasks.push({ kind: 'seal', block: m.block, next: { ...m.next, escrow: Buffer.from(m.next.escrow) } });
   else if (m.type === 'checkpoint') tasks.push({ kind: 'checkpoint', idx: m.idx, timeUs: m.timeUs, bytes: Buffer.from(m.bytes) });
   else tasks.push({ kind: 'close' });

@@ -9,6 +9,13 @@ export interface EntryRow extends StoredEntryColumns {
   fields: string;
 }
 
+/** A row to insert whose field JSON is already UTF-8 bytes (as the sequencer wrote it). */
+export interface EntryInsert extends StoredEntryColumns {
+  block: number;
+  mac: Buffer;
+  fieldsUtf8: Buffer;
+}
+
 export interface BlockRow {
   block: number;
   first_seq: number;
@@ -79,7 +86,9 @@ export class LogStore {
   private readonly insertEntry: Database.Statement;
   private readonly insertBlockStmt: Database.Statement;
   private utf8: boolean | undefined;
-  private readonly appendTx: (runs: readonly (readonly EntryRow[])[]) => void;
+  private readonly appendTx: (rows: readonly EntryRow[]) => void;
+  private readonly insertEntryUtf8Fields: Database.Statement;
+  private readonly appendFromTx: (each: (insert: (r: EntryInsert) => void) => void) => void;
 
   private constructor(db: Database.Database) {
     this.db = db;
@@ -87,17 +96,25 @@ export class LogStore {
       `INSERT INTO entries (seq, block, received_at_us, transport, flags, listener, peer_address, peer_port, raw, mac, fields)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    // The field JSON bound as bytes and cast to TEXT by SQLite: a JS string would be decoded from
+    // UTF-8 on the storage thread only for better-sqlite3 to encode it back.
+    this.insertEntryUtf8Fields = db.prepare(
+      `INSERT INTO entries (seq, block, received_at_us, transport, flags, listener, peer_address, peer_port, raw, mac, fields)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT))`,
+    );
     this.insertBlockStmt = db.prepare(
       'INSERT INTO blocks (block, first_seq, opened_at_us, escrow) VALUES (@block, @first_seq, @opened_at_us, @escrow)',
     );
-    this.appendTx = db.transaction((runs: readonly (readonly EntryRow[])[]) => {
-      // Positional binding: named parameters cost several microseconds per row at ingest rates.
-      for (const rows of runs) {
-        for (const r of rows) {
-          this.insertEntry.run(r.seq, r.block, r.received_at_us, r.transport, r.flags, r.listener, r.peer_address, r.peer_port, r.raw, r.mac, r.fields);
-        }
+    // Positional binding: named parameters cost several microseconds per row at ingest rates.
+    this.appendTx = db.transaction((rows: readonly EntryRow[]) => {
+      for (const r of rows) {
+        this.insertEntry.run(r.seq, r.block, r.received_at_us, r.transport, r.flags, r.listener, r.peer_address, r.peer_port, r.raw, r.mac, r.fields);
       }
     });
+    const insertUtf8 = (r: EntryInsert): void => {
+      this.insertEntryUtf8Fields.run(r.seq, r.block, r.received_at_us, r.transport, r.flags, r.listener, r.peer_address, r.peer_port, r.raw, r.mac, r.fieldsUtf8);
+    };
+    this.appendFromTx = db.transaction((each: (insert: (r: EntryInsert) => void) => void) => each(insertUtf8));
   }
 
   /** Opens (creating if asked) the database; WAL and synchronous=FULL so a commit survives power loss. */
@@ -152,12 +169,16 @@ export class LogStore {
 
   /** All rows commit together or none do; the caller advances its chain state only after this returns. */
   appendEntries(rows: readonly EntryRow[]): void {
-    this.appendTx([rows]);
+    this.appendTx(rows);
   }
 
-  /** Several batches in one transaction (one fsync), all or none. */
-  appendEntryRuns(runs: readonly (readonly EntryRow[])[]): void {
-    this.appendTx(runs);
+  /**
+   * Rows in one transaction (one fsync), all or none: `each` calls `insert` once per row, in
+   * order. The row passed may be reused by the caller once `insert` returns; its field JSON must
+   * be valid UTF-8 (it is stored as TEXT).
+   */
+  appendRowsFrom(each: (insert: (r: EntryInsert) => void) => void): void {
+    this.appendFromTx(each);
   }
 
   insertBlock(row: BlockRow): void {

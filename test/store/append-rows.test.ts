@@ -1,0 +1,71 @@
+// appendRowsFrom binds the field JSON as UTF-8 bytes and lets SQLite cast them to TEXT: what it
+// stores must read back exactly as appendEntries stores the same row with the JSON as a string,
+// for any JSON the sequencer writes (escapes, non-ASCII, astral characters), and a failed
+// transaction must store none of its rows.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LogStore, type EntryInsert, type EntryRow } from '../../src/store/log-store.js';
+import { fieldsToJson, parseRecord } from '../../src/parse/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'immutalog-append-rows-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const RAWS = [
+  '<134>1 2026-11-26T12:00:00Z host tacker-server - - - 2026-11-26 12:00:00.000 42 INFO tacker.vnfm [req-1 u p - - -] caf\u00e9 \u{1f600}',
+  '<11>Nov 26 12:00:00 host app: "quoted" \\ back\tslash \u0001 control',
+  '{"message": "json \u00fc", "levelname": "ERROR", "name": "tacker", "process": 7}',
+  '',
+];
+
+function rows(): EntryRow[] {
+  return RAWS.map((text, i) => {
+    const raw = Buffer.from(text, 'utf8');
+    return {
+      seq: i, block: 0, received_at_us: 1_700_000_000_000_000 + i, transport: 1 + (i % 3), flags: 0, listener: 'udp://127.0.0.1:5514', peer_address: '::1', peer_port: 1000 + i,
+      raw, mac: Buffer.alloc(32, i), fields: fieldsToJson(parseRecord(raw)),
+    };
+  });
+}
+
+const asInsert = (r: EntryRow): EntryInsert => ({ ...r, fieldsUtf8: Buffer.from(r.fields, 'utf8') });
+
+describe('LogStore.appendRowsFrom', () => {
+  it('stores what appendEntries stores, field JSON as the same TEXT', () => {
+    const want = rows();
+    const a = LogStore.open(join(dir, 'a.sqlite'), { create: true });
+    a.appendEntries(want);
+    const b = LogStore.open(join(dir, 'b.sqlite'), { create: true });
+    // One reused row object, as the storage thread passes it.
+    const view = asInsert(want[0]!);
+    b.appendRowsFrom((insert) => {
+      for (const r of want) insert(Object.assign(view, asInsert(r)));
+    });
+    const fromA = [...a.iterateSeqRange(0, 100)];
+    const fromB = [...b.iterateSeqRange(0, 100)];
+    a.close();
+    b.close();
+    expect(fromB).toHaveLength(want.length);
+    expect(fromB.map((r) => typeof r.fields)).toEqual(want.map(() => 'string'));
+    expect(fromB).toEqual(fromA);
+    expect(fromB.map((r) => r.fields)).toEqual(want.map((r) => r.fields));
+  });
+
+  it('stores nothing of a transaction that fails part-way', () => {
+    const want = rows();
+    const s = LogStore.open(join(dir, 'c.sqlite'), { create: true });
+    expect(() =>
+      s.appendRowsFrom((insert) => {
+        insert(asInsert(want[0]!));
+        insert(asInsert(want[1]!));
+        insert(asInsert(want[1]!)); // the same seq again: the primary key refuses it
+      }),
+    ).toThrow(/UNIQUE|PRIMARY/);
+    expect([...s.iterateSeqRange(0, 100)]).toEqual([]);
+    s.appendRowsFrom((insert) => insert(asInsert(want[0]!)));
+    expect([...s.iterateSeqRange(0, 100)].map((r) => r.seq)).toEqual([0]);
+    s.close();
+  });
+});
