@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env node
 import { Command, Option, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { loadServeConfig } from '../config/load.js';

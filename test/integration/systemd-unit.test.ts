@@ -16,8 +16,10 @@ import { ETC_HOST, ETC_PORT, assertEtcPortFree, lockEtcPort } from '../clients/e
 import { SYSTEMD_ANALYZE, execArgv, isTrue, parseUnit, requireSystemdAnalyze, timespanSeconds, value, values, type Unit } from '../clients/etc-systemd.js';
 
 const UNIT_FILE = join(REPO_ROOT, 'systemd', 'immutalog.service');
-/** The V8 flag every way of starting the daemon passes to node (see the unit's comment). */
-const NODE_FLAG = '--max-semi-space-size=4';
+/** The flags every way of starting the daemon passes to node: none, V8's defaults (README, Benchmarks). */
+const NODE_FLAGS: string[] = [];
+/** Where the script and the `serve` command sit in ExecStart's argv, after node and its flags. */
+const SCRIPT_AT = 1 + NODE_FLAGS.length;
 const SAMPLE_CONF = join(REPO_ROOT, 'etc', 'immutalog.conf');
 const ANALYZE_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C.UTF-8', SYSTEMD_PAGER: '', SYSTEMD_COLORS: '0' };
 
@@ -67,7 +69,7 @@ function makeRoot(dir: string, opts: { withExecutable: boolean }): string {
     writeFileSync(join(dir, exe), '#!/bin/sh\nexit 0\n');
     chmodSync(join(dir, exe), 0o755);
   }
-  const script = argv()[2]!;
+  const script = argv()[SCRIPT_AT]!;
   mkdirSync(join(dir, script, '..'), { recursive: true });
   copyFileSync(CLI, join(dir, script));
   mkdirSync(join(dir, 'etc', 'immutalog'), { recursive: true });
@@ -154,17 +156,19 @@ describe('hardening', () => {
 
   it('ExecStart runs `serve --config /etc/immutalog/immutalog.conf` with its data in the StateDirectory', () => {
     const a = argv();
-    expect(a.slice(3, 6)).toEqual(['serve', '--config', '/etc/immutalog/immutalog.conf']);
-    expect(a).toEqual(['/usr/bin/node', NODE_FLAG, '/opt/immutalog/dist/cli/main.js', 'serve', '--config', '/etc/immutalog/immutalog.conf', '--data-dir', '/var/lib/immutalog']);
+    expect(a).toEqual(['/usr/bin/node', ...NODE_FLAGS, '/opt/immutalog/dist/cli/main.js', 'serve', '--config', '/etc/immutalog/immutalog.conf', '--data-dir', '/var/lib/immutalog']);
     // The config is in ConfigurationDirectory, the data dir is the StateDirectory.
-    expect(a[5]).toBe(`/etc/${value(unit, S, 'ConfigurationDirectory')}/immutalog.conf`);
-    expect(a[7]).toBe(`/var/lib/${value(unit, S, 'StateDirectory')}`);
+    expect(a[SCRIPT_AT + 3]).toBe(`/etc/${value(unit, S, 'ConfigurationDirectory')}/immutalog.conf`);
+    expect(a[SCRIPT_AT + 5]).toBe(`/var/lib/${value(unit, S, 'StateDirectory')}`);
   });
 
-  it('runs node with the same V8 flag as `npm start` and the immutalog executable', () => {
+  it('runs node with the same flags as `npm start` and the immutalog executable', () => {
     const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
-    expect(pkg.scripts.start).toBe(`node ${NODE_FLAG} dist/cli/main.js serve`);
-    expect(readFileSync(CLI, 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${NODE_FLAG}`);
+    const flagsOf = (words: string[]): string[] => words.filter((w) => w.startsWith('--') && words.indexOf(w) < words.findIndex((x) => x.endsWith('main.js')));
+    expect(flagsOf(pkg.scripts.start.split(' '))).toEqual(NODE_FLAGS);
+    expect(pkg.scripts.start).toBe(['node', ...NODE_FLAGS, 'dist/cli/main.js', 'serve'].join(' '));
+    expect(readFileSync(CLI, 'utf8').split('\n')[0]).toBe(NODE_FLAGS.length ? `#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}` : '#!/usr/bin/env node');
+    expect(flagsOf(argv())).toEqual(NODE_FLAGS);
     expect(value(unit, 'Install', 'WantedBy')).toBe('multi-user.target');
   });
 
@@ -247,7 +251,7 @@ describe('a clean stop (the unit\'s KillSignal) writes a final checkpoint with r
   });
 
   it('runs the unit\'s command line, paths mapped into a temp root', () => {
-    expect(mapped.slice(3)).toEqual(['serve', '--config', conf, '--data-dir', dataDir]);
+    expect(mapped.slice(SCRIPT_AT + 1)).toEqual(['serve', '--config', conf, '--data-dir', dataDir]);
     expect(readFileSync(conf, 'utf8')).toBe(readFileSync(SAMPLE_CONF, 'utf8'));
   });
 
