@@ -4,7 +4,7 @@
 //   TCP: one octet-counted connection, N messages as fast as possible -> durable msg/s.
 //   UDP: paced rates; loss = 1 - stored/sent after a warm-up phase (reported on its own), and
 //   the highest rate under 1 % loss.
-// Prints the daemon's peak RSS (VmHWM). Options: --tcp-count N --udp-rates 20000,50000 --udp-seconds S --udp-warmup-seconds S
+// Prints the daemon's peak RSS (VmHWM), and the machine's speed before and after (crypto-floor.mjs). Options: --tcp-count N --udp-rates 20000,50000 --udp-seconds S --udp-warmup-seconds S
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -118,9 +118,17 @@ const results = { machine: { cpus: (await import('node:os')).cpus().length, node
 let rmem = 'unknown';
 try { rmem = readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim(); } catch {}
 results.machine.rmem_max = rmem;
+// This machine's speed drifts by tens of percent within hours: the node:crypto calls timed just
+// before the run (see crypto-floor.mjs) say how fast it was while these figures were taken.
+const gauge = () => {
+  const g = JSON.parse(execFileSync(process.execPath, [join(here, 'crypto-floor.mjs'), '300000'], { encoding: 'utf8' }));
+  return { hmac_chain_step_ns: g.hmac_chain_step_ns, leaf_hash_ns: g.leaf_hash_ns };
+};
+results.machine.speed_before = gauge();
 if (TCP_COUNT > 0) results.tcp = await benchTcp();
 results.udp = [];
 for (const r of UDP_RATES) results.udp.push(await benchUdp(r));
 const ok = results.udp.filter((u) => u.loss_pct < 1).map((u) => u.offered_per_s);
 results.udp_highest_rate_under_1pct = ok.length ? Math.max(...ok) : null;
+results.machine.speed_after = gauge();
 console.log(JSON.stringify(results, null, 2));
