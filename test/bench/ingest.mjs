@@ -1,7 +1,8 @@
 // Ingest benchmark (run by hand: `npm run build && node test/bench/ingest.mjs`).
 // Starts `immutalog serve` on loopback, drives it from a separate sender process with 256-byte
 // RFC 5424 messages, and counts a message only once it is committed in the SQLite chain.
-//   TCP: one octet-counted connection, N messages as fast as possible -> durable msg/s.
+//   TCP: one octet-counted connection, N messages as fast as possible -> durable msg/s over the
+//   whole run, and sustained msg/s once the first tenth is durable (the start-up left out).
 //   UDP: paced rates; loss = 1 - stored/sent after a warm-up phase (reported on its own), and
 //   the highest rate under 1 % loss.
 // Prints the daemon's peak RSS (VmHWM), and the machine's speed before and after (crypto-floor.mjs). Options: --tcp-count N --udp-rates 20000,50000 --udp-seconds S --udp-warmup-seconds S
@@ -72,16 +73,22 @@ async function benchTcp() {
   const t0 = process.hrtime.bigint();
   const sending = runSender(['tcp', String(d.tcp), String(TCP_COUNT)]);
   let n = 0;
+  // Sustained rate: from the first poll that sees a tenth of the messages durable (V8 has
+  // optimised the hot code by then) to the last.
+  let mark;
   while (n < TCP_COUNT) {
     await sleep(POLL_MS);
     n = storedCount(db);
+    if (mark === undefined && n >= TCP_COUNT / 10) mark = { n, t: process.hrtime.bigint() };
   }
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const tEnd = process.hrtime.bigint();
+  const secs = Number(tEnd - t0) / 1e9;
+  const sustained = Math.round((TCP_COUNT - mark.n) / (Number(tEnd - mark.t) / 1e9));
   const s = await sending;
   const rss = peakRss(d.child.pid);
   db.close();
   await stop(d);
-  return { messages: TCP_COUNT, durable_seconds: +secs.toFixed(3), durable_msgs_per_s: Math.round(TCP_COUNT / secs), sender_seconds: +s.seconds.toFixed(3), peak_rss_mb: +rss.toFixed(1) };
+  return { messages: TCP_COUNT, durable_seconds: +secs.toFixed(3), durable_msgs_per_s: Math.round(TCP_COUNT / secs), sustained_msgs_per_s: sustained, sender_seconds: +s.seconds.toFixed(3), peak_rss_mb: +rss.toFixed(1) };
 }
 
 async function settledCount(db) {
