@@ -124,13 +124,6 @@ export interface SealedRowView extends StoredEntryColumns {
   leafInput: Buffer;
 }
 
-/** One entry of a batch with the columns the store files it under, fields decoded. */
-export interface UnpackedRow extends StoredEntryColumns {
-  block: number;
-  mac: Buffer;
-  fields: string;
-}
-
 /**
  * Reads a sealed batch entry by entry, in order, passing each to `visit`. This runs once per
  * stored message on the storage thread, so it reads the encoding at its fixed offsets instead of
@@ -193,17 +186,4 @@ export function visitSealedRows(buf: Buffer, visit: (row: SealedRowView) => void
   }
   if (o !== fieldsAt || f !== buf.length) throw new Error(`batch: expected entries to end at ${fieldsAt} and fields at ${buf.length}, read ${o} and ${f}`);
   return { block, count };
-}
-
-/** visitSealedRows collected into rows of their own, with each entry's leaf input passed to `onLeafInput`. */
-export function unpackRows(buf: Buffer, onLeafInput: (leafInput: Buffer) => void): { block: number; rows: UnpackedRow[] } {
-  const rows: UnpackedRow[] = [];
-  const { block } = visitSealedRows(buf, (r) => {
-    onLeafInput(r.leafInput);
-    rows.push({
-      seq: r.seq, block: r.block, received_at_us: r.received_at_us, transport: r.transport, flags: r.flags, listener: r.listener,
-      peer_address: r.peer_address, peer_port: r.peer_port, raw: r.raw, mac: r.mac, fields: r.fieldsUtf8.toString('utf8'),
-    });
-  });
-  return { block, rows };
 }

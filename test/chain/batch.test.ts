@@ -1,10 +1,10 @@
-// The sequencer-to-storage hand-over: what sealBatch packs, unpackRows must give back column for
+// The sequencer-to-storage hand-over: what sealBatch packs, visitSealedRows must give back column for
 // column, with each entry's leaf input and MAC as the chain defines them.
 
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { sealBatch, unpackRows, type FieldsJsonBytes, type SealInput } from '../../src/chain/batch.js';
-import { decodeEntry } from '../../src/chain/encoding.js';
+import { sealBatch, visitSealedRows, type FieldsJsonBytes, type SealInput, type SealedRowView } from '../../src/chain/batch.js';
+import { decodeEntry, type StoredEntryColumns } from '../../src/chain/encoding.js';
 import { chainMac } from '../../src/chain/mac.js';
 import { TRANSPORT, type TransportName } from '../../src/receive/frame.js';
 import { rng } from '../receive/helpers.js';
@@ -38,7 +38,30 @@ function jsonBytes(json: readonly string[]): FieldsJsonBytes {
   return { bytes: Buffer.concat(parts), ends };
 }
 
-describe('sealBatch → unpackRows', () => {
+type Row = StoredEntryColumns & { block: number; mac: Buffer; fields: string };
+
+/**
+ * The rows visitSealedRows passes, each copied out of the one object it refills (buffers stay
+ * views into the batch), with each leaf input passed to `onLeafInput`.
+ */
+function unpackRows(buf: Buffer, onLeafInput: (leafInput: Buffer) => void): { block: number; rows: Row[] } {
+  const rows: Row[] = [];
+  const seen = new Set<SealedRowView>();
+  const { block, count } = visitSealedRows(buf, (r) => {
+    seen.add(r);
+    onLeafInput(r.leafInput);
+    rows.push({
+      seq: r.seq, block: r.block, received_at_us: r.received_at_us, transport: r.transport, flags: r.flags, listener: r.listener,
+      peer_address: r.peer_address, peer_port: r.peer_port, raw: r.raw, mac: r.mac, fields: r.fieldsUtf8.toString('utf8'),
+    });
+  });
+  expect(count).toBe(rows.length);
+  // One object, refilled: the storage thread makes no object per row.
+  expect(seen.size).toBe(Math.min(rows.length, 1));
+  return { block, rows };
+}
+
+describe('sealBatch → visitSealedRows', () => {
   for (const seed of [1, 2, 3, 4, 5]) {
     it(`seed ${seed}: every column, leaf input and MAC comes back as sealed`, () => {
       const items = frames(seed, 200);
