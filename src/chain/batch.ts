@@ -115,13 +115,15 @@ function sameBytes(buf: Buffer, a: number, b: number, n: number): boolean {
 /**
  * One entry of a sealed batch, as visitSealedRows passes it: the columns the store files it under,
  * the field JSON as the UTF-8 bytes the sequencer wrote, and the entry's RFC 6962 leaf input
- * `0x00 || enc`. Buffers are views into the batch.
+ * `0x00 || enc`. The byte fields are plain Uint8Array views into the batch: SQLite and
+ * node:crypto take them as they take Buffers, and one costs half a Buffer view to make.
  */
-export interface SealedRowView extends StoredEntryColumns {
+export interface SealedRowView extends Omit<StoredEntryColumns, 'raw'> {
   block: number;
-  mac: Buffer;
-  fieldsUtf8: Buffer;
-  leafInput: Buffer;
+  raw: Uint8Array;
+  mac: Uint8Array;
+  fieldsUtf8: Uint8Array;
+  leafInput: Uint8Array;
 }
 
 /**
@@ -142,6 +144,8 @@ export function visitSealedRows(buf: Buffer, visit: (row: SealedRowView) => void
   let listenerLen = 0;
   let peerAt = -1;
   let peerLen = 0;
+  const ab = buf.buffer;
+  const base = buf.byteOffset;
   const row: SealedRowView = { seq: 0, block, received_at_us: 0, transport: 0, flags: 0, listener: '', peer_address: '', peer_port: 0, raw: buf, mac: buf, fieldsUtf8: buf, leafInput: buf };
   let o = HEADER_BYTES;
   for (let i = 0; i < count; i++) {
@@ -176,10 +180,10 @@ export function visitSealedRows(buf: Buffer, visit: (row: SealedRowView) => void
     row.transport = buf[e + 17]!;
     row.flags = buf.readUInt32BE(e + 18);
     row.peer_port = buf.readUInt16BE(ps + pl);
-    row.raw = buf.subarray(rawAt, end);
-    row.mac = buf.subarray(end, end + MAC_BYTES);
-    row.fieldsUtf8 = buf.subarray(f, f + fl);
-    row.leafInput = buf.subarray(o + 4, end);
+    row.raw = new Uint8Array(ab, base + rawAt, rawLen);
+    row.mac = new Uint8Array(ab, base + end, MAC_BYTES);
+    row.fieldsUtf8 = new Uint8Array(ab, base + f, fl);
+    row.leafInput = new Uint8Array(ab, base + o + 4, end - o - 4);
     visit(row);
     f += fl;
     o = end + MAC_BYTES + 4;

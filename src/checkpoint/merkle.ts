@@ -8,7 +8,7 @@ export function leafHash(data: Buffer): Buffer {
 }
 
 /** leafHash of data already laid out as `0x00 || data`: one native call, no hash object. */
-export function leafHashOfPrefixed(prefixed: Buffer): Buffer {
+export function leafHashOfPrefixed(prefixed: Uint8Array): Buffer {
   if (prefixed[0] !== 0x00) throw new RangeError('leaf input must start with the 0x00 leaf prefix');
   return hash('sha256', prefixed, 'buffer');
 }

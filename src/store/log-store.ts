@@ -10,10 +10,11 @@ export interface EntryRow extends StoredEntryColumns {
 }
 
 /** A row to insert whose field JSON is already UTF-8 bytes (as the sequencer wrote it). */
-export interface EntryInsert extends StoredEntryColumns {
+export interface EntryInsert extends Omit<StoredEntryColumns, 'raw'> {
   block: number;
-  mac: Buffer;
-  fieldsUtf8: Buffer;
+  raw: Uint8Array;
+  mac: Uint8Array;
+  fieldsUtf8: Uint8Array;
 }
 
 export interface BlockRow {

@@ -49,10 +49,10 @@ function unpackRows(buf: Buffer, onLeafInput: (leafInput: Buffer) => void): { bl
   const seen = new Set<SealedRowView>();
   const { block, count } = visitSealedRows(buf, (r) => {
     seen.add(r);
-    onLeafInput(r.leafInput);
+    onLeafInput(Buffer.from(r.leafInput.buffer, r.leafInput.byteOffset, r.leafInput.byteLength));
     rows.push({
       seq: r.seq, block: r.block, received_at_us: r.received_at_us, transport: r.transport, flags: r.flags, listener: r.listener,
-      peer_address: r.peer_address, peer_port: r.peer_port, raw: r.raw, mac: r.mac, fields: r.fieldsUtf8.toString('utf8'),
+      peer_address: r.peer_address, peer_port: r.peer_port, raw: Buffer.from(r.raw), mac: Buffer.from(r.mac), fields: Buffer.from(r.fieldsUtf8).toString('utf8'),
     });
   });
   expect(count).toBe(rows.length);
