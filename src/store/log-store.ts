@@ -84,38 +84,30 @@ export class StoreError extends Error {
  */
 export class LogStore {
   private readonly db: Database.Database;
-  private readonly insertEntry: Database.Statement;
   private readonly insertBlockStmt: Database.Statement;
-  private utf8: boolean | undefined;
-  private readonly appendTx: (rows: readonly EntryRow[]) => void;
-  private readonly insertEntryUtf8Fields: Database.Statement;
-  private readonly appendFromTx: (each: (insert: (r: EntryInsert) => void) => void) => void;
+  /** Whether the database's text encoding is UTF-8 (LogStore.open creates every log so). */
+  private readonly utf8: boolean;
+  private readonly appendTx: (each: (insert: (r: EntryInsert) => void) => void) => void;
 
   private constructor(db: Database.Database) {
     this.db = db;
-    this.insertEntry = db.prepare(
-      `INSERT INTO entries (seq, block, received_at_us, transport, flags, listener, peer_address, peer_port, raw, mac, fields)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    this.utf8 = db.pragma('encoding', { simple: true }) === 'UTF-8';
     // The field JSON bound as bytes and cast to TEXT by SQLite: a JS string would be decoded from
-    // UTF-8 on the storage thread only for better-sqlite3 to encode it back.
-    this.insertEntryUtf8Fields = db.prepare(
+    // UTF-8 on the storage thread only for better-sqlite3 to encode it back. The cast reads the
+    // bytes in the database's encoding, so a database in another one gets the string.
+    const insertEntry = db.prepare(
       `INSERT INTO entries (seq, block, received_at_us, transport, flags, listener, peer_address, peer_port, raw, mac, fields)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT))`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${this.utf8 ? 'CAST(? AS TEXT)' : '?'})`,
     );
+    const fields = this.utf8 ? (b: Uint8Array): Uint8Array | string => b : (b: Uint8Array): Uint8Array | string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
     this.insertBlockStmt = db.prepare(
       'INSERT INTO blocks (block, first_seq, opened_at_us, escrow) VALUES (@block, @first_seq, @opened_at_us, @escrow)',
     );
     // Positional binding: named parameters cost several microseconds per row at ingest rates.
-    this.appendTx = db.transaction((rows: readonly EntryRow[]) => {
-      for (const r of rows) {
-        this.insertEntry.run(r.seq, r.block, r.received_at_us, r.transport, r.flags, r.listener, r.peer_address, r.peer_port, r.raw, r.mac, r.fields);
-      }
-    });
-    const insertUtf8 = (r: EntryInsert): void => {
-      this.insertEntryUtf8Fields.run(r.seq, r.block, r.received_at_us, r.transport, r.flags, r.listener, r.peer_address, r.peer_port, r.raw, r.mac, r.fieldsUtf8);
+    const insert = (r: EntryInsert): void => {
+      insertEntry.run(r.seq, r.block, r.received_at_us, r.transport, r.flags, r.listener, r.peer_address, r.peer_port, r.raw, r.mac, fields(r.fieldsUtf8));
     };
-    this.appendFromTx = db.transaction((each: (insert: (r: EntryInsert) => void) => void) => each(insertUtf8));
+    this.appendTx = db.transaction((each: (insert: (r: EntryInsert) => void) => void) => each(insert));
   }
 
   /** Opens (creating if asked) the database; WAL and synchronous=FULL so a commit survives power loss. */
@@ -168,18 +160,14 @@ export class LogStore {
     })();
   }
 
-  /** All rows commit together or none do; the caller advances its chain state only after this returns. */
-  appendEntries(rows: readonly EntryRow[]): void {
-    this.appendTx(rows);
-  }
-
   /**
    * Rows in one transaction (one fsync), all or none: `each` calls `insert` once per row, in
    * order. The row passed may be reused by the caller once `insert` returns; its field JSON must
-   * be valid UTF-8 (it is stored as TEXT).
+   * be valid UTF-8 (it is stored as TEXT). The caller advances its chain state only after this
+   * returns.
    */
   appendRowsFrom(each: (insert: (r: EntryInsert) => void) => void): void {
-    this.appendFromTx(each);
+    this.appendTx(each);
   }
 
   insertBlock(row: BlockRow): void {
@@ -233,7 +221,6 @@ export class LogStore {
    * come as arrays rather than named objects.
    */
   *iterateSeqRangeForVerify(from: number, to: number): IterableIterator<EntryRow> {
-    this.utf8 ??= this.db.pragma('encoding', { simple: true }) === 'UTF-8';
     if (!this.utf8) {
       yield* this.iterateSeqRange(from, to);
       return;

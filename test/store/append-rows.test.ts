@@ -1,5 +1,5 @@
 // appendRowsFrom binds the field JSON as UTF-8 bytes and lets SQLite cast them to TEXT: what it
-// stores must read back exactly as appendEntries stores the same row with the JSON as a string,
+// stores must read back exactly as an insert that binds the JSON as a string stores the same row,
 // for any JSON the sequencer writes (escapes, non-ASCII, astral characters), and a failed
 // transaction must store none of its rows.
 
@@ -33,10 +33,16 @@ function rows(): EntryRow[] {
 const asInsert = (r: EntryRow): EntryInsert => ({ ...r, fieldsUtf8: Buffer.from(r.fields, 'utf8') });
 
 describe('LogStore.appendRowsFrom', () => {
-  it('stores what appendEntries stores, field JSON as the same TEXT', () => {
+  it('stores what a string-bound insert stores, field JSON as the same TEXT', async () => {
     const want = rows();
-    const a = LogStore.open(join(dir, 'a.sqlite'), { create: true });
-    a.appendEntries(want);
+    const pathA = join(dir, 'a.sqlite');
+    LogStore.open(pathA, { create: true }).close();
+    const { default: Database } = await import('better-sqlite3');
+    const raw = new Database(pathA);
+    const ins = raw.prepare('INSERT INTO entries (seq, block, received_at_us, transport, flags, listener, peer_address, peer_port, raw, mac, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    for (const r of want) ins.run(r.seq, r.block, r.received_at_us, r.transport, r.flags, r.listener, r.peer_address, r.peer_port, r.raw, r.mac, r.fields);
+    raw.close();
+    const a = LogStore.open(pathA, { create: false });
     const b = LogStore.open(join(dir, 'b.sqlite'), { create: true });
     // One reused row object, as the storage thread passes it.
     const view = asInsert(want[0]!);

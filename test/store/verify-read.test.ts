@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LogStore, type EntryRow } from '../../src/store/log-store.js';
 import { SCHEMA_SQL } from '../../src/store/schema.js';
 import { rng } from '../receive/helpers.js';
+import { appendRows } from '../helpers/store-rows.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'immutalog-verify-read-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,7 +42,7 @@ describe('LogStore.iterateSeqRangeForVerify', () => {
     const path = join(dir, 'a.sqlite');
     const store = LogStore.open(path, { create: true });
     const want = rows();
-    store.appendEntries(want);
+    appendRows(store, want);
     const plain = [...store.iterateSeqRange(0, 1000)];
     const fast = [...store.iterateSeqRangeForVerify(0, 1000)];
     const sub = [...store.iterateSeqRangeForVerify(100, 150)];
@@ -62,9 +63,11 @@ describe('LogStore.iterateSeqRangeForVerify', () => {
     db.close();
     const store = LogStore.open(path, { create: true });
     const want = rows().slice(0, 20);
-    store.appendEntries(want);
+    appendRows(store, want);
     const fast = [...store.iterateSeqRangeForVerify(0, 100)];
     store.close();
     expect(fast.map((e) => Buffer.from(e.raw).toString('hex'))).toEqual(want.map((e) => e.raw.toString('hex')));
+    // The insert binds the field JSON as a string here: cast from UTF-8 bytes it would be misread as UTF-16.
+    expect(fast.map((e) => e.fields)).toEqual(want.map((e) => e.fields));
   });
 });
