@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from './paths.js';
@@ -50,15 +50,68 @@ export function query(dataDir: string, extra: string[] = []): QueriedEntry[] {
   return r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as QueriedEntry);
 }
 
-/** Polls until `cond` is true or the deadline passes (returns the last value either way). */
-export async function waitFor<T>(fn: () => T, cond: (v: T) => boolean, timeoutMs = 10_000, stepMs = 25): Promise<T> {
-  const end = Date.now() + timeoutMs;
+/**
+ * One poll's pause counts for at most this long. A longer gap means that nothing ran here (the
+ * machine's VM paused, or its clock jumped): only time the daemon could have used counts
+ * against it. CI failed once with a daemon that had printed nothing "within 90 s"; counting
+ * this way, such a gap cannot fail a test, and a real hang still does.
+ */
+const MAX_COUNTED_GAP_MS = 1000;
+
+/** How long the last `waitFor` waited, for messages that must tell a hang from a pause. */
+export interface WaitStats {
+  polls: number;
+  wallMs: number;
+  countedMs: number;
+  longestGapMs: number;
+}
+
+/**
+ * Polls until `cond` is true or `timeoutMs` of counted time passes (returns the last value either
+ * way; `stats`, when given, is filled in).
+ */
+export async function waitFor<T>(fn: () => T, cond: (v: T) => boolean, timeoutMs = 10_000, stepMs = 25, stats?: WaitStats): Promise<T> {
+  const t0 = Date.now();
+  let last = t0;
+  let counted = 0;
+  let polls = 0;
+  let longest = 0;
   let v = fn();
-  while (!cond(v) && Date.now() < end) {
+  while (!cond(v) && counted < timeoutMs) {
     await new Promise((r) => setTimeout(r, stepMs));
+    const now = Date.now();
+    const gap = Math.max(0, now - last);
+    longest = Math.max(longest, gap);
+    counted += Math.min(gap, MAX_COUNTED_GAP_MS);
+    last = now;
+    polls++;
     v = fn();
   }
+  if (stats) Object.assign(stats, { polls, wallMs: Date.now() - t0, countedMs: counted, longestGapMs: longest });
   return v;
+}
+
+/** Each thread of a live process: name, scheduler state, kernel wait channel and CPU ticks used. */
+export function threadStates(pid: number): string {
+  try {
+    return readdirSync(`/proc/${pid}/task`)
+      .map((t) => {
+        const dir = `/proc/${pid}/task/${t}`;
+        const read = (f: string): string => {
+          try {
+            return readFileSync(join(dir, f), 'utf8').trim();
+          } catch {
+            return '?';
+          }
+        };
+        // Fields after the parenthesised name: state is the 1st, utime and stime the 12th and 13th.
+        const rest = read('stat').replace(/^.*\) /, '').split(' ');
+        return `${read('comm')}[${t}] ${rest[0]} wchan=${read('wchan')} cpu_ticks=${Number(rest[11]) + Number(rest[12])}`;
+      })
+      .join('; ');
+  } catch (e) {
+    return `no /proc view: ${(e as Error).message}`;
+  }
 }
 
 /**
@@ -91,13 +144,16 @@ export async function startDaemon(opts: { dataDir?: string; args?: string[]; env
       return undefined;
     }
   };
-  const t0 = Date.now();
   const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
-  const s = await waitFor(readStatus, (v) => (v?.pid === child.pid && v.state === 'running') || gone(), opts.timeoutMs ?? START_TIMEOUT_MS);
+  const stats: WaitStats = { polls: 0, wallMs: 0, countedMs: 0, longestGapMs: 0 };
+  const s = await waitFor(readStatus, (v) => (v?.pid === child.pid && v.state === 'running') || gone(), opts.timeoutMs ?? START_TIMEOUT_MS, 25, stats);
   if (!s || s.pid !== child.pid || s.state !== 'running') {
     const alive = !gone();
+    // What the daemon's threads were doing, so that a hang can be told from a slow machine.
+    const threads = alive ? threadStates(child.pid!) : '';
     child.kill('SIGKILL');
-    throw new Error(`daemon did not start within ${Date.now() - t0} ms (${alive ? 'still running: hung?' : `exit ${child.exitCode}, signal ${child.signalCode}`}): ${err}`);
+    const waited = `${stats.countedMs} ms counted, ${stats.wallMs} ms by the clock, ${stats.polls} polls, longest gap ${stats.longestGapMs} ms`;
+    throw new Error(`daemon did not start (${waited}; ${alive ? `still running: hung? threads: ${threads}` : `exit ${child.exitCode}, signal ${child.signalCode}`}): ${err}`);
   }
   const port = (t: string): number => s.listeners.find((l: any) => l.transport === t)?.port ?? 0;
   return {
