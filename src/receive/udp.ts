@@ -7,10 +7,17 @@ import type { FrameSink, Warn } from './sink.js';
 import { nowUs, utf8Flag } from './stamp.js';
 
 /**
- * Asked-for kernel receive buffer. Bursts from many Tacker workers arrive faster than one
- * commit; the kernel caps this at net.core.rmem_max, and the unit file raises that limit.
+ * Asked-for kernel receive buffer. Bursts from many Tacker workers, and the first second after a
+ * start (V8 has not optimised the receive path yet), arrive faster than they are chained; the
+ * kernel caps this at net.core.rmem_max (often 4 MiB), which etc/sysctl.d/60-immutalog.conf
+ * raises to this size.
  */
 export const UDP_RECV_BUFFER_BYTES = 32 * 1024 * 1024;
+
+/** What the kernel granted of UDP_RECV_BUFFER_BYTES: Linux reports twice the size (socket(7)). */
+export function grantedRecvBufferBytes(reported: number): number {
+  return Math.floor(reported / 2);
+}
 
 export interface UdpListenerOptions {
   host: string;
@@ -24,6 +31,8 @@ export interface UdpListenerOptions {
 export class UdpListener {
   readonly counters: ListenerCounters = newCounters();
   name = '';
+  /** The kernel's receive buffer for this socket, as granted (0 until started). */
+  recvBufferBytes = 0;
   private socket: Socket | undefined;
 
   constructor(private readonly opts: UdpListenerOptions) {}
@@ -46,6 +55,11 @@ export class UdpListener {
       this.opts.warn('udp-error', `${this.name}: ${e.message}`);
     });
     socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
+    this.recvBufferBytes = grantedRecvBufferBytes(socket.getRecvBufferSize());
+    if (this.recvBufferBytes < UDP_RECV_BUFFER_BYTES) {
+      const mib = (n: number): string => `${+(n / 1048576).toFixed(2)} MiB`;
+      this.opts.warn('udp-buffer', `${this.name}: receive buffer ${mib(this.recvBufferBytes)}, expected ${mib(UDP_RECV_BUFFER_BYTES)} (net.core.rmem_max caps it); bursts beyond it are lost in the kernel. Install etc/sysctl.d/60-immutalog.conf or run: sysctl -w net.core.rmem_max=${UDP_RECV_BUFFER_BYTES}`);
+    }
   }
 
   get port(): number {

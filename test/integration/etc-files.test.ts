@@ -5,7 +5,9 @@
 //  - etc/tacker/tacker.conf.sample: read by oslo.config (the emitter's CONF);
 //  - etc/rsyslog.d/60-tacker-immutalog.conf: include()d verbatim by a private rsyslogd, fed by
 //    util-linux logger;
-//  - etc/immutalog.conf: `immutalog serve --config etc/immutalog.conf`.
+//  - etc/immutalog.conf: `immutalog serve --config etc/immutalog.conf`;
+//  - etc/sysctl.d/60-immutalog.conf: read by procps `sysctl --dry-run -p` (nothing written: the
+//    setting is the host's, not the test's).
 // The files name 127.0.0.1:5514, so immutalog listens there (and only there): a busy port is a
 // failure that says so, never a silent switch to another port. Test files run in parallel, so
 // the port is held under a cross-process lock (test/clients/etc-port.ts) for this whole file.
@@ -15,7 +17,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, runCli, startDaemon, tempDataDir, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
 import { REPO_ROOT } from '../helpers/paths.js';
-import { CLIENTS_DIR, SYSTEM_PYTHON, run, stopDaemonAndClean } from '../clients/proc.js';
+import { CLIENTS_DIR, SYSTEM_PYTHON, requireExecutable, run, stopDaemonAndClean } from '../clients/proc.js';
+import { UDP_RECV_BUFFER_BYTES } from '../../src/receive/udp.js';
 import {
   CTX, LOCAL0, OSLO_EMIT, SCRIPT, expectedContextText, osloTime, priOf, pythonSyslogBytes, requireOslo, runOsloEmitter, type EmittedRecord, type Sidecar,
 } from '../clients/oslo.js';
@@ -30,6 +33,8 @@ const LOGGING_TCP = join(ETC, 'tacker', 'logging-tcp.conf');
 const TACKER_SAMPLE = join(ETC, 'tacker', 'tacker.conf.sample');
 const RSYSLOG_SNIPPET = join(ETC, 'rsyslog.d', '60-tacker-immutalog.conf');
 const IMMUTALOG_CONF = join(ETC, 'immutalog.conf');
+const SYSCTL_CONF = join(ETC, 'sysctl.d', '60-immutalog.conf');
+const SYSCTL = '/usr/sbin/sysctl';
 const ETC_OSLO_CONF = join(CLIENTS_DIR, 'etc_oslo_conf.py');
 const PY_ENV = { PATH: '/usr/bin:/bin', TZ: 'UTC', LC_ALL: 'C.UTF-8', PYTHONDONTWRITEBYTECODE: '1', PYTHONNOUSERSITE: '1' };
 const ADDR = `${ETC_HOST}:${ETC_PORT}`;
@@ -426,6 +431,18 @@ describe('etc/immutalog.conf, unchanged: serve --config etc/immutalog.conf runs 
     expect(d!.stderr()).toContain('anchoring is off');
   });
 
+  it('warns about the UDP receive buffer exactly when net.core.rmem_max is below what it asks for', () => {
+    const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+    const warned = d!.stderr().split('\n').filter((l) => l.includes('receive buffer'));
+    if (rmemMax < UDP_RECV_BUFFER_BYTES) {
+      expect(warned).toHaveLength(1);
+      expect(warned[0]).toContain(`udp://${ADDR}: receive buffer ${+(rmemMax / 1048576).toFixed(2)} MiB, expected 32 MiB`);
+      expect(warned[0]).toContain('etc/sysctl.d/60-immutalog.conf');
+    } else {
+      expect(warned).toEqual([]);
+    }
+  });
+
   it('stores what logger sends to the default port over UDP and TCP', async () => {
     await logger(['--server', ETC_HOST, '--port', String(ETC_PORT), '--udp', '--rfc5424', '-p', 'local0.info', '-t', 'tacker-server'], { message: 'defaults over udp' });
     await logger(['--server', ETC_HOST, '--port', String(ETC_PORT), '--tcp', '--octet-count', '--rfc5424', '-p', 'local0.info', '-t', 'tacker-server'], { message: 'defaults over tcp' });
@@ -437,5 +454,15 @@ describe('etc/immutalog.conf, unchanged: serve --config etc/immutalog.conf runs 
       expect(latin1(e)).toMatch(loggerMessageRe('rfc5424', 'tacker-server', 134, `defaults over ${t}`));
       expect([e.listener, e.flags, e.fields.fmt, e.fields.app]).toEqual([`${t}://${ADDR}`, 0, 'rfc5424', 'tacker-server']);
     }
+  });
+});
+
+describe('etc/sysctl.d/60-immutalog.conf, read by procps sysctl', () => {
+  it('sets net.core.rmem_max to the receive buffer the UDP listeners ask for, and nothing else', async () => {
+    requireExecutable(SYSCTL, 'procps');
+    const r = await run(SYSCTL, ['--dry-run', '-p', SYSCTL_CONF]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.toString()).toBe(`net.core.rmem_max = ${UDP_RECV_BUFFER_BYTES}\n`);
   });
 });
