@@ -14,11 +14,6 @@ import { nowUs, utf8Flag } from './stamp.js';
  */
 export const UDP_RECV_BUFFER_BYTES = 32 * 1024 * 1024;
 
-/** What the kernel granted of UDP_RECV_BUFFER_BYTES: Linux reports twice the size (socket(7)). */
-export function grantedRecvBufferBytes(reported: number): number {
-  return Math.floor(reported / 2);
-}
-
 export interface UdpListenerOptions {
   host: string;
   port: number;
@@ -31,8 +26,6 @@ export interface UdpListenerOptions {
 export class UdpListener {
   readonly counters: ListenerCounters = newCounters();
   name = '';
-  /** The kernel's receive buffer for this socket, as granted (0 until started). */
-  recvBufferBytes = 0;
   private socket: Socket | undefined;
 
   constructor(private readonly opts: UdpListenerOptions) {}
@@ -55,10 +48,11 @@ export class UdpListener {
       this.opts.warn('udp-error', `${this.name}: ${e.message}`);
     });
     socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
-    this.recvBufferBytes = grantedRecvBufferBytes(socket.getRecvBufferSize());
-    if (this.recvBufferBytes < UDP_RECV_BUFFER_BYTES) {
+    // Linux reports twice the size it granted: the other half is its bookkeeping (socket(7)).
+    const granted = Math.floor(socket.getRecvBufferSize() / 2);
+    if (granted < UDP_RECV_BUFFER_BYTES) {
       const mib = (n: number): string => `${+(n / 1048576).toFixed(2)} MiB`;
-      this.opts.warn('udp-buffer', `${this.name}: receive buffer ${mib(this.recvBufferBytes)}, expected ${mib(UDP_RECV_BUFFER_BYTES)} (net.core.rmem_max caps it); bursts beyond it are lost in the kernel. Install etc/sysctl.d/60-immutalog.conf or run: sysctl -w net.core.rmem_max=${UDP_RECV_BUFFER_BYTES}`);
+      this.opts.warn('udp-buffer', `${this.name}: receive buffer ${mib(granted)}, expected ${mib(UDP_RECV_BUFFER_BYTES)} (net.core.rmem_max caps it); bursts beyond it are lost in the kernel. Install etc/sysctl.d/60-immutalog.conf or run: sysctl -w net.core.rmem_max=${UDP_RECV_BUFFER_BYTES}`);
     }
   }
 

@@ -53,8 +53,9 @@ export function query(dataDir: string, extra: string[] = []): QueriedEntry[] {
 /**
  * One poll's pause counts for at most this long. A longer gap means that nothing ran here (the
  * machine's VM paused, or its clock jumped): only time the daemon could have used counts
- * against it. CI failed once with a daemon that had printed nothing "within 90 s"; counting
- * this way, such a gap cannot fail a test, and a real hang still does.
+ * against it. CI failed once with a fresh daemon that had printed nothing "within 90 s" (a
+ * start takes 0.3-0.4 s here): if that was such a gap, it can no longer fail a test; if it was
+ * a hang, it still does, and startDaemon's error now says what each thread was doing.
  */
 const MAX_COUNTED_GAP_MS = 1000;
 
