@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import type { StoredEntryColumns } from '../chain/encoding.js';
+import type { SealedRowView } from '../chain/batch.js';
 
 /** An entries row: the MAC'd columns, the block it is filed under, its MAC and parsed fields. */
 export interface EntryRow extends StoredEntryColumns {
@@ -9,13 +10,8 @@ export interface EntryRow extends StoredEntryColumns {
   fields: string;
 }
 
-/** A row to insert whose field JSON is already UTF-8 bytes (as the sequencer wrote it). */
-export interface EntryInsert extends Omit<StoredEntryColumns, 'raw'> {
-  block: number;
-  raw: Uint8Array;
-  mac: Uint8Array;
-  fieldsUtf8: Uint8Array;
-}
+/** A row to insert whose field JSON is already UTF-8 bytes: a sealed batch's row, less its leaf input. */
+export type EntryInsert = Omit<SealedRowView, 'leafInput'>;
 
 export interface BlockRow {
   block: number;

@@ -1,8 +1,11 @@
-import type { EntryRow, LogStore } from '../../src/store/log-store.js';
+import type { EntryInsert, EntryRow, LogStore } from '../../src/store/log-store.js';
 
-/** Stores rows as they are read back (field JSON as a string) through the store's one insert path. */
+/** A row as read back (field JSON as a string) in the form the store's insert takes. */
+export const asInsert = (r: EntryRow): EntryInsert => ({ ...r, fieldsUtf8: Buffer.from(r.fields, 'utf8') });
+
+/** Stores rows as they are read back through the store's one insert path. */
 export function appendRows(store: LogStore, rows: readonly EntryRow[]): void {
   store.appendRowsFrom((insert) => {
-    for (const r of rows) insert({ ...r, fieldsUtf8: Buffer.from(r.fields, 'utf8') });
+    for (const r of rows) insert(asInsert(r));
   });
 }

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LogStore, type EntryInsert, type EntryRow } from '../../src/store/log-store.js';
+import { LogStore, type EntryRow } from '../../src/store/log-store.js';
+import { asInsert } from '../helpers/store-rows.js';
 import { fieldsToJson, parseRecord } from '../../src/parse/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'immutalog-append-rows-'));
@@ -29,8 +30,6 @@ function rows(): EntryRow[] {
     };
   });
 }
-
-const asInsert = (r: EntryRow): EntryInsert => ({ ...r, fieldsUtf8: Buffer.from(r.fields, 'utf8') });
 
 describe('LogStore.appendRowsFrom', () => {
   it('stores what a string-bound insert stores, field JSON as the same TEXT', async () => {
