@@ -116,6 +116,24 @@ export function threadStates(pid: number): string {
 }
 
 /**
+ * Each thread's native call stack (function names, innermost first), read by gdb when the host
+ * has it: a start that hangs with every thread asleep on a futex says nothing more in /proc, and
+ * the stack names the lock.
+ */
+export function nativeStacks(pid: number): string {
+  const r = spawnSync('gdb', ['-nx', '-batch', '-p', String(pid), '-ex', 'thread apply all bt 40'], { encoding: 'utf8', timeout: 60_000 });
+  if (r.error) return `no gdb stacks: ${r.error.message}`;
+  const threads: string[] = [];
+  for (const line of r.stdout.split('\n')) {
+    const t = /^Thread \d+ \(.*LWP (\d+)\)/.exec(line);
+    if (t) threads.push(`LWP ${t[1]}:`);
+    const f = /^#\d+\s+(?:0x[0-9a-f]+ in )?([^ (]+)/.exec(line);
+    if (f && threads.length > 0) threads[threads.length - 1] += ` ${f[1]}`;
+  }
+  return threads.length > 0 ? threads.join('\n') : `no gdb stacks (exit ${r.status}): ${r.stderr.slice(0, 500)}`;
+}
+
+/**
  * Starts `immutalog serve` on loopback with ephemeral ports (port 0) and waits until its
  * status file names the ports it bound.
  */
@@ -151,7 +169,7 @@ export async function startDaemon(opts: { dataDir?: string; args?: string[]; env
   if (!s || s.pid !== child.pid || s.state !== 'running') {
     const alive = !gone();
     // What the daemon's threads were doing, so that a hang can be told from a slow machine.
-    const threads = alive ? threadStates(child.pid!) : '';
+    const threads = alive ? `${threadStates(child.pid!)}\nnative stacks:\n${nativeStacks(child.pid!)}` : '';
     child.kill('SIGKILL');
     const waited = `${stats.countedMs} ms counted, ${stats.wallMs} ms by the clock, ${stats.polls} polls, longest gap ${stats.longestGapMs} ms`;
     throw new Error(`daemon did not start (${waited}; ${alive ? `still running: hung? threads: ${threads}` : `exit ${child.exitCode}, signal ${child.signalCode}`}): ${err}`);

@@ -1,9 +1,9 @@
 // The integration tests' polling helper: a pause of the whole machine (a VM paused, a clock
 // jump) must not count as the daemon's time, while a condition that never comes true still
 // ends the wait after its timeout of counted time.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { threadStates, waitFor, type WaitStats } from '../helpers/daemon.js';
+import { nativeStacks, threadStates, waitFor, type WaitStats } from '../helpers/daemon.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -57,5 +57,30 @@ describe('threadStates', () => {
 
   it('says so when the process is gone', () => {
     expect(threadStates(2 ** 22 + 12345)).toMatch(/^no \/proc view: /);
+  });
+});
+
+// CI installs gdb; elsewhere these say why they skip.
+const hasGdb = spawnSync('gdb', ['--version']).status === 0;
+if (!hasGdb) console.warn('nativeStacks tests skipped: no gdb on PATH (apt-get install gdb)');
+
+describe.skipIf(!hasGdb)('nativeStacks', () => {
+  it('names every thread of a sleeping node process, the main one in its event loop', async () => {
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise((r) => child.once('spawn', r));
+      await waitFor(() => threadStates(child.pid!), (x) => x.split('; ').length >= 5, 5000);
+      const s = nativeStacks(child.pid!);
+      const lines = s.split('\n');
+      expect(lines.length).toBeGreaterThanOrEqual(5);
+      for (const l of lines) expect(l).toMatch(/^LWP \d+: \S+/);
+      expect(lines.find((l) => l.startsWith(`LWP ${child.pid}:`))).toMatch(/ uv_run /);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('says so when the process is gone', () => {
+    expect(nativeStacks(2 ** 22 + 12345)).toMatch(/^no gdb stacks/);
   });
 });
