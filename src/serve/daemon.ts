@@ -22,6 +22,7 @@ import { dataPaths } from './data-dir.js';
 import { initLog, isInitialised } from './log-init.js';
 import { rateLimitedWarn } from './daemon-log.js';
 import { WriteQueue } from './write-queue.js';
+import { hangOnceFault } from './fault.js';
 
 /** status.json is rewritten this often, for `immutalog status` and for tests that bind port 0. */
 const STATUS_INTERVAL_MS = 2000;
@@ -92,6 +93,7 @@ export class Daemon {
   ) {}
 
   static async start(cfg: ServeConfig, log: winston.Logger): Promise<Daemon> {
+    hangOnceFault(cfg.dataDir);
     const paths = dataPaths(cfg.dataDir);
     if (!isInitialised(cfg.dataDir)) {
       const r = initLog(cfg.dataDir, {});

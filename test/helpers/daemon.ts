@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from './paths.js';
+import { parseTaskStat, StallDetector } from '../../src/serve/stall-rule.js';
 
 export interface QueriedEntry {
   seq: number;
@@ -18,6 +19,8 @@ export interface QueriedEntry {
 export interface RunningDaemon {
   dataDir: string;
   child: ChildProcess;
+  /** Reports of starts that hung and were killed by the watchdog before this one came up. */
+  hungStarts: string[];
   udpPort: number;
   tcpPort: number;
   tlsPort: number;
@@ -134,17 +137,38 @@ export function nativeStacks(pid: number): string {
 }
 
 /**
- * Starts `immutalog serve` on loopback with ephemeral ports (port 0) and waits until its
- * status file names the ports it bound.
- */
-/**
  * How long a start may take. A start after a crash runs recovery and a restart checkpoint
  * (several fsyncs); on a loaded CI host that has taken more than 20 s.
  */
 export const START_TIMEOUT_MS = 90_000;
 
-export async function startDaemon(opts: { dataDir?: string; args?: string[]; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunningDaemon> {
+/** Samples (one a second) of a sleeping main thread that used no CPU before its stacks are taken: well before the watchdog's 30. */
+const HUNG_SAMPLES = 10;
+
+/** What the daemon's watchdog prints before it kills a hung process (src/serve/watchdog-thread.ts). */
+const WATCHDOG_MARK = 'immutalog watchdog: the main thread has been asleep';
+
+type StartOptions = { dataDir?: string; args?: string[]; env?: Record<string, string>; timeoutMs?: number };
+
+/**
+ * Starts `immutalog serve` on loopback with ephemeral ports (port 0) and waits until its
+ * status file names the ports it bound. A start that hangs is killed by the daemon's own
+ * watchdog; like systemd (Restart=on-failure), this starts it once more, and says so on the
+ * test's stderr with what the hung process's threads were doing.
+ */
+export async function startDaemon(opts: StartOptions = {}): Promise<RunningDaemon> {
   const dataDir = opts.dataDir ?? tempDataDir();
+  const first = await startOnce(dataDir, opts);
+  if (first.daemon) return first.daemon;
+  if (!first.report.includes(WATCHDOG_MARK)) throw new Error(first.report);
+  console.warn(`daemon start hung and its watchdog killed it; starting it again, as systemd would. ${first.report}`);
+  const second = await startOnce(dataDir, opts);
+  if (!second.daemon) throw new Error(`${second.report}\n(after a first start killed by the watchdog: ${first.report})`);
+  second.daemon.hungStarts.push(first.report);
+  return second.daemon;
+}
+
+async function startOnce(dataDir: string, opts: StartOptions): Promise<{ daemon: RunningDaemon; report?: undefined } | { daemon?: undefined; report: string }> {
   const args = opts.args ?? ['--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0'];
   const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -164,20 +188,44 @@ export async function startDaemon(opts: { dataDir?: string; args?: string[]; env
     }
   };
   const gone = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  // Once the main thread has slept HUNG_SAMPLES samples with no CPU used, its threads' stacks
+  // are taken (before the watchdog kills it), so that a hang says where it hung.
+  const sleeper = new StallDetector(HUNG_SAMPLES);
+  let lastSample = 0;
+  let hungThreads = '';
+  const watch = (): void => {
+    if (hungThreads !== '' || gone() || Date.now() - lastSample < 1000) return;
+    lastSample = Date.now();
+    try {
+      const stat = parseTaskStat(readFileSync(`/proc/${child.pid}/task/${child.pid}/stat`, 'utf8'));
+      if (sleeper.observe({ beat: 0, ...stat, wchan: '' })) hungThreads = `${threadStates(child.pid!)}\nnative stacks:\n${nativeStacks(child.pid!)}`;
+    } catch {
+      // Gone between the check and the read.
+    }
+  };
   const stats: WaitStats = { polls: 0, wallMs: 0, countedMs: 0, longestGapMs: 0 };
-  const s = await waitFor(readStatus, (v) => (v?.pid === child.pid && v.state === 'running') || gone(), opts.timeoutMs ?? START_TIMEOUT_MS, 25, stats);
+  const s = await waitFor(
+    () => (watch(), readStatus()),
+    (v) => (v?.pid === child.pid && v.state === 'running') || gone(),
+    opts.timeoutMs ?? START_TIMEOUT_MS,
+    25,
+    stats,
+  );
   if (!s || s.pid !== child.pid || s.state !== 'running') {
     const alive = !gone();
     // What the daemon's threads were doing, so that a hang can be told from a slow machine.
-    const threads = alive ? `${threadStates(child.pid!)}\nnative stacks:\n${nativeStacks(child.pid!)}` : '';
+    const threads = hungThreads || (alive ? `${threadStates(child.pid!)}\nnative stacks:\n${nativeStacks(child.pid!)}` : '');
     child.kill('SIGKILL');
+    await exited;
     const waited = `${stats.countedMs} ms counted, ${stats.wallMs} ms by the clock, ${stats.polls} polls, longest gap ${stats.longestGapMs} ms`;
-    throw new Error(`daemon did not start (${waited}; ${alive ? `still running: hung? threads: ${threads}` : `exit ${child.exitCode}, signal ${child.signalCode}`}): ${err}`);
+    const how = alive ? 'still running: hung?' : `exit ${child.exitCode}, signal ${child.signalCode}`;
+    return { report: `daemon did not start (${waited}; ${how}${threads ? ` threads: ${threads}` : ''}): ${err}` };
   }
   const port = (t: string): number => s.listeners.find((l: any) => l.transport === t)?.port ?? 0;
-  return {
+  const daemon: RunningDaemon = {
     dataDir,
     child,
+    hungStarts: [],
     udpPort: port('udp'),
     tcpPort: port('tcp'),
     tlsPort: port('tls'),
@@ -192,4 +240,5 @@ export async function startDaemon(opts: { dataDir?: string; args?: string[]; env
       await exited;
     },
   };
+  return { daemon };
 }
