@@ -4,8 +4,8 @@ import { Worker } from 'node:worker_threads';
 /** The main thread's heartbeat, and the watchdog's sampling of it. */
 const SAMPLE_MS = 1000;
 /**
- * Thirty samples asleep with no beat and no CPU: far beyond any wait the daemon makes on
- * purpose (its longest, a commit's fsync, is in state D and takes milliseconds), and short
+ * Thirty samples asleep with no beat and no CPU: far beyond any sleep the main thread takes on
+ * purpose (its longest is SQLite's busy timeout, 5 s; fsyncs wait in state D, not S), and short
  * enough that systemd has the receiver back within about 35 s (RestartSec=5).
  */
 export const WATCHDOG_STALL_SAMPLES = 30;
