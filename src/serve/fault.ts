@@ -21,7 +21,7 @@ export function faultPoint(name: FaultPoint): void {
 
 /**
  * For the watchdog's test: when IMMUTALOG_FAULT is 'hang-once', the first start in a data
- * directory blocks its main thread in a futex for good, as the start that hung in CI did; the
+ * directory blocks its main thread in a futex for good, as the starts that hung in CI did; the
  * next start there (the service manager's restart) runs normally.
  */
 export function hangOnceFault(dataDir: string): void {

@@ -5,8 +5,8 @@
  * Hung means: no heartbeat (its 1 s timer did not run), no CPU used, and asleep (state S), for
  * `stallSamples` samples in a row. Busy JavaScript (a long recovery) uses CPU; waiting on a disk
  * is state D; an idle event loop still beats. What is left is a thread asleep on something that
- * will not wake it: the one start that hung in CI sat in a futex for 90 s after 0.27 s of CPU,
- * every other thread idle.
+ * will not wake it: of the two starts that hung in CI, the one whose threads were recorded sat
+ * in a futex for 90 s after 0.27 s of CPU, every other thread idle.
  *
  * Samples are counted rather than timed, so that a pause of the whole machine (a VM stopped, a
  * clock jump) is not taken for a hang: the watchdog does not run during it either.

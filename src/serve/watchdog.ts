@@ -14,8 +14,8 @@ const WATCHDOG_HEAP_MB = 8;
 
 /**
  * Starts the watchdog thread, which kills the process when its main thread hangs (see
- * stall-rule.ts). Started before the rest of the daemon is loaded: the start that hung in CI
- * hung while modules were loading. Does nothing where /proc is missing.
+ * stall-rule.ts). Started before the rest of the daemon is loaded (see cli/main.ts). Does
+ * nothing where /proc is missing.
  */
 export function startWatchdog(): { stop(): Promise<void> } | undefined {
   if (!existsSync(`/proc/self/task/${process.pid}/stat`)) return undefined;
