@@ -17,8 +17,8 @@ const WATCHDOG_HEAP_MB = 8;
  * stall-rule.ts). Started before the rest of the daemon is loaded (see cli/main.ts). Does
  * nothing where /proc is missing.
  */
-export function startWatchdog(): { stop(): Promise<void> } | undefined {
-  if (!existsSync(`/proc/self/task/${process.pid}/stat`)) return undefined;
+export function startWatchdog(): void {
+  if (!existsSync(`/proc/self/task/${process.pid}/stat`)) return;
   const beat = new SharedArrayBuffer(4);
   const beats = new Int32Array(beat);
   const worker = new Worker(new URL('./watchdog-thread.js', import.meta.url), {
@@ -30,12 +30,5 @@ export function startWatchdog(): { stop(): Promise<void> } | undefined {
   // A watchdog that fails must not take the daemon down with it: it says so and the daemon runs on.
   worker.on('error', (e) => process.stderr.write(`${new Date().toISOString()} WARN immutalog watchdog stopped: ${e.message}\n`));
   worker.unref();
-  const timer = setInterval(() => Atomics.add(beats, 0, 1), SAMPLE_MS);
-  timer.unref();
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      await worker.terminate();
-    },
-  };
+  setInterval(() => Atomics.add(beats, 0, 1), SAMPLE_MS).unref();
 }
