@@ -390,9 +390,11 @@ export function connectBitcoind(cfg: BitcoinRpcConfig): BitcoinRpc & BitcoinRpcC
       throw new TypeError(`bitcoind rpc: ${method} needs a wallet, and this connection has none`);
     }
     for (;;) {
-      const usedPassword = creds?.password;
+      let usedPassword: string | undefined;
       try {
         const c = await getClients(method);
+        // Read after the await: another call may have re-read the cookie meanwhile.
+        usedPassword = creds?.password;
         return await c[level].command<T>(method, ...params);
       } catch (err) {
         const e = classifyRpcError(method, err);
