@@ -108,14 +108,24 @@ export function threadStates(pid: number): string {
             return '?';
           }
         };
-        // Fields after the parenthesised name: state is the 1st, utime and stime the 12th and 13th.
-        const rest = read('stat').replace(/^.*\) /, '').split(' ');
-        return `${read('comm')}[${t}] ${rest[0]} wchan=${read('wchan')} cpu_ticks=${Number(rest[11]) + Number(rest[12])}`;
+        let stat = '? cpu_ticks=?';
+        try {
+          const { state, cpuTicks } = parseTaskStat(read('stat'));
+          stat = `${state} wchan=${read('wchan')} cpu_ticks=${cpuTicks}`;
+        } catch {
+          // The thread ended between the listing and the read.
+        }
+        return `${read('comm')}[${t}] ${stat}`;
       })
       .join('; ');
   } catch (e) {
     return `no /proc view: ${(e as Error).message}`;
   }
+}
+
+/** What a hung process's threads were doing: /proc's view, then gdb's. */
+function hungThreadsReport(pid: number): string {
+  return `${threadStates(pid)}\nnative stacks:\n${nativeStacks(pid)}`;
 }
 
 /**
@@ -201,7 +211,7 @@ async function startOnce(dataDir: string, opts: StartOptions): Promise<{ daemon:
     lastSample = Date.now();
     try {
       const stat = parseTaskStat(readFileSync(`/proc/${child.pid}/task/${child.pid}/stat`, 'utf8'));
-      if (sleeper.observe({ beat: 0, ...stat, wchan: '' })) hungThreads = `${threadStates(child.pid!)}\nnative stacks:\n${nativeStacks(child.pid!)}`;
+      if (sleeper.observe({ beat: 0, ...stat, wchan: '' })) hungThreads = hungThreadsReport(child.pid!);
     } catch {
       // Gone between the check and the read.
     }
@@ -217,7 +227,7 @@ async function startOnce(dataDir: string, opts: StartOptions): Promise<{ daemon:
   if (!s || s.pid !== child.pid || s.state !== 'running') {
     const alive = !gone();
     // What the daemon's threads were doing, so that a hang can be told from a slow machine.
-    const threads = hungThreads || (alive ? `${threadStates(child.pid!)}\nnative stacks:\n${nativeStacks(child.pid!)}` : '');
+    const threads = hungThreads || (alive ? hungThreadsReport(child.pid!) : '');
     child.kill('SIGKILL');
     await exited;
     const waited = `${stats.countedMs} ms counted, ${stats.wallMs} ms by the clock, ${stats.polls} polls, longest gap ${stats.longestGapMs} ms`;
