@@ -178,13 +178,15 @@ program
   .option('--bitcoin-cookie <file>', "the node's .cookie file")
   .option('--bitcoin-user <user>', 'RPC user, instead of the cookie')
   .option('--bitcoin-password <password>', 'RPC password, instead of the cookie')
-  .option('--bundle <file>', 'verify a bundle made by `immutalog export` instead of the data directory (on any machine)')
+  .option('--bundle <file>', 'verify a bundle made by `immutalog export` instead of the data directory (on any machine); without --since/--until the range is the one the bundle claims')
+  .option('--max-failures <n>', 'list at most this many failures, the earliest in log order (all are counted by reason code)', '1000')
   .option('--json', 'machine-readable report')
-  .action(async (o: { bundle?: string; dataDir?: string; config?: string; since?: string; until?: string; identity?: string; auditorKey?: string; state?: string; maxCheckpointAge: string; threads?: string; json?: boolean; bitcoinRpc?: string; bitcoinCookie?: string; bitcoinUser?: string; bitcoinPassword?: string }) => {
+  .action(async (o: { maxFailures: string; bundle?: string; dataDir?: string; config?: string; since?: string; until?: string; identity?: string; auditorKey?: string; state?: string; maxCheckpointAge: string; threads?: string; json?: boolean; bitcoinRpc?: string; bitcoinCookie?: string; bitcoinUser?: string; bitcoinPassword?: string }) => {
     if (o.bitcoinRpc !== undefined && o.bitcoinCookie === undefined && (o.bitcoinUser === undefined || o.bitcoinPassword === undefined)) {
       fatal('--bitcoin-rpc needs --bitcoin-cookie, or --bitcoin-user and --bitcoin-password');
     }
     if (!/^\d+$/.test(o.maxCheckpointAge)) fatal(`--max-checkpoint-age: expected whole seconds, got ${JSON.stringify(o.maxCheckpointAge)}`);
+    if (!/^[1-9]\d{0,8}$/.test(o.maxFailures)) fatal(`--max-failures: expected a positive whole number, got ${JSON.stringify(o.maxFailures)}`);
     if (o.threads !== undefined && !/^[1-9]\d*$/.test(o.threads)) fatal(`--threads: expected a positive whole number, got ${JSON.stringify(o.threads)}`);
     const since = timeOpt(o.since, '--since');
     const until = timeOpt(o.until, '--until');
@@ -201,6 +203,7 @@ program
           json: o.json === true,
           maxCheckpointAgeSec: Number(o.maxCheckpointAge),
           threads: o.threads !== undefined ? Number(o.threads) : availableParallelism(),
+          maxFailures: Number(o.maxFailures),
           ...(o.bitcoinRpc !== undefined
             ? { bitcoin: { url: o.bitcoinRpc, ...(o.bitcoinCookie !== undefined ? { cookieFile: o.bitcoinCookie } : { user: o.bitcoinUser!, password: o.bitcoinPassword! }) } }
             : {}),

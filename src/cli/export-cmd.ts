@@ -1,11 +1,39 @@
 import { existsSync } from 'node:fs';
+import { decodeCheckpoint } from '../checkpoint/format.js';
 import { LogStore } from '../store/log-store.js';
 import { dataPaths } from '../serve/data-dir.js';
+import { blockMayHold, OPEN_END_US, type TimeRange } from '../verify/range.js';
 
 /** Bundle format version, in the bundle's meta table (`bundle_format`). */
 export const BUNDLE_FORMAT = '1';
 
 export class ExportError extends Error {}
+
+/**
+ * The sequence range of the whole blocks a time range needs, chosen exactly as verify chooses
+ * them: by the signed times of the checkpoints around each block (verify/range.ts), and the
+ * unsealed tail when the range reaches past the newest checkpoint.
+ */
+function blocksForRange(store: LogStore, range: TimeRange, endOfLog: number): { from: number; to: number } {
+  let from = Number.MAX_SAFE_INTEGER;
+  let to = 0;
+  let floorUs = Number(store.getMeta('created_at_us') ?? 0);
+  let unsealedFrom = 0;
+  for (const row of store.iterateCheckpoints(0)) {
+    const cp = decodeCheckpoint(Buffer.from(row.bytes));
+    if (blockMayHold({ fromUs: Math.min(floorUs, cp.timeUs), toUs: cp.timeUs }, range)) {
+      from = Math.min(from, cp.firstSeq);
+      to = Math.max(to, cp.firstSeq + cp.count);
+    }
+    floorUs = cp.timeUs;
+    unsealedFrom = cp.firstSeq + cp.count;
+  }
+  if (endOfLog > unsealedFrom && blockMayHold({ fromUs: floorUs, toUs: OPEN_END_US }, range)) {
+    from = Math.min(from, unsealedFrom);
+    to = endOfLog;
+  }
+  return from > to ? { from: endOfLog, to: endOfLog } : { from, to };
+}
 
 /**
  * `immutalog export`: a self-contained bundle for verification on another machine. It is an
@@ -20,35 +48,36 @@ export function runExport(o: { dataDir: string; out: string; sinceUs?: number; u
   try {
     const last = store.lastEntry();
     const end = last ? last.seq + 1 : 0;
-    const from = o.sinceUs !== undefined ? store.firstSeqAtOrAfter(o.sinceUs) ?? end : 0;
-    const to = o.untilUs !== undefined ? store.firstSeqAtOrAfter(o.untilUs) ?? end : end;
-    const range = store.blockAlignedRange(from, Math.max(from, to));
     const nowUs = Date.now() * 1000;
+    const range = blocksForRange(store, { ...(o.sinceUs !== undefined ? { sinceUs: o.sinceUs } : {}), untilUs: o.untilUs ?? nowUs }, end);
     const { entries } = store.exportBundle(o.out, range.from, range.to, {
       bundle_format: BUNDLE_FORMAT,
       bundle_exported_at_us: String(nowUs),
+      // Informational: verify never takes what it checks from these (the operator wrote them).
       bundle_first_seq: String(range.from),
-      bundle_end_seq: String(Math.min(range.to, end)),
+      bundle_end_seq: String(range.to),
       bundle_since_us: o.sinceUs !== undefined ? String(o.sinceUs) : '',
       bundle_until_us: String(o.untilUs ?? nowUs),
     });
-    return { entries, firstSeq: range.from, endSeq: Math.min(range.to, end) };
+    return { entries, firstSeq: range.from, endSeq: range.to };
   } finally {
     store.close();
   }
 }
 
-/** The range a bundle was made for, from its meta table; undefined for a live database. */
-export function bundleRange(path: string): { firstSeq: number; endSeq: number; untilUs: number; sinceUs?: number } | undefined {
+/**
+ * The range a bundle says it was made for, from its meta table; undefined for a live database.
+ * The operator wrote it: verify shows it as the bundle's claim and proves only from signatures.
+ */
+export function bundleClaim(path: string): { untilUs: number; sinceUs?: number } | undefined {
   const store = LogStore.open(path, { create: false, readonly: true });
   try {
     if (store.getMeta('bundle_format') === undefined) return undefined;
-    const since = store.getMeta('bundle_since_us');
+    const since = Number(store.getMeta('bundle_since_us') || NaN);
+    const until = Number(store.getMeta('bundle_until_us') || NaN);
     return {
-      firstSeq: Number(store.getMeta('bundle_first_seq')),
-      endSeq: Number(store.getMeta('bundle_end_seq')),
-      untilUs: Number(store.getMeta('bundle_until_us')),
-      ...(since ? { sinceUs: Number(since) } : {}),
+      untilUs: Number.isSafeInteger(until) ? until : Date.now() * 1000,
+      ...(Number.isSafeInteger(since) ? { sinceUs: since } : {}),
     };
   } finally {
     store.close();

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { auditorKeyPairFromPem } from '../chain/keys.js';
 import { writeFileAtomic } from '../chain/keystate.js';
 import { dataPaths } from '../serve/data-dir.js';
-import { bundleRange } from './export-cmd.js';
+import { bundleClaim } from './export-cmd.js';
 import { REASON_CODES } from '../verify/failures.js';
 import { InlineRunner, WorkerPoolRunner } from '../verify/runners.js';
 import { verifyDatabase, type AuditorState, type VerifyReport } from '../verify/verify-log.js';
@@ -22,6 +22,8 @@ export interface VerifyCommandOptions {
   json: boolean;
   maxCheckpointAgeSec: number;
   threads: number;
+  /** Failures listed with their evidence; the rest are counted by code. */
+  maxFailures?: number;
   bitcoin?: { url: string; cookieFile?: string; user?: string; password?: string };
 }
 
@@ -34,10 +36,13 @@ function time(us: number | null | undefined): string {
   return us === null || us === undefined ? '-' : formatUs(us);
 }
 
-export function renderReport(r: VerifyReport): string {
+export function renderReport(r: VerifyReport, o: { requestedByBundle?: boolean } = {}): string {
   const l: string[] = [];
-  l.push(`log ${r.fingerprint} (${r.identityPinned ? 'identity pinned and matched' : 'identity NOT pinned: pass --identity FINGERPRINT'})`);
-  l.push(`requested: ${r.requested.sinceUs === null ? 'the beginning' : time(r.requested.sinceUs)} .. ${r.requested.untilUs === null ? 'now' : time(r.requested.untilUs)}${r.resumedFrom !== null ? ` (resumed after checkpoint ${r.resumedFrom} from the state file)` : ''}`);
+  const identity = !r.identityPinned ? 'identity NOT pinned: pass --identity FINGERPRINT' : r.identityMatched ? 'identity pinned and matched' : 'identity pinned: DOES NOT MATCH this log';
+  l.push(`log ${r.fingerprint} (${identity})`);
+  l.push(`requested: ${r.requested.sinceUs === null ? 'the beginning' : time(r.requested.sinceUs)} .. ${r.requested.untilUs === null ? 'now' : time(r.requested.untilUs)}${o.requestedByBundle ? " (the bundle's own claim: unsigned, pass --since/--until for your range)" : ''}${r.resumedFrom !== null ? ` (resumed after checkpoint ${r.resumedFrom} from the state file)` : ''}`);
+  const p = r.proved;
+  l.push(p === null ? 'signed: no sealed block in range' : `signed: blocks ${p.firstBlock}..${p.lastBlock}, entries ${p.firstSeq}..${p.endSeq - 1}, received ${time(p.fromUs)} .. ${time(p.toUs)} (from their checkpoints)`);
   l.push(r.found.firstSeq === null ? 'found: no entries in range' : `found: entries ${r.found.firstSeq}..${r.found.lastSeq}, received ${time(r.found.firstTimeUs)} .. ${time(r.found.lastTimeUs)}`);
   l.push(`checked: ${r.counts.entries} entries in ${r.counts.blocks} blocks; ${r.counts.checkpoints} checkpoints${r.counts.otherParserVersion ? `; ${r.counts.otherParserVersion} entries' fields from another parser version not re-derived` : ''}`);
   if (r.newestCheckpoint) {
@@ -50,17 +55,19 @@ export function renderReport(r: VerifyReport): string {
   l.push(`anchors: ${a.anchorsChecked} checked${a.checkedAgainstNode ? ' against the node' : ' WITHOUT a node (--bitcoin-rpc): block inclusion not checked'}; checkpoints in range: ${c.final} final, ${c.mined} mined, ${c.broadcast} broadcast, ${c.built} built, ${c.unanchored} unanchored`);
   if (a.oldestUnanchored) l.push(`UNANCHORED since checkpoint ${a.oldestUnanchored.checkpoint} at ${time(a.oldestUnanchored.timeUs)} (${Math.round(a.oldestUnanchored.ageUs / 1e6)} s)`);
   for (const u of r.unverified) {
-    l.push(`UNVERIFIED open block ${u.block}: entries ${u.firstSeq}..${u.lastSeq}, received ${time(u.firstTimeUs)} .. ${time(u.lastTimeUs)}: ${u.why}`);
+    l.push(`UNVERIFIED unsealed block ${u.block}: entries ${u.firstSeq}..${u.lastSeq}, received ${time(u.firstTimeUs)} .. ${time(u.lastTimeUs)}: ${u.why}`);
   }
-  if (r.failures.length === 0) {
+  if (r.failureCount === 0) {
     l.push('verdict: VERIFIED (no failure)');
   } else {
-    l.push(`failures: ${r.failures.length}`);
+    const byCode = Object.entries(r.failuresByCode).map(([code, n]) => `${code} ${n}`).join(', ');
+    l.push(`failures: ${r.failureCount} (${byCode})${r.failures.length < r.failureCount ? `; the first ${r.failures.length} in log order:` : ''}`);
     for (const f of r.failures) {
       const where = [f.seq !== undefined ? `seq ${f.seq}` : '', f.block !== undefined ? `block ${f.block}` : '', f.checkpoint !== undefined ? `checkpoint ${f.checkpoint}` : '', f.receivedAtUs !== undefined ? time(f.receivedAtUs) : ''].filter(Boolean).join(', ');
       const ev = f.expected !== undefined || f.actual !== undefined ? ` [expected ${f.expected ?? '-'}, got ${f.actual ?? '-'}]` : '';
-      l.push(`  ${f.code} (${where}): ${f.detail}${ev}`);
+      l.push(`  ${f.code}${where ? ` (${where})` : ''}: ${f.detail}${ev}`);
     }
+    if (r.failures.length < r.failureCount) l.push(`  ... and ${r.failureCount - r.failures.length} more (counted above; --max-failures N lists more)`);
     l.push('verdict: INTEGRITY FAILURE');
   }
   return l.join('\n') + '\n';
@@ -84,9 +91,6 @@ function progressBar(): ((done: number, total: number) => void) & { end(): void 
 export async function runVerify(o: VerifyCommandOptions, out: (s: string) => void): Promise<number> {
   const database = o.bundle ?? dataPaths(o.dataDir).database;
   if (!existsSync(database)) throw new CannotRun(o.bundle ? `no bundle at ${o.bundle}` : `no database at ${database}`);
-  // A bundle holds whole blocks of its range only; its own range and export time are the default.
-  const bundle = o.bundle ? bundleRange(o.bundle) : undefined;
-  if (o.bundle && !bundle) throw new CannotRun(`${o.bundle} is not an immutalog bundle (no bundle_format in its meta table)`);
   let auditor;
   if (o.auditorKeyFile) {
     try {
@@ -107,18 +111,34 @@ export async function runVerify(o: VerifyCommandOptions, out: (s: string) => voi
       throw new CannotRun(`--state ${o.stateFile}: expected a state file written by an earlier verify, got: ${(e as Error).message}`);
     }
   }
-  const probe = new InlineRunner(database);
-  const runner = o.threads > 1 && probe.entryCountAtLeast(INLINE_BELOW_ENTRIES) ? new WorkerPoolRunner(database, o.threads) : probe;
+  // Anything that stops the run before a verdict (a file that is not a database, a table
+  // missing, a node that does not answer) is "could not run": one line, exit 2.
   const bar = !o.json && process.stderr.isTTY ? progressBar() : undefined;
+  const opened: { close(): Promise<void> }[] = [];
   let report: VerifyReport;
+  let requestedByBundle = false;
   try {
+    // A bundle's meta says what range it was made for; unsigned, so it only fills in the range
+    // the auditor did not give, and the report says so. Which blocks are checked comes from the
+    // signed checkpoints, and every entry the bundle holds is checked.
+    const claim = o.bundle ? bundleClaim(o.bundle) : undefined;
+    if (o.bundle && !claim) throw new CannotRun(`${o.bundle} is not an immutalog bundle (no bundle_format in its meta table)`);
+    const ownRange = o.sinceUs !== undefined || o.untilUs !== undefined;
+    requestedByBundle = claim !== undefined && !ownRange;
+    const sinceUs = ownRange ? o.sinceUs : claim?.sinceUs;
+    const untilUs = ownRange ? o.untilUs : claim?.untilUs;
+    const probe = new InlineRunner(database);
+    opened.push(probe);
+    const runner = o.threads > 1 && probe.entryCountAtLeast(INLINE_BELOW_ENTRIES) ? new WorkerPoolRunner(database, o.threads) : probe;
+    if (runner !== probe) opened.push(runner as WorkerPoolRunner);
     report = await verifyDatabase(database, {
-      ...(o.sinceUs !== undefined ? { sinceUs: o.sinceUs } : bundle?.sinceUs !== undefined ? { sinceUs: bundle.sinceUs } : {}),
-      ...(o.untilUs !== undefined ? { untilUs: o.untilUs } : bundle ? { untilUs: bundle.untilUs } : {}),
-      ...(bundle && o.sinceUs === undefined && o.untilUs === undefined ? { seqRange: { from: bundle.firstSeq, to: bundle.endSeq } } : {}),
+      ...(sinceUs !== undefined ? { sinceUs } : {}),
+      ...(untilUs !== undefined ? { untilUs } : {}),
+      ...(o.bundle ? { bundle: true } : {}),
       ...(o.identity !== undefined ? { identity: o.identity } : {}),
       ...(auditor ? { auditor } : {}),
       ...(state ? { state } : {}),
+      ...(o.maxFailures !== undefined ? { maxFailures: o.maxFailures } : {}),
       maxCheckpointAgeUs: o.maxCheckpointAgeSec * 1e6,
       nowUs: Date.now() * 1000,
       runner,
@@ -126,17 +146,17 @@ export async function runVerify(o: VerifyCommandOptions, out: (s: string) => voi
       ...(bar ? { onProgress: bar } : {}),
     });
   } catch (e) {
-    throw new CannotRun((e as Error).message);
+    if (e instanceof CannotRun) throw e;
+    throw new CannotRun(`${o.bundle ? `bundle ${o.bundle}` : `database ${database}`}: ${(e as Error).message}`);
   } finally {
     bar?.end();
-    await probe.close();
-    if (runner !== probe) await (runner as WorkerPoolRunner).close();
+    for (const r of opened) await r.close().catch(() => undefined);
   }
   if (o.stateFile && report.nextState) writeFileAtomic(o.stateFile, JSON.stringify(report.nextState, null, 1) + '\n', 0o600);
   if (o.json) {
-    out(JSON.stringify({ ...report, verdict: report.failures.length ? 'failed' : 'verified', reason_codes: REASON_CODES }, null, 1) + '\n');
+    out(JSON.stringify({ ...report, requestedByBundle, verdict: report.failureCount ? 'failed' : 'verified', reason_codes: REASON_CODES }, null, 1) + '\n');
   } else {
-    out(renderReport(report));
+    out(renderReport(report, { requestedByBundle }));
   }
-  return report.failures.length ? EXIT.INTEGRITY_FAILURE : EXIT.OK;
+  return report.failureCount ? EXIT.INTEGRITY_FAILURE : EXIT.OK;
 }

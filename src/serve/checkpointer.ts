@@ -136,15 +136,18 @@ export class Checkpointer {
     const firstSeq = this.sequencer.blockFirstSeq;
     const count = this.sequencer.entriesInBlock;
     const chainHead = this.sequencer.head;
-    const openedAt = nowUs();
+    // The checkpoint is dated at the cut: every entry of block j was sealed before it, every
+    // entry of block j+1 is dated from it on (Sequencer.clampTimes), so the signed times of
+    // consecutive checkpoints bound each block's entries, which is how verify maps a time range
+    // to blocks without trusting any unsigned column.
+    const time = Math.max(nowUs(), this.sequencer.earliestSealUs);
     const escrow = escrowBlockKey(pending.next.blockKey, this.identity.auditorPublic, Buffer.from(this.identity.fingerprint, 'hex'), j + 1);
-    this.sequencer.openBlock(j + 1, pending.next.blockKey);
-    const sealed = await this.storage.sealBlock(j, { block: j + 1, first_seq: firstSeq + count, opened_at_us: openedAt, escrow });
+    this.sequencer.openBlock(j + 1, pending.next.blockKey, time);
+    const sealed = await this.storage.sealBlock(j, { block: j + 1, first_seq: firstSeq + count, opened_at_us: time, escrow });
     faultPoint('checkpoint-after-block-switch');
     if (sealed.count !== count || sealed.firstSeq !== firstSeq) {
       throw new Error(`block ${j}: sequenced ${count} entries from ${firstSeq}, storage committed ${sealed.count} from ${sealed.firstSeq}`);
     }
-    const time = nowUs();
     const cp = buildCheckpoint(
       this.identity.fingerprint,
       { index: j, firstSeq, count, chainHead, entryRoot: Buffer.from(sealed.entryRoot) },

@@ -108,7 +108,7 @@ export class Daemon {
     const storage = new StoreWriter(paths.database, (error, pending) =>
       log.error(`commit failed; ${pending} sealed batches kept in memory and retried: ${error}`),
     );
-    const sequencer = new Sequencer({ nextSeq: rec.nextSeq, head: rec.head, block: rec.keyState.block, blockKey: rec.keyState.blockKey, blockFirstSeq: rec.blockFirstSeq }, storage.allocate);
+    const sequencer = new Sequencer({ nextSeq: rec.nextSeq, head: rec.head, block: rec.keyState.block, blockKey: rec.keyState.blockKey, blockFirstSeq: rec.blockFirstSeq, blockFloorUs: rec.blockFloorUs, latestInBlockUs: rec.latestInBlockUs }, storage.allocate);
     // Assigned below: the queue and the checkpointer refer to each other.
     let checkpointer: Checkpointer;
     const queue = new WriteQueue({

@@ -3,7 +3,7 @@ import { escrowBlockKey } from '../chain/escrow.js';
 import { freshNextKeys, KeyStateError, loadKeyState, saveKeyState, type KeyState } from '../chain/keystate.js';
 import { genesisHash } from '../chain/mac.js';
 import { buildCheckpoint } from '../checkpoint/build.js';
-import { checkpointHash, GENESIS_PREVIOUS } from '../checkpoint/format.js';
+import { checkpointHash, decodeCheckpoint, GENESIS_PREVIOUS } from '../checkpoint/format.js';
 import { leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
 import { nowUs } from '../receive/stamp.js';
 import { LogStore } from '../store/log-store.js';
@@ -17,6 +17,10 @@ export interface RecoveredLog {
   nextSeq: number;
   head: Buffer;
   blockFirstSeq: number;
+  /** The open block's signed lower time bound (its previous checkpoint's time, or the log's creation). */
+  blockFloorUs: number;
+  /** The latest receive time already stored in the open block. */
+  latestInBlockUs: number;
   previousCheckpointHash: Buffer;
   /** The log had content before this start: a restart checkpoint is due. */
   restarted: boolean;
@@ -99,6 +103,8 @@ export function recoverLog(dir: string): RecoveredLog {
       nextSeq,
       head: last ? last.mac : genesisHash(identity.identityPublic),
       blockFirstSeq: open.first_seq,
+      blockFloorUs: lastCp ? decodeCheckpoint(lastCp.bytes).timeUs : Number(store.getMeta('created_at_us') ?? 0),
+      latestInBlockUs: store.latestReceivedAtFrom(open.first_seq) ?? 0,
       previousCheckpointHash: lastCp ? checkpointHash(lastCp.bytes) : GENESIS_PREVIOUS,
       restarted: hadContent,
       repairs,
@@ -118,9 +124,11 @@ function finishCheckpoint(store: LogStore, identity: LogIdentity, ks: KeyState &
   const acc = new MerkleAccumulator();
   const encoder = new StoredEntryEncoder();
   let head: Buffer | undefined;
+  let latestUs = 0;
   for (const e of store.iterateSeqRange(row.first_seq, end)) {
     acc.addLeafHash(leafHashOfPrefixed(encoder.leafInput(e)));
     head = e.mac;
+    if (e.received_at_us > latestUs) latestUs = e.received_at_us;
   }
   if (head === undefined) {
     const before = row.first_seq > 0 ? [...store.iterateSeqRange(row.first_seq - 1, row.first_seq)][0] : undefined;
@@ -129,7 +137,10 @@ function finishCheckpoint(store: LogStore, identity: LogIdentity, ks: KeyState &
   const escrow = nextRow ? nextRow.escrow : escrowBlockKey(ks.next.blockKey, identity.auditorPublic, logId, j + 1);
   const prev = j > 0 ? store.checkpoint(j - 1) : undefined;
   if (j > 0 && !prev) throw new OpenLogError('RECOVERY_INCONSISTENT', `checkpoint ${j - 1} is missing while block ${j} is open`);
-  const time = nowUs();
+  // Dated as the live path dates it: at the cut, which the block switch stored as block j+1's
+  // opening time (block j+1's entries are dated from it on), and never before block j's entries
+  // or checkpoint j-1.
+  const time = Math.max(nextRow ? nextRow.opened_at_us : nowUs(), latestUs, prev ? decodeCheckpoint(prev.bytes).timeUs : 0);
   const cp = buildCheckpoint(
     identity.fingerprint,
     { index: j, firstSeq: row.first_seq, count: acc.size, chainHead: head, entryRoot: acc.root() },

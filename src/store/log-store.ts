@@ -235,10 +235,35 @@ export class LogStore {
     }
   }
 
-  /** The first entry received at or after a time (entries are in receive order, give or take clock steps). */
-  firstSeqAtOrAfter(timeUs: number): number | undefined {
-    const r = this.db.prepare('SELECT min(seq) AS s FROM entries WHERE received_at_us >= ?').get(timeUs) as { s: number | null };
-    return r.s ?? undefined;
+  /**
+   * Starts one read transaction: every read on this connection until endRead() sees the
+   * database as it is now, whatever a live writer commits meanwhile (WAL keeps the snapshot).
+   */
+  beginRead(): void {
+    this.db.exec('BEGIN DEFERRED');
+    // A deferred transaction takes its snapshot at its first read: take it now.
+    this.db.prepare('SELECT count(*) FROM meta').get();
+  }
+
+  endRead(): void {
+    if (this.db.inTransaction) this.db.exec('COMMIT');
+  }
+
+  /** Block rows after `block`, in order (a writer has at most one: switched, its checkpoint not yet written). */
+  blocksAfter(block: number): BlockRow[] {
+    return this.db.prepare('SELECT * FROM blocks WHERE block > ? ORDER BY block').all(block) as BlockRow[];
+  }
+
+  /** The lowest and highest sequence numbers stored, or undefined for no entries. */
+  entrySeqSpan(): { first: number; last: number } | undefined {
+    const r = this.db.prepare('SELECT min(seq) AS a, max(seq) AS b FROM entries').get() as { a: number | null; b: number | null };
+    return r.a === null || r.b === null ? undefined : { first: r.a, last: r.b };
+  }
+
+  /** The latest receive time among the entries from `seq` on (the writer's open block). */
+  latestReceivedAtFrom(seq: number): number | undefined {
+    const r = this.db.prepare('SELECT max(received_at_us) AS t FROM entries WHERE seq >= ?').get(seq) as { t: number | null };
+    return r.t ?? undefined;
   }
 
   /** Checkpoints with no anchor proof yet, oldest first, with their stored bytes. */
@@ -370,13 +395,6 @@ export class LogStore {
     } finally {
       this.db.exec('DETACH DATABASE bundle');
     }
-  }
-
-  /** The sequence range of whole blocks covering [fromSeq, toSeq). */
-  blockAlignedRange(fromSeq: number, toSeq: number): { from: number; to: number } {
-    const start = this.db.prepare('SELECT max(first_seq) AS s FROM blocks WHERE first_seq <= ?').get(fromSeq) as { s: number | null };
-    const end = this.db.prepare('SELECT min(first_seq) AS e FROM blocks WHERE first_seq >= ? AND first_seq > ?').get(toSeq, fromSeq) as { e: number | null };
-    return { from: start.s ?? 0, to: end.e ?? Number.MAX_SAFE_INTEGER };
   }
 
   private atomicallyRead<T>(fn: () => T): T {

@@ -3,7 +3,9 @@ import type { EntryRow } from '../store/log-store.js';
 import { chainMac } from '../chain/mac.js';
 import { leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
 import { fieldsToJson, parseRecord, PARSER_VERSION } from '../parse/index.js';
-import type { Failure } from './failures.js';
+import { BlockFailures } from './failure-log.js';
+import type { Failure, ReasonCode } from './failures.js';
+import { OPEN_END_US, type TimeBounds } from './range.js';
 
 const FIELDS_PREFIX = `{"v":${PARSER_VERSION},`;
 
@@ -29,6 +31,10 @@ export interface BlockTask {
   key: Buffer | undefined;
   /** From the checkpoint; undefined for the open block. */
   expect?: { count: number; chainHead: Buffer; entryRoot: Buffer; checkpoint: number };
+  /** The signed times every entry of the block must lie within. */
+  bounds: TimeBounds;
+  /** Failures listed with their evidence; past this they are only counted. */
+  maxFailures: number;
 }
 
 export interface BlockResult {
@@ -39,6 +45,8 @@ export interface BlockResult {
   lastTimeUs: number | undefined;
   otherParserVersion: number;
   failures: Failure[];
+  /** Failures past task.maxFailures, counted by code. */
+  omitted: Partial<Record<ReasonCode, number>>;
 }
 
 /**
@@ -48,7 +56,8 @@ export interface BlockResult {
  * cascade down the block.
  */
 export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResult {
-  const failures: Failure[] = [];
+  const failures = new BlockFailures(task.maxFailures);
+  const { fromUs, toUs } = task.bounds;
   const acc = task.expect ? new MerkleAccumulator() : undefined;
   const encoder = new StoredEntryEncoder();
   let expectSeq = task.firstSeq;
@@ -70,6 +79,9 @@ export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResu
     }
     if (e.block !== task.block) {
       failures.push({ code: 'ENTRY_BLOCK_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: String(task.block), actual: String(e.block), detail: `entry ${e.seq} is filed under block ${e.block}; its sequence number is in block ${task.block}` });
+    }
+    if (e.received_at_us < fromUs || e.received_at_us > toUs) {
+      failures.push({ code: 'ENTRY_TIME_OUT_OF_BLOCK', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: `${fromUs}..${toUs === OPEN_END_US ? 'now' : toUs}`, actual: String(e.received_at_us), detail: `entry ${e.seq} is dated outside the signed times of block ${task.block}'s checkpoints` });
     }
     let leafInput: Buffer | undefined;
     try {
@@ -120,5 +132,5 @@ export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResu
       failures.push({ code: 'BLOCK_ROOT_MISMATCH', block: task.block, checkpoint: x.checkpoint, expected: x.entryRoot.toString('hex'), actual: root.toString('hex'), detail: `entries of block ${task.block} do not hash to the Merkle root of checkpoint ${x.checkpoint}` });
     }
   }
-  return { block: task.block, checked, lastSeq, firstTimeUs, lastTimeUs, otherParserVersion, failures };
+  return { block: task.block, checked, lastSeq, firstTimeUs, lastTimeUs, otherParserVersion, failures: failures.listed, omitted: failures.omitted };
 }

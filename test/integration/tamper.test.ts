@@ -173,6 +173,10 @@ afterAll(async () => {
   await scratch.cleanup();
 });
 
+function allBlocks0(dir: string): { block: number }[] {
+  return readLog(dir).blocks;
+}
+
 function entryAt0<T extends { seq: number }>(rows: T[], seq: number): T {
   const r = rows.find((e) => e.seq === seq);
   if (!r) throw new Error(`no entry ${seq}`);
@@ -236,13 +240,13 @@ describe('entry tampering in sealed blocks', () => {
     expect(failureKeys(r)).toEqual([`FIELDS_MISMATCH seq=123 block=${blockOf(123)}`]);
   });
 
-  it('a receive time: ENTRY_MAC_MISMATCH at that seq', () => {
+  it('a receive time: ENTRY_MAC_MISMATCH at that seq, and dated outside its block', () => {
     const c = scratch.copy(MAIN);
     withDb(c, (db) => db.prepare('UPDATE entries SET received_at_us = received_at_us - 3600000000 WHERE seq = 150').run());
     const r = verifyMain(c);
     expectFailed(r);
-    expect(firstBySeq(r)).toMatchObject({ code: 'ENTRY_MAC_MISMATCH', seq: 150 });
-    expect(failureKeys(r)).toEqual([`BLOCK_ROOT_MISMATCH block=${blockOf(150)} cp=${blockOf(150)}`, `ENTRY_MAC_MISMATCH seq=150 block=${blockOf(150)}`]);
+    expect(firstBySeq(r)).toMatchObject({ seq: 150 });
+    expect(failureKeys(r)).toEqual([`BLOCK_ROOT_MISMATCH block=${blockOf(150)} cp=${blockOf(150)}`, `ENTRY_MAC_MISMATCH seq=150 block=${blockOf(150)}`, `ENTRY_TIME_OUT_OF_BLOCK seq=150 block=${blockOf(150)}`]);
   });
 
   it('an entry deleted in the middle of a block: SEQ_GAP naming it', () => {
@@ -286,7 +290,8 @@ describe('entry tampering in sealed blocks', () => {
     const first = firstBySeq(r)!;
     expect(first.seq, summary(r)).toBe(seq);
     // Filed under the sealed block, but its seq is past that block's signed range; and its MAC is forged.
-    expect(r.report!.failures.filter((f) => f.seq === seq).map((f) => f.code).sort()).toEqual(['ENTRY_BLOCK_MISMATCH', 'ENTRY_MAC_MISMATCH']);
+    // (Dated just after its predecessor, it also lies before the checkpoint that opened the block its seq is in.)
+    expect(r.report!.failures.filter((f) => f.seq === seq).map((f) => f.code).sort()).toEqual(['ENTRY_BLOCK_MISMATCH', 'ENTRY_MAC_MISMATCH', 'ENTRY_TIME_OUT_OF_BLOCK']);
     // The block it was slipped into is untouched as far as its checkpoint is concerned.
     nothingBefore(r, { seq, block: B57.block + 1 });
   });
@@ -412,19 +417,26 @@ describe('tail truncation and rollback: what content checks cannot see, freshnes
   });
 
   it('a forged entry appended after the last seq: unverified without the auditor key, ENTRY_MAC_MISMATCH with it', () => {
+    const append = (dir: string, at: (newestCheckpointUs: number, lastEntryUs: number) => number): { seq: number; openBlock: number } =>
+      withDb(dir, (db) => {
+        const last = entryAt(db, 239);
+        const openBlock = allBlocks(db).at(-1)!.block;
+        const raw = osloMessage('forged-append');
+        db.prepare(
+          `INSERT INTO entries (seq, block, received_at_us, transport, flags, listener, peer_address, peer_port, raw, mac, fields)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(240, openBlock, at(allCheckpoints(db).at(-1)!.cp.timeUs, last.received_at_us), last.transport, last.flags, last.listener, last.peer_address, last.peer_port, raw, randomBytes(32), fieldsFor(raw));
+        return { seq: 240, openBlock };
+      });
+    // Dated before the newest checkpoint, it cannot be in the open block: caught without any key.
+    const early = scratch.copy(MAIN);
+    append(early, (_cp, lastUs) => lastUs + 1);
+    const caught = verifyMain(early);
+    expectFailed(caught);
+    expect(failureKeys(caught)).toEqual([`ENTRY_TIME_OUT_OF_BLOCK seq=240 block=${allBlocks0(early).at(-1)!.block}`]);
+    // Dated after it, as a careful forger would:
     const c = scratch.copy(MAIN);
-    let seq = -1;
-    let openBlock = -1;
-    withDb(c, (db) => {
-      const last = entryAt(db, 239);
-      openBlock = allBlocks(db).at(-1)!.block;
-      seq = 240;
-      const raw = osloMessage('forged-append');
-      db.prepare(
-        `INSERT INTO entries (seq, block, received_at_us, transport, flags, listener, peer_address, peer_port, raw, mac, fields)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(seq, openBlock, last.received_at_us + 1, last.transport, last.flags, last.listener, last.peer_address, last.peer_port, raw, randomBytes(32), fieldsFor(raw));
-    });
+    const { seq, openBlock } = append(c, (cpUs) => cpUs + 1);
     // Documented limit: an entry after the newest checkpoint is in the open block, whose MACs
     // only the auditor key can check. Without it verify does not fail, but it does not vouch
     // for the entry either: it is reported in `unverified` with its bounds.
@@ -496,7 +508,7 @@ describe('checkpoint tampering', () => {
       let previousHash: Buffer | undefined;
       for (const row of rows) {
         const next = freshSigner();
-        const forged = resign({ ...row.cp, previousHash: previousHash ?? row.cp.previousHash, nextSigningKey: next.publicKey, timeUs: row.cp.timeUs + 1 }, signer);
+        const forged = resign({ ...row.cp, previousHash: previousHash ?? row.cp.previousHash, nextSigningKey: next.publicKey }, signer);
         putCheckpoint(db, row.idx, forged, { rowTime: true });
         previousHash = checkpointHash(encodeCheckpoint(forged));
         signer = next;
