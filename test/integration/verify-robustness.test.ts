@@ -2,14 +2,14 @@
 // stays bounded, state a stop leaves (and a live log) is not called tampering, unreadable input
 // is "could not run" in one line, and an auditor's wrong key is the auditor's error.
 import Database from 'better-sqlite3';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/daemon.js';
-import { CLI } from '../helpers/paths.js';
+import { CLI, REPO_ROOT } from '../helpers/paths.js';
 import {
   fingerprintOf,
   osloMessage,
@@ -136,6 +136,11 @@ describe('state a stop leaves, and a live log, are not tampering', () => {
     expect(audited.code, summary(audited)).toBe(0);
     expect(audited.report!.unverified.map((u) => u.block)).toEqual([1]);
     expect(audited.report!.unverified[0]!.why).toMatch(/checkpoint 0/);
+
+    // The independent verifier agrees: unsealed, not tampered.
+    const py = spawnSync('/usr/bin/python3', [join(REPO_ROOT, 'test', 'verifier', 'verify.py'), dir, '--identity', fp, ...auditorKey(dir)], { encoding: 'utf8' });
+    expect(py.status, py.stdout + py.stderr).toBe(0);
+    expect(JSON.parse(py.stdout).unverified).toMatch(/block 1: checkpoint 0 is not written yet/);
 
     // The next start completes checkpoint 0, and then everything verifies.
     const d2 = await scratch.daemon(dir, ['--checkpoint-entries', '10', '--checkpoint-interval', '3600']);

@@ -22,6 +22,7 @@ import { loadKeyState } from '../../src/chain/keystate.js';
 import { checkpointHash, decodeCheckpoint, encodeCheckpoint } from '../../src/checkpoint/format.js';
 import { EMPTY_TREE_ROOT } from '../../src/checkpoint/merkle.js';
 import { signCheckpoint } from '../../src/checkpoint/sign.js';
+import { formatUs } from '../../src/cli/time-arg.js';
 import { query, runCli, startDaemon, waitFor, type RunningDaemon } from '../helpers/daemon.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -428,6 +429,58 @@ describe('verify.py on tampered copies names what immutalog verify names', () =>
     const { py } = both(tamper(clean, (db) => db.prepare('DELETE FROM entries WHERE seq = ?').run(seq)));
     expect(py.failures.find((f) => f.code === 'SEQ_GAP')?.seq).toBe(seq);
     expect(py.failures.find((f) => f.code === 'BLOCK_COUNT_MISMATCH')?.checkpoint).toBe(blk.idx);
+  });
+});
+
+// A time range maps to blocks through the signed checkpoint times only, in both verifiers.
+describe('verify.py over a time range', () => {
+  /** A window around one sealed block in the middle of the clean log: its entries' own times. */
+  function windowOf(log: Log): { sinceUs: number; untilUs: number; blk: Sealed } {
+    const blk = sealedBlock(log, 3, 'first');
+    const db = new Database(join(log.dir, 'immutalog.sqlite'), { readonly: true });
+    try {
+      const t = db.prepare('SELECT min(received_at_us) AS a, max(received_at_us) AS b FROM entries WHERE seq >= ? AND seq < ?').get(blk.firstSeq, blk.firstSeq + blk.count) as { a: number; b: number };
+      return { sinceUs: t.a, untilUs: t.b + 1, blk };
+    } finally {
+      db.close();
+    }
+  }
+  const tsRange = (log: Log, w: { sinceUs: number; untilUs: number }): { code: number | null; report: TsReport } => {
+    const r = runCli(['verify', '--data-dir', log.dir, '--identity', log.fingerprint, '--auditor-key', log.auditorKey, '--json', '--since', formatUs(w.sinceUs), '--until', formatUs(w.untilUs)]);
+    return { code: r.code, report: JSON.parse(r.stdout) as TsReport };
+  };
+  const pyRange = (log: Log, w: { sinceUs: number; untilUs: number }): ReturnType<typeof verifyPy> =>
+    verifyPy(log.dir, log.fingerprint, log.auditorKey, ['--since-us', String(w.sinceUs), '--until-us', String(w.untilUs)]);
+
+  it('an untouched window: both pass, having checked the same entries', () => {
+    const w = windowOf(clean);
+    const py = pyRange(clean, w);
+    const ts = tsRange(clean, w);
+    expect(py.code, JSON.stringify(py.report.failures)).toBe(0);
+    expect(ts.code).toBe(0);
+    expect(py.report.entries_checked).toBe(ts.report.counts.entries);
+    expect(py.report.entries_checked).toBeGreaterThanOrEqual(w.blk.count);
+  });
+
+  it("the window's rows deleted: both fail at the same places", () => {
+    const w = windowOf(clean);
+    const log = tamper(clean, (db) => db.prepare('DELETE FROM entries WHERE received_at_us >= ? AND received_at_us < ?').run(w.sinceUs, w.untilUs));
+    const py = pyRange(log, w);
+    const ts = tsRange(log, w);
+    expect(py.code).toBe(1);
+    expect(ts.code).toBe(1);
+    expect(codesOf(py.report.failures)).toEqual(codesOf(ts.report.failures));
+    expect(checkpointsOf(py.report.failures)).toEqual(checkpointsOf(ts.report.failures));
+  });
+
+  it('a receive time moved out of its block: ENTRY_TIME_OUT_OF_BLOCK in both', () => {
+    const w = windowOf(clean);
+    const seq = w.blk.firstSeq + 1;
+    const log = tamper(clean, (db) => db.prepare('UPDATE entries SET received_at_us = received_at_us + 86400000000 WHERE seq = ?').run(seq));
+    const py = pyRange(log, w);
+    const ts = tsRange(log, w);
+    expect(py.report.failures.filter((f) => f.code === 'ENTRY_TIME_OUT_OF_BLOCK').map((f) => f.seq)).toEqual([seq]);
+    expect(codesOf(py.report.failures)).toEqual(codesOf(ts.report.failures));
   });
 });
 
