@@ -240,7 +240,8 @@ const haveLogger = existsSync(LOGGER);
 
 describe('idle and half-open plain TCP connections', () => {
   it.skipIf(!haveLogger)(`${haveLogger ? '' : `(skipped: ${LOGGER} is absent, install bsdutils) `}${FLOOD} idle, half-frame and half-octet-frame connections while logger --tcp sends 200 messages: all stored, and every half frame too`, async () => {
-    const d = await daemon(['--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--metrics', '127.0.0.1:0']);
+    // A frame timeout longer than the test: on a slow host the half frames must not time out instead.
+    const d = await daemon(['--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--frame-timeout', '600']);
     const name = d.status().listeners.find((l: any) => l.transport === 'tcp').name;
     // A third send nothing, a third half an LF frame, a third an octet count and fewer bytes.
     const partial = (i: number): string | undefined => (i % 3 === 1 ? `<13>stalled LF frame ${i}` : i % 3 === 2 ? `200 <13>stalled octet frame ${i}` : undefined);
