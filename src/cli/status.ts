@@ -62,7 +62,12 @@ export function runStatus(dataDir: string, json: boolean): string {
     for (const l of dm.listeners) {
       const c = l.counters;
       const malformed = c.truncated + c.incomplete + c.invalidUtf8;
-      lines.push(`  ${l.name}: received ${c.received}, malformed ${malformed} (truncated ${c.truncated}, incomplete ${c.incomplete}, invalid UTF-8 ${c.invalidUtf8}), rejected ${c.rejectedSources + c.rejectedConnections}, drops ${c.kernelDrops + c.queueDrops}${l.transport === 'udp' ? '' : `, connections ${l.connections}`}`);
+      lines.push(`  ${l.name}: received ${c.received}, malformed ${malformed} (truncated ${c.truncated}, incomplete ${c.incomplete}, invalid UTF-8 ${c.invalidUtf8}), rejected ${c.rejectedSources + c.rejectedConnections + c.rejectedPerSource}, drops ${c.kernelDrops + c.queueDrops}${l.transport === 'udp' ? '' : `, connections ${l.connections}`}`);
+      if (l.transport !== 'udp') {
+        const tls = l.transport === 'tls' ? `${l.handshaking ?? 0} in TLS handshake; ` : '';
+        const tlsFail = l.transport === 'tls' ? `; TLS failures ${c.tlsFailures}` : '';
+        lines.push(`    connections: ${tls}refused ${c.rejectedSources} not allowed, ${c.rejectedConnections} over max_connections, ${c.rejectedPerSource} over max_connections_per_source; closed ${c.evictedConnections} evicted, ${c.handshakeTimeouts} handshake timeouts, ${c.idleTimeouts} idle timeouts, ${c.frameTimeouts} frame timeouts${tlsFail}`);
+      }
     }
     lines.push(`  queue: ${dm.queue.frames} messages waiting, ${dm.queue.committed} committed this run, ${dm.queue.commit_failures} failed commits${dm.queue.last_error ? ` (last: ${dm.queue.last_error})` : ''}`);
   }

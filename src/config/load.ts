@@ -22,6 +22,10 @@ export interface ServeConfig {
   allow: string[];
   maxMessageBytes: number;
   maxConnections: number;
+  maxConnectionsPerSource: number;
+  handshakeTimeoutSec: number;
+  /** 0: never. */
+  idleTimeoutSec: number;
   frameTimeoutSec: number;
   framing: 'auto' | 'octet' | 'lf' | 'nul';
   checkpointEntries: number;
@@ -102,6 +106,7 @@ function convert(spec: OptionSpec, s: Source): unknown {
 export const CONFIG_KEYS: Record<string, keyof ServeConfig> = {
   data_dir: 'dataDir', log_level: 'logLevel', metrics: 'metrics', udp: 'udp', tcp: 'tcp', tls: 'tls', tls_cert: 'tlsCert', tls_key: 'tlsKey',
   tls_client_ca: 'tlsClientCa', allow: 'allow', max_message_bytes: 'maxMessageBytes', max_connections: 'maxConnections',
+  max_connections_per_source: 'maxConnectionsPerSource', handshake_timeout: 'handshakeTimeoutSec', idle_timeout: 'idleTimeoutSec',
   frame_timeout: 'frameTimeoutSec', framing: 'framing', checkpoint_entries: 'checkpointEntries', checkpoint_interval: 'checkpointIntervalSec', commit_delay_ms: 'commitDelayMs',
   rpc_url: 'bitcoinRpcUrl', rpc_cookie_file: 'bitcoinCookieFile', rpc_user: 'bitcoinUser', rpc_password: 'bitcoinPassword', wallet: 'bitcoinWallet',
   interval: 'anchorIntervalSec', conf_target: 'anchorConfTarget', fallback_fee_rate: 'anchorFallbackFeeRate', max_fee_rate: 'anchorMaxFeeRate',

@@ -1,11 +1,20 @@
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Allowlist } from './allowlist.js';
+import { ConnectionSlots } from './conn-slots.js';
 import { newCounters, type ListenerCounters } from './counters.js';
 import { FLAG_INCOMPLETE, FLAG_TRUNCATED } from './flags.js';
 import { StreamFramer, type FramingMode, type FramedMessage } from './framing.js';
 import type { FrameSink, Warn } from './sink.js';
 import { nowUs, utf8Flag } from './stamp.js';
+
+/**
+ * TCP keepalive probes start after this much silence. A sender whose host vanished (power cut,
+ * cable) without a FIN or RST leaves a half-open connection that would hold its slot forever; the
+ * probes find it (after the kernel's probe count and interval, some 11 minutes on Linux defaults),
+ * while a healthy quiet sender's kernel answers them and its application never notices.
+ */
+const KEEPALIVE_DELAY_MS = 60_000;
 
 export interface TlsMaterial {
   cert: Buffer;
@@ -19,7 +28,13 @@ export interface StreamListenerOptions {
   port: number;
   tls?: TlsMaterial;
   maxMessageBytes: number;
+  /** Connections holding a slot, TLS handshakes included (see ConnectionSlots for who makes room). */
   maxConnections: number;
+  maxConnectionsPerSource: number;
+  /** A TLS handshake not finished this long after the accept is closed (a deadline, not an idle timer). */
+  handshakeTimeoutMs: number;
+  /** A connection that sends no byte for this long is closed; 0: never. */
+  idleTimeoutMs: number;
   /** A connection holding a partial frame with no progress for this long is closed (slow senders). */
   frameTimeoutMs: number;
   framing: FramingMode;
@@ -28,50 +43,84 @@ export interface StreamListenerOptions {
   warn: Warn;
 }
 
-/** TCP or TLS syslog listener (RFC 6587 / RFC 5425 framing via StreamFramer). */
+/** One accepted connection, from the accept to its close. */
+interface Conn {
+  readonly raw: Socket;
+  readonly peerAddress: string;
+  readonly peerPort: number;
+  /** Where frames are read: the raw socket for TCP, the TLS socket once its handshake is done. */
+  data: Socket | undefined;
+  handshakeTimer: NodeJS.Timeout | undefined;
+  idleTimer: NodeJS.Timeout | undefined;
+  /** Stores the partial frame (flagged incomplete), once; set while frames are read. */
+  finish: (() => void) | undefined;
+  /** Why we closed it: the TLS error its close then raises is ours, not the peer's. */
+  closedBy: string | undefined;
+}
+
+/**
+ * The socket node:tls wrapped. tls.Server keeps it in `_parent` (every Node version since 0.11)
+ * and names it in no public API; the connection table is keyed by it.
+ */
+function wrappedSocket(s: TLSSocket): Socket | undefined {
+  return (s as unknown as { _parent?: Socket })._parent;
+}
+
+/**
+ * TCP or TLS syslog listener (RFC 6587 / RFC 5425 framing via StreamFramer). For both, a plain
+ * net.Server accepts: the allowlist and the connection limits are applied to the raw socket, and
+ * only then is a TLS socket handed to tls.Server, so a refused peer never gets a TLS byte.
+ */
 export class StreamListener {
   readonly counters: ListenerCounters = newCounters();
   name = '';
   private server: Server | undefined;
-  /** Open connections, each with the function that flushes its partial frame and forgets it. */
-  private readonly sockets = new Map<Socket, () => void>();
-  private readonly paused = new Set<Socket>();
+  private tlsServer: TlsServer | undefined;
+  /** Open connections by raw socket, from the accept until their close. */
+  private readonly conns = new Map<Socket, Conn>();
+  /** The same, never emptied: node:tls reports a handshake error after the raw socket closed. */
+  private readonly connOf = new WeakMap<Socket, Conn>();
+  private readonly slots: ConnectionSlots<Socket>;
+  private readonly paused = new Set<Conn>();
   private unsubscribeDrain: (() => void) | undefined;
 
-  constructor(private readonly opts: StreamListenerOptions) {}
+  constructor(private readonly opts: StreamListenerOptions) {
+    this.slots = new ConnectionSlots({ total: opts.maxConnections, perSource: opts.maxConnectionsPerSource });
+  }
 
   get transport(): 'tcp' | 'tls' {
     return this.opts.tls ? 'tls' : 'tcp';
   }
 
+  /** Connections holding a slot, TLS handshakes included. */
   get connections(): number {
-    return this.sockets.size;
+    return this.slots.size;
+  }
+
+  /** Of those, TLS connections whose handshake has not finished. */
+  get handshaking(): number {
+    let n = 0;
+    for (const c of this.conns.values()) if (!c.data && !c.closedBy) n++;
+    return n;
   }
 
   async start(): Promise<void> {
     const o = this.opts;
-    const server = o.tls
-      ? createTlsServer({
-          cert: o.tls.cert,
-          key: o.tls.key,
-          ...(o.tls.clientCa ? { ca: o.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
-          handshakeTimeout: o.frameTimeoutMs,
-        })
-      : createTcpServer();
-    server.maxConnections = o.maxConnections;
-    server.on('drop', (d) => {
-      this.counters.rejectedConnections++;
-      o.warn('connection-limit', `${this.name}: connection from ${d?.remoteAddress} refused: ${o.maxConnections} connections already open`);
-    });
+    const server = createTcpServer();
     if (o.tls) {
-      server.on('tlsClientError', (e: Error, s: TLSSocket) => {
-        this.counters.tlsFailures++;
-        o.warn('tls-failure', `${this.name}: TLS handshake with ${s.remoteAddress} failed: ${e.message}`);
+      const tlsServer = createTlsServer({
+        cert: o.tls.cert,
+        key: o.tls.key,
+        ...(o.tls.clientCa ? { ca: o.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+        // Node's own handshake timer is an idle timer (a byte every few seconds keeps it alive);
+        // ours (onAccept) is a deadline.
+        handshakeTimeout: 0,
       });
-      server.on('secureConnection', (s: TLSSocket) => this.onConnection(s));
-    } else {
-      server.on('connection', (s: Socket) => this.onConnection(s));
+      tlsServer.on('tlsClientError', (e: Error, s: TLSSocket) => this.onTlsError(e, s));
+      tlsServer.on('secureConnection', (s: TLSSocket) => this.onSecure(s));
+      this.tlsServer = tlsServer;
     }
+    server.on('connection', (s: Socket) => this.onAccept(s));
     server.on('error', (e) => o.warn('listener-error', `${this.name}: ${e.message}`));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
@@ -91,18 +140,110 @@ export class StreamListener {
     return a && typeof a === 'object' ? a.port : 0;
   }
 
-  private onConnection(socket: Socket): void {
+  /** Before any byte is read or sent: the allowlist, then the limits. */
+  private onAccept(raw: Socket): void {
     const o = this.opts;
-    const peerAddress = socket.remoteAddress ?? '';
-    const peerPort = socket.remotePort ?? 0;
+    const peerAddress = raw.remoteAddress;
+    const peerPort = raw.remotePort ?? 0;
+    if (peerAddress === undefined) {
+      // Reset by the peer before we got to it: nothing to refuse or serve.
+      raw.destroy();
+      return;
+    }
     if (!o.allow.allows(peerAddress)) {
       this.counters.rejectedSources++;
       o.warn('source-rejected', `${this.name}: connection from ${peerAddress} is not in the allowlist; closed`);
-      socket.destroy();
+      raw.destroy();
       return;
     }
+    const verdict = this.slots.admit(raw, peerAddress, Date.now());
+    if (!verdict.admitted) {
+      if (verdict.reason === 'source-limit') {
+        this.counters.rejectedPerSource++;
+        o.warn('source-limit', `${this.name}: connection from ${peerAddress} refused: that source holds ${o.maxConnectionsPerSource} connections already (max_connections_per_source)`);
+      } else {
+        this.counters.rejectedConnections++;
+        o.warn('connection-limit', `${this.name}: connection from ${peerAddress} refused: ${o.maxConnections} connections open and none can make room (max_connections)`);
+      }
+      raw.destroy();
+      return;
+    }
+    if (verdict.evict) {
+      const victim = this.conns.get(verdict.evict)!;
+      this.counters.evictedConnections++;
+      o.warn('connection-evicted', `${this.name}: ${victim.peerAddress}:${victim.peerPort} closed to make room for a connection from ${peerAddress} (${o.maxConnections} connections open, max_connections)`);
+      this.close(victim, 'evicted');
+    }
+    const conn: Conn = { raw, peerAddress, peerPort, data: undefined, handshakeTimer: undefined, idleTimer: undefined, finish: undefined, closedBy: undefined };
+    this.conns.set(raw, conn);
+    this.connOf.set(raw, conn);
+    raw.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+    if (!this.tlsServer) {
+      this.attach(conn, raw);
+      return;
+    }
+    // The TLS socket reports what goes wrong (tlsClientError, or its own 'error' once secured).
+    raw.on('error', () => {});
+    raw.on('close', () => {
+      if (!conn.data) this.forget(conn);
+    });
+    conn.handshakeTimer = setTimeout(() => {
+      this.counters.handshakeTimeouts++;
+      o.warn('handshake-timeout', `${this.name}: ${peerAddress}:${peerPort} did not finish its TLS handshake within ${o.handshakeTimeoutMs} ms; closed`);
+      this.close(conn, 'handshake-timeout');
+    }, o.handshakeTimeoutMs);
+    this.tlsServer.emit('connection', raw);
+  }
+
+  private onSecure(s: TLSSocket): void {
+    const raw = wrappedSocket(s);
+    const conn = raw && this.connOf.get(raw);
+    if (!conn || conn.closedBy) {
+      s.destroy();
+      return;
+    }
+    clearTimeout(conn.handshakeTimer);
+    conn.handshakeTimer = undefined;
+    this.attach(conn, s);
+  }
+
+  private onTlsError(e: Error, s: TLSSocket): void {
+    const raw = wrappedSocket(s);
+    const conn = raw && this.connOf.get(raw);
+    s.destroy();
+    raw?.destroy();
+    if (conn?.closedBy) return;
+    this.counters.tlsFailures++;
+    this.opts.warn('tls-failure', `${this.name}: TLS handshake with ${conn?.peerAddress ?? s.remoteAddress} failed: ${e.message}`);
+  }
+
+  /** Closes a connection on our side; its partial frame, if any, is stored incomplete. */
+  private close(conn: Conn, reason: string): void {
+    if (conn.closedBy) return;
+    conn.closedBy = reason;
+    this.slots.release(conn.raw);
+    conn.finish?.();
+    conn.data?.destroy();
+    conn.raw.destroy();
+  }
+
+  /** The connection is gone: its partial frame stored, its slot and timers freed. */
+  private forget(conn: Conn): void {
+    clearTimeout(conn.handshakeTimer);
+    clearTimeout(conn.idleTimer);
+    conn.finish?.();
+    this.slots.release(conn.raw);
+    this.conns.delete(conn.raw);
+    this.paused.delete(conn);
+  }
+
+  /** Reads frames from `socket` (the raw one, or the TLS one once secured). */
+  private attach(conn: Conn, socket: Socket): void {
+    const o = this.opts;
+    const { raw, peerAddress, peerPort } = conn;
+    conn.data = socket;
     const framer = new StreamFramer({ maxFrameBytes: o.maxMessageBytes, mode: o.framing });
-    let closed = false;
+    let done = false;
     const deliver = (frames: FramedMessage[]): void => {
       const c = this.counters;
       const at = nowUs();
@@ -118,32 +259,45 @@ export class StreamListener {
         });
       }
     };
-    const finish = (): void => {
-      if (closed) return;
-      closed = true;
+    conn.finish = (): void => {
+      if (done) return;
+      done = true;
       deliver(framer.end());
       this.counters.emptyFrames += framer.emptyFrames;
-      this.sockets.delete(socket);
-      this.paused.delete(socket);
     };
-    this.sockets.set(socket, finish);
     socket.setTimeout(o.frameTimeoutMs);
     socket.on('timeout', () => {
       // A quiet connection is normal (Python's handler keeps one open for hours); only a
       // half-sent frame that stopped moving is a slow or stuck sender.
       // A socket we paused for backpressure is not stalled by its sender: its bytes wait in the kernel.
-      if (!framer.inFrame || this.paused.has(socket)) return;
-      this.counters.idleTimeouts++;
+      if (!framer.inFrame || this.paused.has(conn)) return;
+      this.counters.frameTimeouts++;
       o.warn('frame-timeout', `${this.name}: ${peerAddress}:${peerPort} sent part of a frame and stalled for ${o.frameTimeoutMs} ms; storing it as incomplete and closing`);
-      finish();
-      socket.destroy();
+      this.close(conn, 'frame-timeout');
     });
+    if (o.idleTimeoutMs > 0) {
+      conn.idleTimer = setTimeout(() => {
+        if (this.paused.has(conn)) {
+          conn.idleTimer?.refresh();
+          return;
+        }
+        this.counters.idleTimeouts++;
+        o.warn('idle-timeout', `${this.name}: ${peerAddress}:${peerPort} sent nothing for ${o.idleTimeoutMs} ms (idle_timeout); closed`);
+        this.close(conn, 'idle-timeout');
+      }, o.idleTimeoutMs);
+    }
     socket.on('data', (chunk: Buffer) => {
+      if (done) return;
       this.counters.bytes += chunk.length;
-      deliver(framer.push(chunk));
-      if (o.sink.congested && !this.paused.has(socket)) {
+      conn.idleTimer?.refresh();
+      const frames = framer.push(chunk);
+      if (frames.length > 0) this.slots.spoke(raw, Date.now());
+      else this.slots.touch(raw, Date.now());
+      deliver(frames);
+      if (o.sink.congested && !this.paused.has(conn)) {
         socket.pause();
-        this.paused.add(socket);
+        this.paused.add(conn);
+        this.slots.setPinned(raw, true);
       }
     });
     socket.on('error', (e) => {
@@ -151,17 +305,19 @@ export class StreamListener {
       o.warn('connection-error', `${this.name}: ${peerAddress}:${peerPort}: ${e.message}`);
     });
     socket.on('end', () => {
-      finish();
+      conn.finish?.();
       socket.end();
     });
-    socket.on('close', finish);
+    socket.on('close', () => this.forget(conn));
   }
 
   private resumeAll(): void {
-    for (const s of this.paused) {
-      s.resume();
+    for (const c of this.paused) {
+      c.data?.resume();
       // Its frame timer may have fired (and been ignored) while paused; it only restarts on activity.
-      s.setTimeout(this.opts.frameTimeoutMs);
+      c.data?.setTimeout(this.opts.frameTimeoutMs);
+      c.idleTimer?.refresh();
+      this.slots.setPinned(c.raw, false);
     }
     this.paused.clear();
   }
@@ -172,17 +328,24 @@ export class StreamListener {
     if (!server) return;
     this.unsubscribeDrain?.();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const s of this.sockets.keys()) {
-      s.resume();
-      s.end();
-      s.destroySoon?.();
+    for (const c of [...this.conns.values()]) {
+      if (!c.data) {
+        // Nothing was read from a handshake yet: nothing to wait for.
+        this.close(c, 'stop');
+        continue;
+      }
+      c.data.resume();
+      c.data.end();
+      c.data.destroySoon?.();
     }
     await Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]);
     // The server reports closed once its last connection is destroyed, before the sockets' own
     // 'close' events run: flush each partial frame now, while the sink still takes frames.
-    for (const [s, finish] of [...this.sockets]) {
-      s.destroy();
-      finish();
+    for (const c of [...this.conns.values()]) {
+      c.closedBy ??= 'stop';
+      c.data?.destroy();
+      c.raw.destroy();
+      this.forget(c);
     }
     this.server = undefined;
   }

@@ -38,7 +38,8 @@ export interface DaemonStatus {
   started_at: string;
   updated_at: string;
   fingerprint: string;
-  listeners: { name: string; transport: string; port: number; connections: number; counters: ListenerCounters }[];
+  /** connections: holding a slot, TLS handshakes included; handshaking: of those, TLS handshakes not finished. */
+  listeners: { name: string; transport: string; port: number; connections: number; handshaking: number; counters: ListenerCounters }[];
   queue: { frames: number; bytes: number; committed: number; commit_failures: number; last_error: string | null };
   anchor: AnchorStatus | null;
   metrics_port: number | null;
@@ -172,7 +173,10 @@ export class Daemon {
     const c = this.cfg;
     const allow = new Allowlist(c.allow);
     const common = { maxMessageBytes: c.maxMessageBytes, allow, sink: this.queue, warn: this.warn };
-    const stream = { ...common, maxConnections: c.maxConnections, frameTimeoutMs: c.frameTimeoutSec * 1000, framing: c.framing };
+    const stream = {
+      ...common, maxConnections: c.maxConnections, maxConnectionsPerSource: c.maxConnectionsPerSource, handshakeTimeoutMs: c.handshakeTimeoutSec * 1000,
+      idleTimeoutMs: c.idleTimeoutSec * 1000, frameTimeoutMs: c.frameTimeoutSec * 1000, framing: c.framing,
+    };
     const tls = c.tls.length
       ? { cert: readFileSync(c.tlsCert), key: readFileSync(c.tlsKey), ...(c.tlsClientCa ? { clientCa: readFileSync(c.tlsClientCa) } : {}) }
       : undefined;
@@ -193,6 +197,7 @@ export class Daemon {
         transport: l instanceof UdpListener ? 'udp' : l.transport,
         port: l.port,
         connections: l instanceof UdpListener ? 0 : l.connections,
+        handshaking: l instanceof UdpListener ? 0 : l.handshaking,
         counters: l.counters,
       })),
       queue: {

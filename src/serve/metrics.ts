@@ -19,9 +19,25 @@ const COUNTERS: [keyof ListenerCounters, string, string][] = [
   ['incomplete', 'immutalog_malformed_incomplete_total', 'Partial frames stored when a stream ended or stalled.'],
   ['invalidUtf8', 'immutalog_malformed_invalid_utf8_total', 'Messages that are not valid UTF-8 (stored exactly).'],
   ['rejectedSources', 'immutalog_rejected_sources_total', 'Connections or datagrams refused by the allowlist.'],
-  ['rejectedConnections', 'immutalog_rejected_connections_total', 'Connections refused at max_connections.'],
+  ['rejectedConnections', 'immutalog_rejected_connections_total', 'Connections refused at max_connections (none could make room).'],
+  ['tlsFailures', 'immutalog_tls_failures_total', 'TLS handshakes that failed (bad certificate, not TLS, reset).'],
   ['kernelDrops', 'immutalog_dropped_kernel_total', 'Datagrams the kernel dropped (receive buffer full).'],
   ['queueDrops', 'immutalog_dropped_queue_total', 'Datagrams dropped because the write queue was over its hard limit.'],
+];
+
+/** Why connections were refused at the accept (before any byte was read or sent), by `reason` label. */
+const REFUSED: [keyof ListenerCounters, string][] = [
+  ['rejectedSources', 'not_allowed'],
+  ['rejectedConnections', 'total_limit'],
+  ['rejectedPerSource', 'source_limit'],
+];
+
+/** Why the daemon closed connections it had accepted, by `reason` label. */
+const CLOSED: [keyof ListenerCounters, string][] = [
+  ['evictedConnections', 'evicted'],
+  ['handshakeTimeouts', 'handshake_timeout'],
+  ['idleTimeouts', 'idle_timeout'],
+  ['frameTimeouts', 'frame_timeout'],
 ];
 
 function esc(v: string): string {
@@ -41,7 +57,13 @@ export function renderMetrics(s: DaemonStatus, f: LogFacts, nowUs: number): stri
   for (const [key, name, help] of COUNTERS) {
     metric(name, 'counter', help, s.listeners.map((l) => [{ listener: l.name, transport: l.transport }, l.counters[key]]));
   }
-  metric('immutalog_open_connections', 'gauge', 'Open TCP/TLS connections.', s.listeners.filter((l) => l.transport !== 'udp').map((l) => [{ listener: l.name }, l.connections]));
+  const streams = s.listeners.filter((l) => l.transport !== 'udp');
+  const byReason = (table: [keyof ListenerCounters, string][]): [Record<string, string>, number][] =>
+    streams.flatMap((l) => table.map(([key, reason]): [Record<string, string>, number] => [{ listener: l.name, transport: l.transport, reason }, l.counters[key]]));
+  metric('immutalog_refused_connections_total', 'counter', 'TCP/TLS connections refused at the accept, by reason (not_allowed, total_limit, source_limit).', byReason(REFUSED));
+  metric('immutalog_closed_connections_total', 'counter', 'TCP/TLS connections the daemon closed, by reason (evicted to make room, handshake_timeout, idle_timeout, frame_timeout).', byReason(CLOSED));
+  metric('immutalog_open_connections', 'gauge', 'Open TCP/TLS connections, TLS handshakes included.', streams.map((l) => [{ listener: l.name }, l.connections]));
+  metric('immutalog_handshaking_connections', 'gauge', 'TLS connections whose handshake has not finished.', streams.filter((l) => l.transport === 'tls').map((l) => [{ listener: l.name }, l.handshaking]));
   metric('immutalog_stored_entries', 'gauge', 'Entries committed in the chain (all time).', [[{}, f.storedEntries]]);
   metric('immutalog_write_queue_bytes', 'gauge', 'Bytes received but not yet committed.', [[{}, s.queue.bytes]]);
   metric('immutalog_commit_failures_total', 'counter', 'Failed commits (retried; nothing accepted is dropped).', [[{}, s.queue.commit_failures]]);

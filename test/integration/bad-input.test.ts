@@ -390,7 +390,7 @@ describe('--frame-timeout 1', () => {
     // Both frames of the idle connection came over one connection.
     expect(rows.filter((e) => raw(e).toString().includes('frame on the same') || raw(e).toString().includes('then quiet')).map((e) => e.peer))
       .toEqual([idlePeer, idlePeer]);
-    expect(counters(st, tcpName(d))).toMatchObject({ received: 3, idleTimeouts: 1, incomplete: 1 });
+    expect(counters(st, tcpName(d))).toMatchObject({ received: 3, frameTimeouts: 1, incomplete: 1 });
   });
 
   it('a stalled octet frame (count header seen, bytes missing) is stored incomplete and closed', async () => {
@@ -406,7 +406,7 @@ describe('--frame-timeout 1', () => {
       ['<13>ok!!!!!', 0],
       ['<13>the count says more', INCOMPLETE],
     ]);
-    expect(counters(st, tcpName(d))).toMatchObject({ received: 2, idleTimeouts: 1, incomplete: 1 });
+    expect(counters(st, tcpName(d))).toMatchObject({ received: 2, frameTimeouts: 1, incomplete: 1 });
   });
 });
 
@@ -434,7 +434,7 @@ describe('--frame-timeout 1 and backpressure', () => {
     const rows = query(d.dataDir);
     expect(rows.map((e) => raw(e).toString())).toEqual(frames);
     expect(rows.every((e) => e.flags === 0)).toBe(true);
-    expect(counters(st, tcpName(d))).toMatchObject({ received: 400, idleTimeouts: 0, incomplete: 0 });
+    expect(counters(st, tcpName(d))).toMatchObject({ received: 400, frameTimeouts: 0, incomplete: 0 });
   });
 
   it('once the congestion clears, a sender that really stalled mid-frame is still timed out', async () => {
@@ -458,40 +458,47 @@ describe('--frame-timeout 1 and backpressure', () => {
     const rows = query(d.dataDir);
     expect(rows.map((e) => raw(e).toString())).toEqual([...frames, '<13>half a frame, then the sender stalls']);
     expect(rows.map((e) => e.flags)).toEqual([...frames.map(() => 0), INCOMPLETE]);
-    expect(counters(st, tcpName(d))).toMatchObject({ received: 81, idleTimeouts: 1, incomplete: 1 });
+    expect(counters(st, tcpName(d))).toMatchObject({ received: 81, frameTimeouts: 1, incomplete: 1 });
   });
 });
 
 describe('a connection flood against --max-connections 20', () => {
-  it('refuses the excess, keeps serving the accepted connections, and takes new ones afterwards', async () => {
+  it('refuses the excess while 20 senders that spoke hold the slots, keeps serving them, and takes new ones afterwards', async () => {
     const d = await daemon(['--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--max-connections', '20']);
-    const clients = await Promise.all(Array.from({ length: 200 }, () => openClient(d.tcpPort)));
-    // The 20 accepted connections stay open, so exactly the other 180 are refused (closed by the daemon).
-    await waitFor(() => clients.filter((c) => c.isClosed()).length, (n) => n >= 180, 20_000, 25);
+    // 20 senders that have each delivered a message: a flood may not evict them (they spoke
+    // within the last 10 s, and no source holds more connections than the newcomers' own).
+    const senders = await Promise.all(Array.from({ length: 20 }, () => openClient(d.tcpPort)));
+    for (const [i, c] of senders.entries()) await write(c.sock, `<13>accepted connection ${i}\n`);
+    await storedAtLeast(d, 20);
+    const flood = await Promise.all(Array.from({ length: 180 }, () => openClient(d.tcpPort)));
+    await waitFor(() => flood.filter((c) => c.isClosed()).length, (n) => n >= 180, 20_000, 25);
     await sleep(200);
-    const open = clients.filter((c) => !c.isClosed());
-    expect(open.length).toBe(20);
-    expect(clients.filter((c) => c.isClosed()).every((c) => c.closedByPeer())).toBe(true);
+    expect(senders.filter((c) => c.isClosed())).toEqual([]);
+    expect(flood.every((c) => c.closedByPeer())).toBe(true);
     expect(d.child.exitCode).toBeNull();
 
-    for (const [i, c] of open.entries()) await write(c.sock, `<13>accepted connection ${i}\n`);
-    await storedAtLeast(d, 20);
-    await Promise.all(open.map(async (c) => {
+    for (const [i, c] of senders.entries()) await write(c.sock, `<13>still served ${i}\n`);
+    await storedAtLeast(d, 40);
+    await Promise.all(senders.map(async (c) => {
       c.sock.end();
       await c.closed;
     }));
     // Once they are gone, a new connection is served.
     await waitFor(() => d.status()?.listeners.find((l: any) => l.transport === 'tcp').connections, (n) => n === 0, 10_000);
     await sendStream(d.tcpPort, ['<13>a new connection after the flood\n']);
-    await storedAtLeast(d, 21);
+    await storedAtLeast(d, 41);
     const st = await stopped(d);
 
     const rows = query(d.dataDir);
     expect(rows.map((e) => raw(e).toString()).sort()).toEqual(
-      [...Array.from({ length: 20 }, (_, i) => `<13>accepted connection ${i}`), '<13>a new connection after the flood'].sort(),
+      [
+        ...Array.from({ length: 20 }, (_, i) => `<13>accepted connection ${i}`),
+        ...Array.from({ length: 20 }, (_, i) => `<13>still served ${i}`),
+        '<13>a new connection after the flood',
+      ].sort(),
     );
     expect(rows.every((e) => e.flags === 0)).toBe(true);
-    expect(counters(st, tcpName(d))).toMatchObject({ received: 21, rejectedConnections: 180, rejectedSources: 0 });
+    expect(counters(st, tcpName(d))).toMatchObject({ received: 41, rejectedConnections: 180, evictedConnections: 0, rejectedSources: 0 });
   });
 });
 
