@@ -3,8 +3,12 @@
 // every 10,000 entries), stops it cleanly, then times `immutalog verify` over the whole log
 // with 1 and with all worker threads, and reports entries/s and peak RSS (from /usr/bin/time).
 // --dir keeps the log for later runs (a second run with the same --dir skips the build).
+// --against CHECKOUT also times that checkout's build (its dist/cli/main.js) on the same log,
+// alternating with this one for --rounds rounds, so a change is compared paired, not hours apart.
+// --edit N first edits one byte of N entries (of a copy of the log), to time verify under heavy
+// tampering and show that its memory stays bounded whatever the damage.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +17,9 @@ import { CLI, opt, sleep, START_FLAGS as NODE_FLAGS } from './common.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 const N = Number(opt('--entries', '5000000'));
 const keep = opt('--dir', undefined);
+const against = opt('--against', undefined);
+const rounds = Number(opt('--rounds', '1'));
+const edit = Number(opt('--edit', '0'));
 const dir = keep ?? mkdtempSync(join(tmpdir(), 'immutalog-verify-bench-'));
 
 function count() {
@@ -43,17 +50,37 @@ async function build() {
   process.stderr.write(`built ${N} entries in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 }
 
-function timedVerify(threads) {
-  const r = spawnSync('/usr/bin/time', ['-v', process.execPath, ...NODE_FLAGS, CLI, 'verify', '--data-dir', dir, '--json', '--threads', String(threads), '--max-checkpoint-age', '100000000'], { maxBuffer: 1 << 28 });
+function timedVerify(threads, cli = CLI, onDir = dir) {
+  const r = spawnSync('/usr/bin/time', ['-v', process.execPath, ...NODE_FLAGS, cli, 'verify', '--data-dir', onDir, '--json', '--threads', String(threads), '--max-checkpoint-age', '100000000'], { maxBuffer: 1 << 28 });
   const err = r.stderr.toString();
   const wall = /Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)/.exec(err);
   const secs = wall ? Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]) : NaN;
   const rssKb = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(err)?.[1]);
   const report = JSON.parse(r.stdout.toString());
-  return { threads, exit: r.status, entries: report.counts.entries, failures: report.failures.length, seconds: secs, entries_per_s: Math.round(report.counts.entries / secs), peak_rss_mb: +(rssKb / 1024).toFixed(1) };
+  return { build: cli === CLI ? 'this' : cli, threads, exit: r.status, entries: report.counts.entries, failures: report.failureCount ?? report.failures.length, seconds: secs, entries_per_s: Math.round(report.counts.entries / secs), peak_rss_mb: +(rssKb / 1024).toFixed(1) };
+}
+
+/** A copy of the log with one byte of the first n entries' raw records changed. */
+async function editedCopy(n) {
+  const { default: Database } = await import('better-sqlite3');
+  const copy = mkdtempSync(join(tmpdir(), 'immutalog-verify-bench-edited-'));
+  for (const f of ['immutalog.sqlite', 'immutalog.sqlite-wal']) if (existsSync(join(dir, f))) copyFileSync(join(dir, f), join(copy, f));
+  const db = new Database(join(copy, 'immutalog.sqlite'));
+  db.prepare('UPDATE entries SET raw = CAST(lower(CAST(raw AS TEXT)) AS BLOB) WHERE seq < ?').run(n);
+  db.close();
+  return copy;
 }
 
 if (count() < N) await build();
-const results = { log_entries: count(), runs: [timedVerify(1), timedVerify(availableParallelism())] };
-console.log(JSON.stringify(results, null, 2));
+const runs = [];
+const other = against ? join(against, 'dist', 'cli', 'main.js') : undefined;
+const target = edit > 0 ? await editedCopy(edit) : dir;
+for (let i = 0; i < rounds; i++) {
+  for (const threads of [1, availableParallelism()]) {
+    runs.push(timedVerify(threads, CLI, target));
+    if (other) runs.push(timedVerify(threads, other, target));
+  }
+}
+console.log(JSON.stringify({ log_entries: count(), edited: edit, runs }, null, 2));
+if (target !== dir) rmSync(target, { recursive: true, force: true });
 if (!keep) rmSync(dir, { recursive: true, force: true });
