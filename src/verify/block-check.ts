@@ -71,29 +71,29 @@ export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResu
   for (const e of rows) {
     if (e.seq !== expectSeq) {
       if (e.seq > expectSeq) {
-        failures.push({ code: 'SEQ_GAP', seq: expectSeq, block: task.block, receivedAtUs: e.received_at_us, expected: String(expectSeq), actual: String(e.seq), detail: `entries ${expectSeq}..${e.seq - 1} are missing` });
+        failures.push('SEQ_GAP', () => ({ code: 'SEQ_GAP', seq: expectSeq, block: task.block, receivedAtUs: e.received_at_us, expected: String(expectSeq), actual: String(e.seq), detail: `entries ${expectSeq}..${e.seq - 1} are missing` }));
       } else {
-        failures.push({ code: 'SEQ_OUT_OF_ORDER', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: String(expectSeq), actual: String(e.seq), detail: `entry ${e.seq} appears after ${expectSeq - 1}` });
+        failures.push('SEQ_OUT_OF_ORDER', () => ({ code: 'SEQ_OUT_OF_ORDER', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: String(expectSeq), actual: String(e.seq), detail: `entry ${e.seq} appears after ${expectSeq - 1}` }));
       }
       chainBroken = true;
     }
     if (e.block !== task.block) {
-      failures.push({ code: 'ENTRY_BLOCK_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: String(task.block), actual: String(e.block), detail: `entry ${e.seq} is filed under block ${e.block}; its sequence number is in block ${task.block}` });
+      failures.push('ENTRY_BLOCK_MISMATCH', () => ({ code: 'ENTRY_BLOCK_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: String(task.block), actual: String(e.block), detail: `entry ${e.seq} is filed under block ${e.block}; its sequence number is in block ${task.block}` }));
     }
     if (e.received_at_us < fromUs || e.received_at_us > toUs) {
-      failures.push({ code: 'ENTRY_TIME_OUT_OF_BLOCK', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: `${fromUs}..${toUs === OPEN_END_US ? 'now' : toUs}`, actual: String(e.received_at_us), detail: `entry ${e.seq} is dated outside the signed times of block ${task.block}'s checkpoints` });
+      failures.push('ENTRY_TIME_OUT_OF_BLOCK', () => ({ code: 'ENTRY_TIME_OUT_OF_BLOCK', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: `${fromUs}..${toUs === OPEN_END_US ? 'now' : toUs}`, actual: String(e.received_at_us), detail: `entry ${e.seq} is dated outside the signed times of block ${task.block}'s checkpoints` }));
     }
     let leafInput: Buffer | undefined;
     try {
       leafInput = encoder.leafInput(e);
     } catch (err) {
       if (!(err instanceof EncodingError)) throw err;
-      failures.push({ code: 'ENTRY_BAD_ENCODING', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: err.expected, actual: err.actual, detail: err.message });
+      failures.push('ENTRY_BAD_ENCODING', () => ({ code: 'ENTRY_BAD_ENCODING', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: err.expected, actual: err.actual, detail: err.message }));
     }
     if (leafInput && task.key) {
       const mac = chainMac(task.key, prev, leafInput.subarray(1));
       if (!mac.equals(e.mac)) {
-        failures.push({ code: 'ENTRY_MAC_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: mac.toString('hex'), actual: Buffer.from(e.mac).toString('hex'), detail: `MAC of entry ${e.seq} does not match its contents and predecessor` });
+        failures.push('ENTRY_MAC_MISMATCH', () => ({ code: 'ENTRY_MAC_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: mac.toString('hex'), actual: Buffer.from(e.mac).toString('hex'), detail: `MAC of entry ${e.seq} does not match its contents and predecessor` }));
       }
     }
     if (acc) acc.addLeafHash(leafInput ? leafHashOfPrefixed(leafInput) : UNENCODABLE_LEAF);
@@ -105,7 +105,7 @@ export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResu
     } else {
       const fields = fieldsToJson(parseRecord(e.raw));
       if (fields !== e.fields) {
-        failures.push({ code: 'FIELDS_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: fields, actual: e.fields, detail: `parsed fields of entry ${e.seq} differ from its raw bytes` });
+        failures.push('FIELDS_MISMATCH', () => ({ code: 'FIELDS_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: fields, actual: e.fields, detail: `parsed fields of entry ${e.seq} differ from its raw bytes` }));
       }
     }
     prev = e.mac;
@@ -120,16 +120,16 @@ export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResu
     const endSeq = task.firstSeq + x.count;
     if (checked !== x.count || expectSeq !== endSeq) {
       if (!chainBroken && expectSeq < endSeq) {
-        failures.push({ code: 'SEQ_GAP', seq: expectSeq, block: task.block, expected: String(endSeq - 1), actual: String(expectSeq - 1), detail: `block ${task.block} ends at entry ${expectSeq - 1}; its checkpoint covers up to ${endSeq - 1}` });
+        failures.push('SEQ_GAP', () => ({ code: 'SEQ_GAP', seq: expectSeq, block: task.block, expected: String(endSeq - 1), actual: String(expectSeq - 1), detail: `block ${task.block} ends at entry ${expectSeq - 1}; its checkpoint covers up to ${endSeq - 1}` }));
       }
-      failures.push({ code: 'BLOCK_COUNT_MISMATCH', block: task.block, checkpoint: x.checkpoint, expected: String(x.count), actual: String(checked), detail: `block ${task.block} holds ${checked} entries; checkpoint ${x.checkpoint} says ${x.count}` });
+      failures.push('BLOCK_COUNT_MISMATCH', () => ({ code: 'BLOCK_COUNT_MISMATCH', block: task.block, checkpoint: x.checkpoint, expected: String(x.count), actual: String(checked), detail: `block ${task.block} holds ${checked} entries; checkpoint ${x.checkpoint} says ${x.count}` }));
     }
     if (!prev.equals(x.chainHead)) {
-      failures.push({ code: 'BLOCK_HEAD_MISMATCH', block: task.block, checkpoint: x.checkpoint, expected: x.chainHead.toString('hex'), actual: Buffer.from(prev).toString('hex'), detail: `block ${task.block} ends on another MAC than checkpoint ${x.checkpoint} signed` });
+      failures.push('BLOCK_HEAD_MISMATCH', () => ({ code: 'BLOCK_HEAD_MISMATCH', block: task.block, checkpoint: x.checkpoint, expected: x.chainHead.toString('hex'), actual: Buffer.from(prev).toString('hex'), detail: `block ${task.block} ends on another MAC than checkpoint ${x.checkpoint} signed` }));
     }
     const root = acc!.root();
     if (!root.equals(x.entryRoot)) {
-      failures.push({ code: 'BLOCK_ROOT_MISMATCH', block: task.block, checkpoint: x.checkpoint, expected: x.entryRoot.toString('hex'), actual: root.toString('hex'), detail: `entries of block ${task.block} do not hash to the Merkle root of checkpoint ${x.checkpoint}` });
+      failures.push('BLOCK_ROOT_MISMATCH', () => ({ code: 'BLOCK_ROOT_MISMATCH', block: task.block, checkpoint: x.checkpoint, expected: x.entryRoot.toString('hex'), actual: root.toString('hex'), detail: `entries of block ${task.block} do not hash to the Merkle root of checkpoint ${x.checkpoint}` }));
     }
   }
   return { block: task.block, checked, lastSeq, firstTimeUs, lastTimeUs, otherParserVersion, failures: failures.listed, omitted: failures.omitted };

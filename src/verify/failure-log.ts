@@ -66,14 +66,16 @@ export class FailureLog {
 
 /**
  * A block check's own bounded list: the first `limit` failures of the block (it walks in log
- * order), and a count by code of the rest.
+ * order), and a count by code of the rest. The evidence (hex digests, field JSON) is only built
+ * for failures that will be listed: under heavy tampering building it for every entry was most
+ * of verify's memory and time.
  */
 export class BlockFailures {
   readonly listed: Failure[] = [];
   readonly omitted: Partial<Record<ReasonCode, number>> = {};
   constructor(private readonly limit: number) {}
-  push(f: Failure): void {
-    if (this.listed.length < this.limit) this.listed.push(f);
-    else this.omitted[f.code] = (this.omitted[f.code] ?? 0) + 1;
+  push(code: ReasonCode, evidence: () => Failure): void {
+    if (this.listed.length < this.limit) this.listed.push(evidence());
+    else this.omitted[code] = (this.omitted[code] ?? 0) + 1;
   }
 }
