@@ -37,7 +37,7 @@ const UDP_HARD_LIMIT_FACTOR = 2;
  * from the signal: systemd's default TimeoutStopSec is 90 s, and an operator expects a stop in
  * under 30. What storage still holds then (a full disk) is counted, logged and given up.
  */
-const STOP_COMMIT_BUDGET_MS = 20_000;
+const STOP_COMMIT_BUDGET_MS = 15_000;
 /** How long the storage thread has to confirm it gave up: longer than one SQLite busy wait (5 s). */
 const ABANDON_WAIT_MS = 6_000;
 
@@ -320,7 +320,7 @@ export class Daemon {
       this.log.error(
         `stop: storage still failing after ${STOP_COMMIT_BUDGET_MS / 1000} s (${why}): ${n} accepted messages could not be written (sequence numbers ${first} to ${last})` +
           `${confirmed ? '' : '; the storage thread did not confirm, so a commit it finished meanwhile may have written some of them'}. ` +
-          'Everything before them is committed; free space and start again (recovery completes the interrupted checkpoint).',
+          'Everything before them is committed; remove the cause (free space on the disk, or end the process holding the database locked) and start again: recovery completes the interrupted checkpoint.',
       );
     } else {
       this.log.error(`stop: storage still failing after ${STOP_COMMIT_BUDGET_MS / 1000} s (${why}): every accepted message is committed, but the shutdown checkpoint is not; the next start completes it.`);
