@@ -323,7 +323,7 @@ export class Daemon {
           'Everything before them is committed; remove the cause (free space on the disk, or end the process holding the database locked) and start again: recovery completes the interrupted checkpoint.',
       );
     } else {
-      this.log.error(`stop: storage still failing after ${STOP_COMMIT_BUDGET_MS / 1000} s (${why}): every accepted message is committed, but the shutdown checkpoint is not; the next start completes it.`);
+      this.log.error(`stop: storage still failing after ${STOP_COMMIT_BUDGET_MS / 1000} s (${why}): every accepted message is committed, the shutdown checkpoint perhaps not (the next start completes it).`);
     }
     return Math.max(0, n);
   }

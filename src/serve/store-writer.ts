@@ -25,6 +25,8 @@ export class StoreWriter {
   private closedPromise: Promise<void> | undefined;
   private resolveClosed: (() => void) | undefined;
   private resolveAbandoned: (() => void) | undefined;
+  /** The storage thread committed everything and closed the database. */
+  private closed = false;
   /** Bytes posted but not yet committed; part of the backpressure signal. */
   unackedBytes = 0;
   committed = 0;
@@ -62,6 +64,7 @@ export class StoreWriter {
     } else if (m.type === 'abandoned') {
       this.resolveAbandoned?.();
     } else {
+      this.closed = true;
       this.resolveClosed?.();
     }
   }
@@ -119,6 +122,8 @@ export class StoreWriter {
    * inside one commit), in which case a commit it finishes meanwhile goes unreported.
    */
   async abandon(waitMs: number): Promise<boolean> {
+    // It finished just as the stop's time ran out: nothing is left to give up.
+    if (this.closed) return true;
     let timer: NodeJS.Timeout | undefined;
     const answered = await Promise.race([
       new Promise<boolean>((resolve) => {
