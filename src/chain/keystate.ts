@@ -58,13 +58,30 @@ export function writeFileAtomic(path: string, content: string | Buffer, mode: nu
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w', mode);
   try {
-    writeSync(fd, typeof content === 'string' ? Buffer.from(content) : content);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      writeSync(fd, typeof content === 'string' ? Buffer.from(content) : content);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    removeFailedTemp(tmp);
+    throw e;
   }
-  renameSync(tmp, path);
   fsyncDir(dirname(path));
+}
+
+/**
+ * A write that failed (ENOSPC, EIO) leaves its partial temp file: removed, so that it holds no
+ * space on a full disk and the retry starts afresh.
+ */
+function removeFailedTemp(tmp: string): void {
+  try {
+    unlinkSync(tmp);
+  } catch {
+    // Never created, or already renamed.
+  }
 }
 
 /**
@@ -75,12 +92,17 @@ export async function writeFileAtomicAsync(path: string, content: string | Buffe
   const tmp = `${path}.tmp-${process.pid}`;
   const fh = await openAsync(tmp, 'w', mode);
   try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    try {
+      await fh.writeFile(content);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await renameAsync(tmp, path);
+  } catch (e) {
+    removeFailedTemp(tmp);
+    throw e;
   }
-  await renameAsync(tmp, path);
   const dh = await openAsync(dirname(path), 'r');
   try {
     await dh.sync();

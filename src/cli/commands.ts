@@ -89,8 +89,10 @@ serve.action(async (o: Record<string, string | string[] | undefined>) => {
     if (stopping) return;
     stopping = true;
     log.info(`${sig} received, stopping`);
-    await daemon.stop();
-    process.exit(EXIT.OK);
+    const { unwritten } = await daemon.stop();
+    // Lets the logger write the count of unwritten messages before the process ends.
+    if (unwritten > 0) await new Promise((r) => setTimeout(r, 50));
+    process.exit(unwritten > 0 ? EXIT.NOT_ALL_WRITTEN : EXIT.OK);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

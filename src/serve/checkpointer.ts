@@ -7,6 +7,7 @@ import type { LogIdentity } from './log-identity.js';
 import type { Sequencer } from './sequencer.js';
 import type { StoreWriter } from './store-writer.js';
 import { faultPoint } from './fault.js';
+import { retryUntilDone } from './retry.js';
 
 export interface CheckpointerOptions {
   keyStatePath: string;
@@ -42,6 +43,8 @@ export class Checkpointer {
   private queued: CheckpointReason | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** A stop ran out of time: retries end and the checkpoint under way is left to recovery. */
+  private abandoned = false;
   lastCheckpointAtUs: number | undefined;
   checkpoints = 0;
 
@@ -166,13 +169,23 @@ export class Checkpointer {
       version: 1, fingerprint: pending.fingerprint, block: j + 1, blockKey: pending.next.blockKey, signingPublic: pending.next.signingPublic, signingPrivate: pending.next.signingPrivate,
       ...(reason === 'shutdown' ? {} : { next: freshNextKeys() }),
     };
-    await saveKeyStateAsync(this.o.keyStatePath, promoted);
+    // Retried until it lands (a full disk): until then `ks` still names block j, and a new
+    // checkpoint started on it would close block j a second time.
+    await retryUntilDone(() => saveKeyStateAsync(this.o.keyStatePath, promoted), {
+      onFailure: (e) => this.o.onError(new Error(`checkpoint ${j} is committed but ${this.o.keyStatePath} could not be advanced (retrying): ${e.message}`)),
+      abandoned: () => this.abandoned,
+    });
     faultPoint('checkpoint-after-promote');
     this.ks = promoted;
     this.previousHash = cp.hash;
     this.lastCheckpointAtUs = time;
     this.checkpoints++;
     this.o.onCheckpoint(j, count, reason);
+  }
+
+  /** Stops retrying (see `abandoned`). */
+  abandon(): void {
+    this.abandoned = true;
   }
 
   /** Final checkpoint on a clean stop; no timer afterwards. */

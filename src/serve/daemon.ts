@@ -32,6 +32,19 @@ const STATUS_INTERVAL_MS = 2000;
  * daemon grow past 300 MB for no fewer losses (bench/ingest at 100,000 datagrams/s).
  */
 const UDP_HARD_LIMIT_FACTOR = 2;
+/**
+ * A stop (SIGTERM) keeps committing, and tries its shutdown checkpoint, for at most this long
+ * from the signal: systemd's default TimeoutStopSec is 90 s, and an operator expects a stop in
+ * under 30. What storage still holds then (a full disk) is counted, logged and given up.
+ */
+const STOP_COMMIT_BUDGET_MS = 15_000;
+/** How long the storage thread has to confirm it gave up: longer than one SQLite busy wait (5 s). */
+const ABANDON_WAIT_MS = 6_000;
+
+/** What a stop could not write: accepted messages still queued when its time ran out. */
+export interface StopResult {
+  unwritten: number;
+}
 
 export interface DaemonStatus {
   pid: number;
@@ -82,6 +95,8 @@ export class Daemon {
   /** The periodic status write under way, if any (stop waits for it: both use one temp name). */
   private statusWriting: Promise<void> | undefined;
   private readonly startedAt = new Date().toISOString();
+  /** The first sequence number of this run: everything before it was committed by an earlier one. */
+  private firstSeqThisRun = 0;
   private constructor(
     private readonly cfg: ServeConfig,
     private readonly log: winston.Logger,
@@ -139,6 +154,7 @@ export class Daemon {
     });
     storage.onCommitted(() => queue.storageProgressed());
     const daemon = new Daemon(cfg, log, rec.identity, sequencer, storage, checkpointer, queue, warn);
+    daemon.firstSeqThisRun = rec.nextSeq;
     // Entries written before this start (and before any crash) are sealed before new ones.
     if (rec.restarted) await checkpointer.request('restart');
     try {
@@ -257,8 +273,13 @@ export class Daemon {
       });
   }
 
-  /** Clean stop: no new input, every accepted message committed, then the database closed. */
-  async stop(): Promise<void> {
+  /**
+   * Stop: no new input, every accepted message committed, then the database closed. When storage
+   * keeps failing (a full disk), it gives up after STOP_COMMIT_BUDGET_MS and logs exactly which
+   * accepted messages were not written.
+   */
+  async stop(): Promise<StopResult> {
+    const deadline = Date.now() + STOP_COMMIT_BUDGET_MS;
     if (this.statusTimer) clearInterval(this.statusTimer);
     await this.statusWriting;
     this.writeStatus('stopping');
@@ -273,11 +294,42 @@ export class Daemon {
       this.anchor.store.close();
     }
     this.queue.flushNow();
-    await this.checkpointer.shutdown();
-    // Storage keeps retrying a failed commit; a stop waits for it rather than dropping anything.
-    await this.storage.close();
+    // Storage keeps retrying a failed commit; a stop waits for it, but not for ever.
+    const finished = (async () => {
+      await this.checkpointer.shutdown();
+      await this.storage.close();
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([
+      finished.then(() => true),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now())))),
+    ]);
+    clearTimeout(timer);
+    let unwritten = 0;
+    if (!inTime) unwritten = await this.giveUp();
     this.warn.flush();
     this.writeStatus('stopped');
     this.log.info(`stopped; ${this.storage.committed} messages stored in this run, next sequence number ${this.sequencer.nextSeq}`);
+    return { unwritten };
+  }
+
+  /** The stop's time is up with storage still failing: drop what it holds, and say what that is. */
+  private async giveUp(): Promise<number> {
+    this.checkpointer.abandon();
+    const confirmed = await this.storage.abandon(ABANDON_WAIT_MS);
+    const first = Math.max(this.storage.lastCommittedSeq + 1, this.firstSeqThisRun);
+    const last = this.sequencer.nextSeq - 1;
+    const n = last - first + 1;
+    const why = this.storage.lastCommitError ?? 'storage did not finish in time';
+    if (n > 0) {
+      this.log.error(
+        `stop: storage still failing after ${STOP_COMMIT_BUDGET_MS / 1000} s (${why}): ${n} accepted messages could not be written (sequence numbers ${first} to ${last})` +
+          `${confirmed ? '' : '; the storage thread did not confirm, so a commit it finished meanwhile may have written some of them'}. ` +
+          'Everything before them is committed; remove the cause (free space on the disk, or end the process holding the database locked) and start again: recovery completes the interrupted checkpoint.',
+      );
+    } else {
+      this.log.error(`stop: storage still failing after ${STOP_COMMIT_BUDGET_MS / 1000} s (${why}): every accepted message is committed, the shutdown checkpoint perhaps not (the next start completes it).`);
+    }
+    return Math.max(0, n);
   }
 }

@@ -24,6 +24,9 @@ export class StoreWriter {
   private readonly worker: Worker;
   private closedPromise: Promise<void> | undefined;
   private resolveClosed: (() => void) | undefined;
+  private resolveAbandoned: (() => void) | undefined;
+  /** The storage thread committed everything and closed the database. */
+  private closed = false;
   /** Bytes posted but not yet committed; part of the backpressure signal. */
   unackedBytes = 0;
   committed = 0;
@@ -58,7 +61,10 @@ export class StoreWriter {
       this.commitFailures++;
       this.lastCommitError = m.error;
       this.onFailure(m.error, m.pending);
+    } else if (m.type === 'abandoned') {
+      this.resolveAbandoned?.();
     } else {
+      this.closed = true;
       this.resolveClosed?.();
     }
   }
@@ -107,6 +113,28 @@ export class StoreWriter {
     const done = this.await(`checkpoint:${idx}`);
     this.worker.postMessage({ type: 'checkpoint', idx, timeUs, bytes } satisfies ToWorker);
     return done;
+  }
+
+  /**
+   * Gives up on what is not yet committed (the stop's time is up): the storage thread drops its
+   * queue and closes the database. Resolves true once it confirmed, after which `lastCommittedSeq`
+   * is exactly the last entry written; false when it did not answer within `waitMs` (it was
+   * inside one commit), in which case a commit it finishes meanwhile goes unreported.
+   */
+  async abandon(waitMs: number): Promise<boolean> {
+    // It finished just as the stop's time ran out: nothing is left to give up.
+    if (this.closed) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      new Promise<boolean>((resolve) => {
+        this.resolveAbandoned = () => resolve(true);
+        this.worker.postMessage({ type: 'abandon' } satisfies ToWorker);
+      }),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), waitMs))),
+    ]);
+    clearTimeout(timer);
+    await this.worker.terminate();
+    return answered;
   }
 
   /** Resolves once every posted batch is committed and the database is closed. */

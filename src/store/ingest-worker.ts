@@ -17,14 +17,21 @@ export type ToWorker =
   /** Close block `block` (its entries were all posted before this) and open `next`. */
   | { type: 'seal-block'; block: number; next: BlockRow }
   | { type: 'checkpoint'; idx: number; timeUs: number; bytes: Uint8Array }
-  | { type: 'close' };
+  | { type: 'close' }
+  /**
+   * Stop retrying: the daemon is stopping and its time is up. Whatever is still queued is
+   * dropped, the database closed (an uncommitted transaction rolls back) and 'abandoned' sent.
+   */
+  | { type: 'abandon' };
 export type FromWorker =
   /** `buffers`: the committed batches' memory, handed back for reuse. */
   | { type: 'committed'; count: number; bytes: number; lastSeq: number; buffers: ArrayBuffer[] }
   | { type: 'block-sealed'; block: number; firstSeq: number; count: number; entryRoot: Uint8Array }
   | { type: 'checkpoint-committed'; idx: number }
   | { type: 'commit-failed'; error: string; retryMs: number; pending: number }
-  | { type: 'closed' };
+  | { type: 'closed' }
+  /** After 'abandon': every 'committed' before this one is all that was written. */
+  | { type: 'abandoned'; tasks: number };
 
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5000;
@@ -78,8 +85,39 @@ function run(t: Exclude<Task, { kind: 'rows' }>): FromWorker | undefined {
   }
 }
 
+/** SQLite's "database or disk is full", or a failed write underneath it (ENOSPC, EIO). */
+function isOutOfSpace(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR'));
+}
+
+let abandoned = false;
+
+/** Ends the thread without writing what is still queued (see 'abandon'). */
+function abandon(): void {
+  abandoned = true;
+  if (retryTimer) clearTimeout(retryTimer);
+  retryTimer = undefined;
+  const left = tasks.length;
+  tasks.length = 0;
+  try {
+    store.close();
+  } catch {
+    // A database that cannot even be closed rolls back its open transaction at the next open.
+  }
+  port.postMessage({ type: 'abandoned', tasks: left } satisfies FromWorker);
+  port.close();
+}
+
+/** The last attempt failed for want of space. */
+let outOfSpace = false;
+
 function drain(): void {
   retryTimer = undefined;
+  // Before the retry takes any space that came back, the WAL gives back what it holds beyond the
+  // database's own growth (see truncateWal); while the disk is still full this fails, harmlessly.
+  if (outOfSpace) store.truncateWal();
+  outOfSpace = false;
   while (tasks.length > 0) {
     const t = tasks[0]!;
     let reply: FromWorker | undefined;
@@ -89,6 +127,7 @@ function drain(): void {
       else reply = run(t);
     } catch (e) {
       retryMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, retryMs * 2));
+      outOfSpace = isOutOfSpace(e);
       port.postMessage({ type: 'commit-failed', error: (e as Error).message, retryMs, pending: tasks.length } satisfies FromWorker);
       retryTimer = setTimeout(drain, retryMs);
       return;
@@ -144,9 +183,15 @@ function enqueue(m: ToWorker): void {
 }
 
 port.on('message', (m: ToWorker) => {
-  enqueue(m);
+  if (abandoned) return;
   // Take in everything that arrived while the last commit ran, so it can share one transaction.
-  for (let r = receiveMessageOnPort(port); r !== undefined; r = receiveMessageOnPort(port)) enqueue(r.message as ToWorker);
+  for (let r: { message: ToWorker } | undefined = { message: m }; r !== undefined; r = receiveMessageOnPort(port)) {
+    if (r.message.type === 'abandon') {
+      abandon();
+      return;
+    }
+    enqueue(r.message);
+  }
   // While a retry is scheduled, new tasks wait behind the failed one to keep their order.
   if (retryTimer === undefined) drain();
 });

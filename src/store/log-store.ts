@@ -140,6 +140,22 @@ export class LogStore {
     this.db.close();
   }
 
+  /**
+   * After a commit failed for want of space: folds the write-ahead log into the database and
+   * truncates it. The WAL holds every committed version of each page until a checkpoint, and
+   * SQLite only checkpoints by itself once it reaches 1000 pages (32 MB at this page size), so on
+   * a small or nearly full disk the WAL alone can keep the disk full after space was freed.
+   * Returns the error when it could not (the disk is still full, or a reader held it back).
+   */
+  truncateWal(): string | undefined {
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      return undefined;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+
   getMeta(key: string): string | undefined {
     try {
       const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { query, runCli, startDaemon, waitFor } from '../helpers/daemon.js';
-import { osloMessage, sendTcp, sendUdp, tagOf, waitCommitted } from '../helpers/tamper-log.js';
+import { osloMessage, sendTcp, sendUdp, tagOf, waitCommitted, waitExit } from '../helpers/tamper-log.js';
 
 describe('storage commits that fail', () => {
   it('are retried until the database takes them: every accepted message lands, in order, and the log verifies', async () => {
@@ -52,5 +52,38 @@ describe('storage commits that fail', () => {
     } finally {
       if (d.child.exitCode === null && d.child.signalCode === null) await d.kill();
     }
+  });
+});
+
+describe('a stop while commits keep failing', () => {
+  it('ends within 30 s, logs exactly which accepted messages were not written, and a restart keeps every committed one and verifies', async () => {
+    const d = await startDaemon({ args: ['--tcp', '127.0.0.1:0', '--checkpoint-interval', '3600'] });
+    const blocker = new Database(join(d.dataDir, 'immutalog.sqlite'));
+    try {
+      const before = Array.from({ length: 20 }, (_, i) => `before-${i}`);
+      await sendTcp(d.tcpPort, before.map(osloMessage));
+      await waitCommitted(d, before.length - 1);
+      blocker.exec('BEGIN IMMEDIATE');
+      const during = Array.from({ length: 200 }, (_, i) => `during-${i}`);
+      await sendTcp(d.tcpPort, during.map(osloMessage));
+      await waitFor(() => d.status(), (v) => (v?.queue?.commit_failures ?? 0) >= 1 && v.next_seq === before.length + during.length, 30_000, 100);
+
+      const t0 = Date.now();
+      d.child.kill('SIGTERM');
+      const { code } = await waitExit(d, 45_000);
+      // The issue's bound: a stop never waits on storage for ever.
+      expect(Date.now() - t0, d.stderr()).toBeLessThan(30_000);
+      expect(code).toBe(1);
+      expect(d.stderr()).toMatch(new RegExp(`: ${during.length} accepted messages could not be written \\(sequence numbers ${before.length} to ${before.length + during.length - 1}\\)`));
+    } finally {
+      if (blocker.inTransaction) blocker.exec('ROLLBACK');
+      blocker.close();
+      if (d.child.exitCode === null && d.child.signalCode === null) await d.kill();
+    }
+    const again = await startDaemon({ dataDir: d.dataDir, args: ['--tcp', '127.0.0.1:0', '--checkpoint-interval', '3600'] });
+    expect(await again.stop()).toBe(0);
+    expect(query(d.dataDir).map((r) => tagOf(Buffer.from(r.raw, 'base64')))).toEqual(Array.from({ length: 20 }, (_, i) => `before-${i}`));
+    const v = runCli(['verify', '--data-dir', d.dataDir, '--auditor-key', join(d.dataDir, 'auditor-key.pem')]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
   });
 });
