@@ -23,6 +23,9 @@ import { initLog, isInitialised } from './log-init.js';
 import { rateLimitedWarn } from './daemon-log.js';
 import { WriteQueue } from './write-queue.js';
 import { hangOnceFault } from './fault.js';
+import { StartGate } from './start-gate.js';
+import { takeWriterLock, type WriterLock } from './writer-lock.js';
+import type { FrameSink } from '../receive/sink.js';
 
 /** status.json is rewritten this often, for `immutalog status` and for tests that bind port 0. */
 const STATUS_INTERVAL_MS = 2000;
@@ -73,10 +76,9 @@ function startAnchoring(cfg: ServeConfig, database: string, log: winston.Logger)
 }
 
 export class Daemon {
-  private listeners: (UdpListener | StreamListener)[] = [];
   private anchor: { worker: AnchorWorker; store: LogStore } | undefined;
-  private control: Server | undefined;
-  private metrics: { server: Server; store: LogStore } | undefined;
+  /** The metrics endpoint's own read-only connection, opened once the log is recovered. */
+  private metricsStore: LogStore | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   /** The periodic status write under way, if any (stop waits for it: both use one temp name). */
   private statusWriting: Promise<void> | undefined;
@@ -90,10 +92,42 @@ export class Daemon {
     private readonly checkpointer: Checkpointer,
     private readonly queue: WriteQueue,
     private readonly warn: ReturnType<typeof rateLimitedWarn>,
+    private readonly lock: WriterLock,
+    private readonly bound: Endpoints,
   ) {}
 
+  private get listeners(): (UdpListener | StreamListener)[] {
+    return this.bound.listeners;
+  }
+
+  /**
+   * The start sequence. Nothing in the data directory is read or written before the writer lock
+   * is held, and nothing is written before every listener (syslog, control socket, metrics) is
+   * bound: a second writer, or a start that cannot bind, leaves the log exactly as it was. The
+   * listeners deliver into a closed gate until recovery and the restart checkpoint are done.
+   */
   static async start(cfg: ServeConfig, log: winston.Logger): Promise<Daemon> {
-    hangOnceFault(cfg.dataDir);
+    const lock = takeWriterLock(cfg.dataDir);
+    const warn = rateLimitedWarn(log);
+    const gate = new StartGate(cfg.queueHighWaterBytes * UDP_HARD_LIMIT_FACTOR);
+    const ready: { daemon?: Daemon } = {};
+    const bound = new Endpoints();
+    let daemon: Daemon;
+    try {
+      hangOnceFault(cfg.dataDir);
+      await bound.bind(cfg, gate, warn, ready);
+      daemon = await Daemon.open(cfg, log, warn, lock, bound, gate);
+    } catch (e) {
+      await bound.close();
+      lock.release();
+      throw e;
+    }
+    ready.daemon = daemon;
+    return daemon;
+  }
+
+  /** Creates or recovers the log and starts the write path behind the bound listeners. */
+  private static async open(cfg: ServeConfig, log: winston.Logger, warn: ReturnType<typeof rateLimitedWarn>, lock: WriterLock, bound: Endpoints, gate: StartGate): Promise<Daemon> {
     const paths = dataPaths(cfg.dataDir);
     if (!isInitialised(cfg.dataDir)) {
       const r = initLog(cfg.dataDir, {});
@@ -104,7 +138,6 @@ export class Daemon {
     }
     const rec = recoverLog(cfg.dataDir);
     for (const r of rec.repairs) log.warn(`recovery: ${r}`);
-    const warn = rateLimitedWarn(log);
     const storage = new StoreWriter(paths.database, (error, pending) =>
       log.error(`commit failed; ${pending} sealed batches kept in memory and retried: ${error}`),
     );
@@ -137,49 +170,36 @@ export class Daemon {
       onCheckpoint: (j, n, reason) => log.debug(`checkpoint ${j} (${reason}): ${n} entries`),
     });
     storage.onCommitted(() => queue.storageProgressed());
-    const daemon = new Daemon(cfg, log, rec.identity, sequencer, storage, checkpointer, queue, warn);
+    const daemon = new Daemon(cfg, log, rec.identity, sequencer, storage, checkpointer, queue, warn, lock, bound);
     // Entries written before this start (and before any crash) are sealed before new ones.
     if (rec.restarted) await checkpointer.request('restart');
+    gate.open(queue);
     try {
-      await daemon.startListeners();
+      daemon.anchor = startAnchoring(cfg, paths.database, log);
+      if (bound.metrics) daemon.metricsStore = LogStore.open(paths.database, { create: false, readonly: true });
     } catch (e) {
       await daemon.stop();
       throw e;
     }
-    daemon.anchor = startAnchoring(cfg, paths.database, log);
-    daemon.control = await startControlServer(paths.controlSocket, async (req) => {
-      if (req.cmd !== 'anchor-now') throw new Error(`unknown command ${JSON.stringify((req as { cmd?: unknown }).cmd)}`);
-      if (!daemon.anchor) throw Object.assign(new Error('anchoring is off: no [bitcoin] rpc_url configured'), { kind: 'off' });
-      const a = await daemon.anchor.worker.roundNow();
-      return a ? { anchor: a.id, txid: a.txid, checkpoints: a.tree_size, fee_sats: a.fee_sats, fee_rate: a.fee_rate, vsize: a.vsize, state: a.state } : { anchor: null, message: 'no checkpoint is waiting to be anchored' };
-    });
-    if (cfg.metrics.length > 0) {
-      const m = cfg.metrics[0]!;
-      const store = LogStore.open(paths.database, { create: false, readonly: true });
-      const server = await startMetricsServer(m.host, m.port, () => renderMetrics(daemon.status('running'), store.logFacts(), Date.now() * 1000));
-      daemon.metrics = { server, store };
-      const a = server.address();
-      log.info(`metrics on http://${m.host.includes(':') ? `[${m.host}]` : m.host}:${a && typeof a === 'object' ? a.port : m.port}/metrics`);
-    }
-    log.info(`immutalog serving log ${rec.identity.fingerprint} from ${paths.database}: ${daemon.listeners.map((l) => l.name).join(', ')}`);
+    if (bound.metricsUrl) log.info(`metrics on ${bound.metricsUrl}`);
+    log.info(`immutalog serving log ${rec.identity.fingerprint} from ${paths.database}: ${bound.listeners.map((l) => l.name).join(', ')}`);
     daemon.writeStatus('running');
     daemon.statusTimer = setInterval(() => daemon.writeStatusInBackground(), STATUS_INTERVAL_MS);
     daemon.statusTimer.unref();
     return daemon;
   }
 
-  private async startListeners(): Promise<void> {
-    const c = this.cfg;
-    const allow = new Allowlist(c.allow);
-    const common = { maxMessageBytes: c.maxMessageBytes, allow, sink: this.queue, warn: this.warn };
-    const stream = { ...common, maxConnections: c.maxConnections, frameTimeoutMs: c.frameTimeoutSec * 1000, framing: c.framing };
-    const tls = c.tls.length
-      ? { cert: readFileSync(c.tlsCert), key: readFileSync(c.tlsKey), ...(c.tlsClientCa ? { clientCa: readFileSync(c.tlsClientCa) } : {}) }
-      : undefined;
-    for (const a of c.udp) this.listeners.push(new UdpListener({ ...common, ...a }));
-    for (const a of c.tcp) this.listeners.push(new StreamListener({ ...stream, ...a }));
-    for (const a of c.tls) this.listeners.push(new StreamListener({ ...stream, ...a, tls }));
-    for (const l of this.listeners) await l.start();
+  /** The control socket's anchor-now request. */
+  async anchorNow(): Promise<unknown> {
+    if (!this.anchor) throw Object.assign(new Error('anchoring is off: no [bitcoin] rpc_url configured'), { kind: 'off' });
+    const a = await this.anchor.worker.roundNow();
+    return a ? { anchor: a.id, txid: a.txid, checkpoints: a.tree_size, fee_sats: a.fee_sats, fee_rate: a.fee_rate, vsize: a.vsize, state: a.state } : { anchor: null, message: 'no checkpoint is waiting to be anchored' };
+  }
+
+  /** The metrics page: the daemon's counters and the log's facts. */
+  metricsText(): string {
+    if (!this.metricsStore) throw new Error('the daemon is still starting (recovering the log)');
+    return renderMetrics(this.status('running'), this.metricsStore.logFacts(), Date.now() * 1000);
   }
 
   status(state: DaemonStatus['state']): DaemonStatus {
@@ -204,7 +224,7 @@ export class Daemon {
       },
       anchor: this.anchor ? { ...this.anchor.worker.status } : null,
       metrics_port: (() => {
-        const a = this.metrics?.server.address();
+        const a = this.bound.metrics?.address();
         return a && typeof a === 'object' ? a.port : null;
       })(),
       memory: (() => {
@@ -257,12 +277,8 @@ export class Daemon {
     if (this.statusTimer) clearInterval(this.statusTimer);
     await this.statusWriting;
     this.writeStatus('stopping');
-    this.control?.close();
-    if (this.metrics) {
-      this.metrics.server.close();
-      this.metrics.store.close();
-    }
-    for (const l of this.listeners) await l.stop();
+    await this.bound.close();
+    this.metricsStore?.close();
     if (this.anchor) {
       await this.anchor.worker.stop();
       this.anchor.store.close();
@@ -273,6 +289,62 @@ export class Daemon {
     await this.storage.close();
     this.warn.flush();
     this.writeStatus('stopped');
+    this.lock.release();
     this.log.info(`stopped; ${this.storage.committed} messages stored in this run, next sequence number ${this.sequencer.nextSeq}`);
+  }
+}
+
+/**
+ * Everything the daemon listens on, bound before the log is touched: the syslog listeners
+ * (delivering into the start gate), the control socket and the metrics endpoint (both answer
+ * "still starting" until the daemon is ready).
+ */
+class Endpoints {
+  readonly listeners: (UdpListener | StreamListener)[] = [];
+  control: Server | undefined;
+  metrics: Server | undefined;
+  metricsUrl: string | undefined;
+
+  async bind(cfg: ServeConfig, sink: FrameSink, warn: ReturnType<typeof rateLimitedWarn>, ready: { daemon?: Daemon }): Promise<void> {
+    const allow = new Allowlist(cfg.allow);
+    const common = { maxMessageBytes: cfg.maxMessageBytes, allow, sink, warn };
+    const stream = { ...common, maxConnections: cfg.maxConnections, frameTimeoutMs: cfg.frameTimeoutSec * 1000, framing: cfg.framing };
+    const tls = cfg.tls.length
+      ? { cert: readFileSync(cfg.tlsCert), key: readFileSync(cfg.tlsKey), ...(cfg.tlsClientCa ? { clientCa: readFileSync(cfg.tlsClientCa) } : {}) }
+      : undefined;
+    const all = [
+      ...cfg.udp.map((a) => new UdpListener({ ...common, ...a })),
+      ...cfg.tcp.map((a) => new StreamListener({ ...stream, ...a })),
+      ...cfg.tls.map((a) => new StreamListener({ ...stream, ...a, tls })),
+    ];
+    for (const l of all) {
+      // Listed before it binds, so that close() also closes one that failed half-way.
+      this.listeners.push(l);
+      await l.start();
+    }
+    // The writer lock is held, so a socket file found here is a dead daemon's, never a live one's.
+    this.control = await startControlServer(dataPaths(cfg.dataDir).controlSocket, async (req) => {
+      if (req.cmd !== 'anchor-now') throw new Error(`unknown command ${JSON.stringify((req as { cmd?: unknown }).cmd)}`);
+      if (!ready.daemon) throw Object.assign(new Error('the daemon is still starting (recovering the log); try again in a moment'), { kind: 'starting' });
+      return ready.daemon.anchorNow();
+    });
+    if (cfg.metrics.length > 0) {
+      const m = cfg.metrics[0]!;
+      this.metrics = await startMetricsServer(m.host, m.port, () => {
+        if (!ready.daemon) throw new Error('the daemon is still starting (recovering the log)');
+        return ready.daemon.metricsText();
+      });
+      const a = this.metrics.address();
+      this.metricsUrl = `http://${m.host.includes(':') ? `[${m.host}]` : m.host}:${a && typeof a === 'object' ? a.port : m.port}/metrics`;
+    }
+  }
+
+  /** Stops listening; stream listeners first flush their partial frames into the sink. */
+  async close(): Promise<void> {
+    this.control?.close();
+    this.control = undefined;
+    this.metrics?.close();
+    this.metrics = undefined;
+    for (const l of this.listeners) await l.stop();
   }
 }
