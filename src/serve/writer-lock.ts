@@ -42,7 +42,7 @@ export function takeWriterLock(dir: string): WriterLock {
   const lock = FileLock.tryTake(p.lockFile);
   if (!lock) throw new WriterLockedError(dir, readHolder(p.pidFile));
   try {
-    writeFileAtomic(p.pidFile, `${process.pid}\n`, 0o644);
+    writeFileAtomic(p.pidFile, `${process.pid}\n`, 0o640);
   } catch (e) {
     lock.release();
     throw e;
