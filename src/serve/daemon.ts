@@ -22,7 +22,7 @@ import { dataPaths } from './data-dir.js';
 import { initLog, isInitialised } from './log-init.js';
 import { rateLimitedWarn } from './daemon-log.js';
 import { WriteQueue } from './write-queue.js';
-import { hangOnceFault } from './fault.js';
+import { hangOnceFault, holdStartFault } from './fault.js';
 import { StartGate } from './start-gate.js';
 import { takeWriterLock, type WriterLock } from './writer-lock.js';
 import type { FrameSink } from '../receive/sink.js';
@@ -116,6 +116,8 @@ export class Daemon {
     try {
       hangOnceFault(cfg.dataDir);
       await bound.bind(cfg, gate, warn, ready);
+      log.info(`listening on ${bound.listeners.map((l) => l.name).join(', ')}; opening the log (what arrives meanwhile waits)`);
+      await holdStartFault(cfg.dataDir);
       daemon = await Daemon.open(cfg, log, warn, lock, bound, gate);
     } catch (e) {
       await bound.close();
