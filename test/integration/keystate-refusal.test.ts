@@ -120,6 +120,20 @@ describe('a start refuses a key state no crash can leave', () => {
     await expectRefused(dir, /next_signing_private/);
   });
 
+  it('keystate.json gone from a log with checkpoints but no entries (auditor key moved off the host): exit 2, no new identity over the old checkpoints', async () => {
+    const dir = scratch.dir('immutalog-ks-gone-');
+    const d = await scratch.daemon(dir, ARGS);
+    expect(await d.stop()).toBe(0);
+    const fp = fingerprintOf(dir);
+    expect(readLog(dir).checkpoints.length).toBeGreaterThan(0);
+    expect(readLog(dir).entries.length).toBe(0);
+    rmSync(join(dir, 'keystate.json'));
+    rmSync(join(dir, 'auditor-key.pem'));
+    await expectRefused(dir, /keystate\.json is missing/);
+    expect(fingerprintOf(dir)).toBe(fp);
+    expect(existsSync(join(dir, 'auditor-key.pem'))).toBe(false);
+  });
+
   it('a signing key pair the newest checkpoint did not certify: exit 2, writes nothing', async () => {
     const dir = scratch.dir('immutalog-ks-uncertified-');
     await stoppedLog(dir, 7, 'a');
