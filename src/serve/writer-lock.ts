@@ -50,8 +50,13 @@ export function takeWriterLock(dir: string): WriterLock {
   return {
     release: () => {
       // Removed while still holding the lock, so a pid file never names a process that let go.
-      if (readHolder(p.pidFile) === process.pid) unlinkSync(p.pidFile);
-      lock.release();
+      try {
+        if (readHolder(p.pidFile) === process.pid) unlinkSync(p.pidFile);
+      } catch {
+        // Already gone with its directory: nothing names this process any more.
+      } finally {
+        lock.release();
+      }
     },
   };
 }

@@ -22,13 +22,25 @@ async function holder(path: string): Promise<{ kill: () => Promise<void> }> {
   return { kill: async () => void (child.kill('SIGKILL'), await exited) };
 }
 
+/** What another process gets when it tries the lock once (it exits at once, releasing it). */
+async function probe(path: string): Promise<string> {
+  const mod = join(REPO_ROOT, 'dist', 'store', 'file-lock.js');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', `const { FileLock } = await import(${JSON.stringify(mod)}); console.log(FileLock.tryTake(${JSON.stringify(path)}) ? 'held' : 'busy');`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((r) => child.on('exit', r));
+  return out.trim();
+}
+
 describe('FileLock', () => {
-  it('one holder at a time in a process; release() lets the next one in', () => {
+  it('one holder at a time in a process, and a refused attempt there does not drop the lock (closing a descriptor drops fcntl locks); release() lets the next one in', async () => {
     const path = join(dir, 'a.lock');
     const a = FileLock.tryTake(path);
     expect(a).toBeDefined();
     expect(FileLock.tryTake(path)).toBeUndefined();
+    expect(await probe(path)).toBe('busy');
     a!.release();
+    expect(await probe(path)).toBe('held');
     const b = FileLock.tryTake(path);
     expect(b).toBeDefined();
     b!.release();
