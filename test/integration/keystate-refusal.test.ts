@@ -134,6 +134,21 @@ describe('a start refuses a key state no crash can leave', () => {
     expect(existsSync(join(dir, 'auditor-key.pem'))).toBe(false);
   });
 
+  it('the database gone from beside its keystate.json: exit 2, no new log, the key state not overwritten', async () => {
+    const dir = scratch.dir('immutalog-ks-nodb-');
+    await stoppedLog(dir, 3, 'a');
+    for (const f of DB_FILES) rmSync(join(dir, f), { force: true });
+    rmSync(join(dir, 'auditor-key.pem'));
+    const before = logFileHashes(dir);
+    const r = await serveUntilExit(dir, ARGS, {}, REFUSED_WITHIN_MS);
+    expect(r.timedOut, r.output).toBe(false);
+    expect(r.code, r.output).toBe(2);
+    expect(r.output).toMatch(/immutalog\.sqlite is missing/);
+    expect(logFileHashes(dir)).toEqual(before);
+    expect(existsSync(join(dir, 'immutalog.sqlite'))).toBe(false);
+    expect(existsSync(join(dir, 'auditor-key.pem'))).toBe(false);
+  });
+
   it('a signing key pair the newest checkpoint did not certify: exit 2, writes nothing', async () => {
     const dir = scratch.dir('immutalog-ks-uncertified-');
     await stoppedLog(dir, 7, 'a');
