@@ -6,6 +6,8 @@ import { OPTIONS } from '../config/options.js';
 import { createDaemonLogger } from '../serve/daemon-log.js';
 import { Daemon } from '../serve/daemon.js';
 import { initLog, InitError } from '../serve/log-init.js';
+import { takeWriterLock, WriterLockedError, type WriterLock } from '../serve/writer-lock.js';
+import { FileLockError } from '../store/file-lock.js';
 import { EXIT } from './exit-codes.js';
 import { auditorPublicFromPem } from '../chain/keys.js';
 import { runQuery } from './query.js';
@@ -116,15 +118,19 @@ keys
         fatal(`--auditor-public-key: ${(e as Error).message}`);
       }
     }
+    let lock: WriterLock | undefined;
     try {
+      lock = takeWriterLock(dir);
       const r = initLog(dir, { ...(o.auditorKeyOut ? { auditorKeyOut: o.auditorKeyOut } : {}), ...(auditorPublic ? { auditorPublic } : {}) });
       process.stdout.write(`identity fingerprint: ${r.fingerprint}\n`);
       if (r.auditorKeyPath) {
         process.stderr.write(`The auditor's private key is at ${r.auditorKeyPath}.\nMove it OFF THIS HOST to the auditor now; keep only the fingerprint above on record.\n`);
       }
     } catch (e) {
-      if (e instanceof InitError) fatal(e.message);
+      if (e instanceof InitError || e instanceof WriterLockedError || e instanceof FileLockError) fatal(e.message);
       throw e;
+    } finally {
+      lock?.release();
     }
   });
 

@@ -1,19 +1,15 @@
-import { readFileSync } from 'node:fs';
 import type winston from 'winston';
 import type { ServeConfig } from '../config/load.js';
-import { Allowlist } from '../receive/allowlist.js';
 import type { ListenerCounters } from '../receive/counters.js';
 import { StreamListener } from '../receive/stream.js';
 import { UdpListener } from '../receive/udp.js';
 import { readUdpKernelDrops } from '../receive/udp-drops.js';
 import { writeFileAtomic, writeFileAtomicAsync } from '../chain/keystate.js';
 import { Sequencer } from './sequencer.js';
-import type { Server } from 'node:net';
 import { AnchorWorker, type AnchorStatus } from '../anchor/anchor-worker.js';
 import { connectBitcoind } from '../anchor/rpc/bitcoind.js';
 import { LogStore } from '../store/log-store.js';
-import { startControlServer } from './control.js';
-import { renderMetrics, startMetricsServer } from './metrics.js';
+import { renderMetrics } from './metrics.js';
 import { Checkpointer } from './checkpointer.js';
 import { recoverLog } from './recovery.js';
 import type { LogIdentity } from './log-identity.js';
@@ -22,7 +18,10 @@ import { dataPaths } from './data-dir.js';
 import { initLog, isInitialised } from './log-init.js';
 import { rateLimitedWarn } from './daemon-log.js';
 import { WriteQueue } from './write-queue.js';
-import { hangOnceFault } from './fault.js';
+import { hangOnceFault, holdStartFault } from './fault.js';
+import { StartGate } from './start-gate.js';
+import { Endpoints } from './endpoints.js';
+import { takeWriterLock, type WriterLock } from './writer-lock.js';
 
 /** status.json is rewritten this often, for `immutalog status` and for tests that bind port 0. */
 const STATUS_INTERVAL_MS = 2000;
@@ -87,10 +86,9 @@ function startAnchoring(cfg: ServeConfig, database: string, log: winston.Logger)
 }
 
 export class Daemon {
-  private listeners: (UdpListener | StreamListener)[] = [];
   private anchor: { worker: AnchorWorker; store: LogStore } | undefined;
-  private control: Server | undefined;
-  private metrics: { server: Server; store: LogStore } | undefined;
+  /** The metrics endpoint's own read-only connection, opened once the log is recovered. */
+  private metricsStore: LogStore | undefined;
   private statusTimer: NodeJS.Timeout | undefined;
   /** The periodic status write under way, if any (stop waits for it: both use one temp name). */
   private statusWriting: Promise<void> | undefined;
@@ -106,10 +104,44 @@ export class Daemon {
     private readonly checkpointer: Checkpointer,
     private readonly queue: WriteQueue,
     private readonly warn: ReturnType<typeof rateLimitedWarn>,
+    private readonly lock: WriterLock,
+    private readonly bound: Endpoints,
   ) {}
 
+  private get listeners(): (UdpListener | StreamListener)[] {
+    return this.bound.listeners;
+  }
+
+  /**
+   * The start sequence. Nothing in the data directory is read or written before the writer lock
+   * is held, and nothing is written before every listener (syslog, control socket, metrics) is
+   * bound: a second writer, or a start that cannot bind, leaves the log exactly as it was. The
+   * listeners deliver into a closed gate until recovery and the restart checkpoint are done.
+   */
   static async start(cfg: ServeConfig, log: winston.Logger): Promise<Daemon> {
-    hangOnceFault(cfg.dataDir);
+    const lock = takeWriterLock(cfg.dataDir);
+    const warn = rateLimitedWarn(log);
+    const gate = new StartGate(cfg.queueHighWaterBytes * UDP_HARD_LIMIT_FACTOR);
+    const ready: { daemon?: Daemon } = {};
+    const bound = new Endpoints();
+    let daemon: Daemon;
+    try {
+      hangOnceFault(cfg.dataDir);
+      await bound.bind(cfg, gate, warn, ready);
+      log.info(`listening on ${bound.listeners.map((l) => l.name).join(', ')}; opening the log (what arrives meanwhile waits)`);
+      await holdStartFault(cfg.dataDir);
+      daemon = await Daemon.open(cfg, log, warn, lock, bound, gate);
+    } catch (e) {
+      await bound.close();
+      lock.release();
+      throw e;
+    }
+    ready.daemon = daemon;
+    return daemon;
+  }
+
+  /** Creates or recovers the log and starts the write path behind the bound listeners. */
+  private static async open(cfg: ServeConfig, log: winston.Logger, warn: ReturnType<typeof rateLimitedWarn>, lock: WriterLock, bound: Endpoints, gate: StartGate): Promise<Daemon> {
     const paths = dataPaths(cfg.dataDir);
     if (!isInitialised(cfg.dataDir)) {
       const r = initLog(cfg.dataDir, {});
@@ -120,7 +152,6 @@ export class Daemon {
     }
     const rec = recoverLog(cfg.dataDir);
     for (const r of rec.repairs) log.warn(`recovery: ${r}`);
-    const warn = rateLimitedWarn(log);
     const storage = new StoreWriter(paths.database, (error, pending) =>
       log.error(`commit failed; ${pending} sealed batches kept in memory and retried: ${error}`),
     );
@@ -153,53 +184,37 @@ export class Daemon {
       onCheckpoint: (j, n, reason) => log.debug(`checkpoint ${j} (${reason}): ${n} entries`),
     });
     storage.onCommitted(() => queue.storageProgressed());
-    const daemon = new Daemon(cfg, log, rec.identity, sequencer, storage, checkpointer, queue, warn);
+    const daemon = new Daemon(cfg, log, rec.identity, sequencer, storage, checkpointer, queue, warn, lock, bound);
     daemon.firstSeqThisRun = rec.nextSeq;
     // Entries written before this start (and before any crash) are sealed before new ones.
     if (rec.restarted) await checkpointer.request('restart');
+    gate.open(queue);
     try {
-      await daemon.startListeners();
+      daemon.anchor = startAnchoring(cfg, paths.database, log);
+      if (bound.metrics) daemon.metricsStore = LogStore.open(paths.database, { create: false, readonly: true });
     } catch (e) {
       await daemon.stop();
       throw e;
     }
-    daemon.anchor = startAnchoring(cfg, paths.database, log);
-    daemon.control = await startControlServer(paths.controlSocket, async (req) => {
-      if (req.cmd !== 'anchor-now') throw new Error(`unknown command ${JSON.stringify((req as { cmd?: unknown }).cmd)}`);
-      if (!daemon.anchor) throw Object.assign(new Error('anchoring is off: no [bitcoin] rpc_url configured'), { kind: 'off' });
-      const a = await daemon.anchor.worker.roundNow();
-      return a ? { anchor: a.id, txid: a.txid, checkpoints: a.tree_size, fee_sats: a.fee_sats, fee_rate: a.fee_rate, vsize: a.vsize, state: a.state } : { anchor: null, message: 'no checkpoint is waiting to be anchored' };
-    });
-    if (cfg.metrics.length > 0) {
-      const m = cfg.metrics[0]!;
-      const store = LogStore.open(paths.database, { create: false, readonly: true });
-      const server = await startMetricsServer(m.host, m.port, () => renderMetrics(daemon.status('running'), store.logFacts(), Date.now() * 1000));
-      daemon.metrics = { server, store };
-      const a = server.address();
-      log.info(`metrics on http://${m.host.includes(':') ? `[${m.host}]` : m.host}:${a && typeof a === 'object' ? a.port : m.port}/metrics`);
-    }
-    log.info(`immutalog serving log ${rec.identity.fingerprint} from ${paths.database}: ${daemon.listeners.map((l) => l.name).join(', ')}`);
+    if (bound.metricsUrl) log.info(`metrics on ${bound.metricsUrl}`);
+    log.info(`immutalog serving log ${rec.identity.fingerprint} from ${paths.database}: ${bound.listeners.map((l) => l.name).join(', ')}`);
     daemon.writeStatus('running');
     daemon.statusTimer = setInterval(() => daemon.writeStatusInBackground(), STATUS_INTERVAL_MS);
     daemon.statusTimer.unref();
     return daemon;
   }
 
-  private async startListeners(): Promise<void> {
-    const c = this.cfg;
-    const allow = new Allowlist(c.allow);
-    const common = { maxMessageBytes: c.maxMessageBytes, allow, sink: this.queue, warn: this.warn };
-    const stream = {
-      ...common, maxConnections: c.maxConnections, maxConnectionsPerSource: c.maxConnectionsPerSource, handshakeTimeoutMs: c.handshakeTimeoutSec * 1000,
-      idleTimeoutMs: c.idleTimeoutSec * 1000, frameTimeoutMs: c.frameTimeoutSec * 1000, framing: c.framing,
-    };
-    const tls = c.tls.length
-      ? { cert: readFileSync(c.tlsCert), key: readFileSync(c.tlsKey), ...(c.tlsClientCa ? { clientCa: readFileSync(c.tlsClientCa) } : {}) }
-      : undefined;
-    for (const a of c.udp) this.listeners.push(new UdpListener({ ...common, ...a }));
-    for (const a of c.tcp) this.listeners.push(new StreamListener({ ...stream, ...a }));
-    for (const a of c.tls) this.listeners.push(new StreamListener({ ...stream, ...a, tls }));
-    for (const l of this.listeners) await l.start();
+  /** The control socket's anchor-now request. */
+  async anchorNow(): Promise<unknown> {
+    if (!this.anchor) throw Object.assign(new Error('anchoring is off: no [bitcoin] rpc_url configured'), { kind: 'off' });
+    const a = await this.anchor.worker.roundNow();
+    return a ? { anchor: a.id, txid: a.txid, checkpoints: a.tree_size, fee_sats: a.fee_sats, fee_rate: a.fee_rate, vsize: a.vsize, state: a.state } : { anchor: null, message: 'no checkpoint is waiting to be anchored' };
+  }
+
+  /** The metrics page: the daemon's counters and the log's facts. */
+  metricsText(): string {
+    if (!this.metricsStore) throw new Error('the daemon is still starting (recovering the log)');
+    return renderMetrics(this.status('running'), this.metricsStore.logFacts(), Date.now() * 1000);
   }
 
   status(state: DaemonStatus['state']): DaemonStatus {
@@ -225,7 +240,7 @@ export class Daemon {
       },
       anchor: this.anchor ? { ...this.anchor.worker.status } : null,
       metrics_port: (() => {
-        const a = this.metrics?.server.address();
+        const a = this.bound.metrics?.address();
         return a && typeof a === 'object' ? a.port : null;
       })(),
       memory: (() => {
@@ -283,12 +298,8 @@ export class Daemon {
     if (this.statusTimer) clearInterval(this.statusTimer);
     await this.statusWriting;
     this.writeStatus('stopping');
-    this.control?.close();
-    if (this.metrics) {
-      this.metrics.server.close();
-      this.metrics.store.close();
-    }
-    for (const l of this.listeners) await l.stop();
+    await this.bound.close();
+    this.metricsStore?.close();
     if (this.anchor) {
       await this.anchor.worker.stop();
       this.anchor.store.close();
@@ -309,6 +320,7 @@ export class Daemon {
     if (!inTime) unwritten = await this.giveUp();
     this.warn.flush();
     this.writeStatus('stopped');
+    this.lock.release();
     this.log.info(`stopped; ${this.storage.committed} messages stored in this run, next sequence number ${this.sequencer.nextSeq}`);
     return { unwritten };
   }

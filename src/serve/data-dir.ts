@@ -8,6 +8,10 @@ export interface DataPaths {
   statusFile: string;
   defaultAuditorKey: string;
   controlSocket: string;
+  /** Held by the one process that may write this log (serve, keys init): see writer-lock.ts. */
+  lockFile: string;
+  /** The lock holder's pid, for the message a second writer prints. */
+  pidFile: string;
 }
 
 export function dataPaths(dir: string): DataPaths {
@@ -18,5 +22,7 @@ export function dataPaths(dir: string): DataPaths {
     statusFile: join(dir, 'status.json'),
     defaultAuditorKey: join(dir, 'auditor-key.pem'),
     controlSocket: join(dir, 'control.sock'),
+    lockFile: join(dir, 'writer.lock'),
+    pidFile: join(dir, 'writer.pid'),
   };
 }

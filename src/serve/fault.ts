@@ -32,3 +32,18 @@ export function hangOnceFault(dataDir: string): void {
   writeFileSync(marker, '');
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
 }
+
+/** How often a held start looks for its release file. */
+const HOLD_POLL_MS = 25;
+
+/**
+ * For the start-gate test: when IMMUTALOG_FAULT is 'hold-start', a start waits once its
+ * listeners are bound, before it touches the log, until the file `fault-release-start` appears in
+ * the data directory. Messages sent meanwhile must wait in the start gate and be stored after
+ * recovery, none lost. Waits on timers, so the listeners keep receiving.
+ */
+export async function holdStartFault(dataDir: string): Promise<void> {
+  if (armed !== 'hold-start') return;
+  const release = join(dataDir, 'fault-release-start');
+  while (!existsSync(release)) await new Promise((r) => setTimeout(r, HOLD_POLL_MS));
+}

@@ -1,7 +1,10 @@
 import type { LogStore } from '../store/log-store.js';
 
 export class OpenLogError extends Error {
-  constructor(readonly code: 'NOT_INITIALISED' | 'KEYSTATE_MISMATCH' | 'KEYSTATE_BEHIND' | 'RECOVERY_INCONSISTENT', message: string) {
+  constructor(
+    readonly code: 'NOT_INITIALISED' | 'KEYSTATE_MISMATCH' | 'KEYSTATE_BEHIND' | 'KEYSTATE_AHEAD' | 'KEYSTATE_WRONG_KEY' | 'KEYSTATE_KEY_PAIR' | 'RECOVERY_INCONSISTENT',
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -16,7 +16,7 @@ export interface InitResult {
 }
 
 export class InitError extends Error {
-  constructor(readonly code: 'ALREADY_INITIALISED' | 'KEY_FILE_EXISTS', message: string) {
+  constructor(readonly code: 'ALREADY_INITIALISED' | 'KEYSTATE_MISSING' | 'DATABASE_MISSING' | 'KEY_FILE_EXISTS', message: string) {
     super(message);
   }
 }
@@ -30,10 +30,30 @@ export class InitError extends Error {
 export function initLog(dir: string, opts: { auditorKeyOut?: string; auditorPublic?: Buffer; now?: Date }): InitResult {
   const p = dataPaths(dir);
   mkdirSync(dir, { recursive: true, mode: 0o750 });
+  // The key state is written last, after the database's identity: a key state with no log
+  // beside it is no crash's doing, and it is the only way to extend the log it belongs to.
+  const keyStateOrphaned = (): InitError =>
+    new InitError(
+      'DATABASE_MISSING',
+      `${p.keyState} is there but ${p.database} is missing or holds no log: put back the database (with its -wal file) that belongs to this key state. To start a new log, use another data directory; this key state is not overwritten.`,
+    );
+  if (existsSync(p.keyState) && !existsSync(p.database)) throw keyStateOrphaned();
   const store = LogStore.open(p.database, { create: true });
   try {
-    if (store.getMeta('identity_public') !== undefined && (existsSync(p.keyState) || store.entryCount() > 0)) {
-      throw new InitError('ALREADY_INITIALISED', `${dir} already holds a log (fingerprint ${store.getMeta('fingerprint')}); refusing to replace its keys`);
+    if (store.getMeta('identity_public') === undefined && existsSync(p.keyState)) throw keyStateOrphaned();
+    if (store.getMeta('identity_public') !== undefined) {
+      if (existsSync(p.keyState)) {
+        throw new InitError('ALREADY_INITIALISED', `${dir} already holds a log (fingerprint ${store.getMeta('fingerprint')}); refusing to replace its keys`);
+      }
+      // Only the crash between this function's two writes leaves an identity with no key state,
+      // and then nothing has been received or sealed. Heartbeat checkpoints count: a new identity
+      // under them would break the log as surely as one under entries.
+      if (store.entryCount() > 0 || store.lastCheckpoint() !== undefined) {
+        throw new InitError(
+          'KEYSTATE_MISSING',
+          `${p.keyState} is missing, but ${dir} holds a log (fingerprint ${store.getMeta('fingerprint')}) with entries or checkpoints: the writer's keys are gone, so this log cannot be extended (it still verifies). Restore keystate.json, or start a new log in another data directory.`,
+        );
+      }
     }
     const identity = generateSigningKeyPair();
     const fp = fingerprint(identity.publicKey);

@@ -3,12 +3,13 @@ import { escrowBlockKey } from '../chain/escrow.js';
 import { freshNextKeys, KeyStateError, loadKeyState, saveKeyState, type KeyState } from '../chain/keystate.js';
 import { genesisHash } from '../chain/mac.js';
 import { buildCheckpoint } from '../checkpoint/build.js';
-import { checkpointHash, decodeCheckpoint, GENESIS_PREVIOUS } from '../checkpoint/format.js';
+import { checkpointHash, decodeCheckpoint, GENESIS_PREVIOUS, type Checkpoint } from '../checkpoint/format.js';
 import { leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
 import { nowUs } from '../receive/stamp.js';
 import { LogStore } from '../store/log-store.js';
 import { dataPaths } from './data-dir.js';
 import { OpenLogError, readIdentity, type LogIdentity } from './log-identity.js';
+import { checkKeyState } from './keystate-check.js';
 
 /** Everything the write path needs to continue a log after any stop, clean or not. */
 export interface RecoveredLog {
@@ -43,25 +44,24 @@ function promote(ks: KeyState): KeyState {
  *     checkpoint j from the database (its entries, the keys still in the key state), then promote;
  *   - it has pending keys and block j is still the open one: nothing to do; they were chosen
  *     ahead of checkpoint j (at the previous promotion) and checkpoint j will use them.
+ * Any other pairing of key state and database (an older copy of either restored, keys that are
+ * not the certified ones) is refused before anything is written: see keystate-check.ts.
  */
 export function recoverLog(dir: string): RecoveredLog {
   const p = dataPaths(dir);
+  // Checked on a read-only connection: a refused start leaves even the WAL of a crashed run
+  // unmerged (a writing connection folds it into the database when it closes).
+  const checked = LogStore.open(p.database, { create: false, readonly: true });
+  let identity: LogIdentity;
+  let ks: KeyState;
+  try {
+    ({ identity, ks } = readStartState(checked, p.keyState, dir));
+  } finally {
+    checked.close();
+  }
   const store = LogStore.open(p.database, { create: true });
   const repairs: string[] = [];
   try {
-    const identity = readIdentity(store, dir);
-    let ks: KeyState;
-    try {
-      ks = loadKeyState(p.keyState);
-    } catch (e) {
-      if (e instanceof KeyStateError && e.code === 'KEYSTATE_MISSING') {
-        throw new OpenLogError('NOT_INITIALISED', `${p.keyState} is missing: the writer's keys are gone, so this log cannot be extended. Restore the file or start a new log in another directory.`);
-      }
-      throw e;
-    }
-    if (ks.fingerprint !== identity.fingerprint) {
-      throw new OpenLogError('KEYSTATE_MISMATCH', `${p.keyState}: expected fingerprint ${identity.fingerprint}, got ${ks.fingerprint} (key state of another log)`);
-    }
     const logId = Buffer.from(identity.fingerprint, 'hex');
     const hadContent = store.lastEntry() !== undefined || store.lastCheckpoint() !== undefined;
 
@@ -112,6 +112,38 @@ export function recoverLog(dir: string): RecoveredLog {
   } finally {
     store.close();
   }
+}
+
+function newestCheckpoint(store: LogStore): Checkpoint | undefined {
+  const row = store.lastCheckpoint();
+  if (!row) return undefined;
+  try {
+    return decodeCheckpoint(row.bytes);
+  } catch (e) {
+    throw new OpenLogError('RECOVERY_INCONSISTENT', `checkpoint ${row.idx} in the database is malformed (${(e as Error).message}); run \`immutalog verify\` on this data directory`);
+  }
+}
+
+/**
+ * The log's identity and the key state beside it, refused unless they belong together and the
+ * key state is one a crash can leave with this database (keystate-check.ts).
+ */
+function readStartState(store: LogStore, keyStatePath: string, dir: string): { identity: LogIdentity; ks: KeyState } {
+  const identity = readIdentity(store, dir);
+  let ks: KeyState;
+  try {
+    ks = loadKeyState(keyStatePath);
+  } catch (e) {
+    if (e instanceof KeyStateError && e.code === 'KEYSTATE_MISSING') {
+      throw new OpenLogError('NOT_INITIALISED', `${keyStatePath} is missing: the writer's keys are gone, so this log cannot be extended. Restore the file or start a new log in another directory.`);
+    }
+    throw e;
+  }
+  if (ks.fingerprint !== identity.fingerprint) {
+    throw new OpenLogError('KEYSTATE_MISMATCH', `${keyStatePath}: expected fingerprint ${identity.fingerprint}, got ${ks.fingerprint} (key state of another log)`);
+  }
+  checkKeyState(ks, { identityPublic: identity.identityPublic, newest: newestCheckpoint(store), lastBlock: store.lastBlock()?.block }, keyStatePath);
+  return { identity, ks };
 }
 
 /** Completes checkpoint j = ks.block from the database, as the live path would have. */

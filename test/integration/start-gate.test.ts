@@ -1,0 +1,100 @@
+// A start binds its listeners before it touches the log, and what arrives before recovery is done
+// waits in the start gate (datagrams held, streams paused) and is stored after the restart
+// checkpoint, none lost. IMMUTALOG_FAULT=hold-start (src/serve/fault.ts) holds the start between
+// the two until the test releases it, so the window is not a race.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { query, waitFor } from '../helpers/daemon.js';
+import { logFileHashes } from '../helpers/log-files.js';
+import { CLI } from '../helpers/paths.js';
+import { BIG_AGE, fingerprintOf, osloMessage, readLog, Scratch, sendTcp, sendUdp, summary, tagOf, verifyCli, waitCommitted } from '../helpers/tamper-log.js';
+
+const scratch = new Scratch();
+afterAll(async () => {
+  await scratch.cleanup();
+});
+
+/** Bounds the waits for a start that never reaches the point waited for (a failure, not a speed). */
+const START_BOUND_MS = 60_000;
+const ARGS = ['--checkpoint-entries', '1000', '--checkpoint-interval', '3600'];
+const range = (n: number, prefix: string): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+
+/** Writes LF-framed messages on one connection and half-closes it, without waiting for the peer (which may be paused). */
+function writeTcp(port: number, msgs: Buffer[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ port, host: '127.0.0.1' });
+    s.on('error', reject);
+    s.on('connect', () => s.end(Buffer.concat(msgs.flatMap((m) => [m, Buffer.from('\n')])), () => resolve()));
+  });
+}
+
+describe('the start gate', () => {
+  it('listeners are bound before the log is touched; TCP and UDP messages sent then are stored after the restart checkpoint, in order, none lost', async () => {
+    const dir = scratch.dir('immutalog-gate-');
+    const d0 = await scratch.daemon(dir, ARGS);
+    await sendTcp(d0.tcpPort, range(3, 'before').map(osloMessage));
+    await waitCommitted(d0, 2);
+    expect(await d0.stop()).toBe(0);
+    const checkpointsBefore = readLog(dir).checkpoints.length;
+    const before = logFileHashes(dir);
+
+    const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dir, '--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', ...ARGS], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, IMMUTALOG_FAULT: 'hold-start' },
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    try {
+      const statusFile = join(dir, 'status.json');
+      const running = (): any => {
+        try {
+          const s = JSON.parse(readFileSync(statusFile, 'utf8'));
+          return s.pid === child.pid && s.state === 'running' ? s : undefined;
+        } catch {
+          return undefined;
+        }
+      };
+      // The ports, from the line the daemon prints once bound (or, were it to serve at once, from its status).
+      const bound = await waitFor(() => /listening on udp:\/\/127\.0\.0\.1:(\d+), tcp:\/\/127\.0\.0\.1:(\d+)/.exec(out) ?? running(), (v) => v !== undefined, START_BOUND_MS);
+      expect(bound, out).toBeDefined();
+      const [udpPort, tcpPort] = Array.isArray(bound) ? [Number(bound[1]), Number(bound[2])] : [bound.listeners[0].port, bound.listeners[1].port];
+      // Reachable, and the log not yet touched: no restart checkpoint, byte for byte as it was.
+      expect(logFileHashes(dir), `the log was written before the listeners were bound:\n${out}`).toEqual(before);
+
+      const tcp = range(40, 'tcp');
+      const udp = range(40, 'udp');
+      await writeTcp(tcpPort, tcp.map(osloMessage));
+      await sendUdp(udpPort, udp.map(osloMessage));
+      expect(logFileHashes(dir)).toEqual(before);
+
+      writeFileSync(join(dir, 'fault-release-start'), '');
+      const s = await waitFor(running, (v) => v !== undefined || child.exitCode !== null, START_BOUND_MS);
+      expect(s, out).toBeDefined();
+      const committed = await waitFor(() => running()?.last_committed_seq ?? -1, (n) => n >= 82, START_BOUND_MS);
+      expect(committed, out).toBe(82);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+
+    const tags = query(dir).map((r) => tagOf(Buffer.from(r.raw, 'base64')));
+    expect(tags.slice(0, 3)).toEqual(range(3, 'before'));
+    expect(tags.filter((t) => t.startsWith('tcp-'))).toEqual(range(40, 'tcp'));
+    expect(tags.filter((t) => t.startsWith('udp-'))).toEqual(range(40, 'udp'));
+    expect(tags.length).toBe(83);
+    // The restart checkpoint sealed the old entries first; everything held came after it.
+    const log = readLog(dir);
+    const restart = log.checkpoints.find((c, i) => i >= checkpointsBefore && c.cp.reason === 'restart')!;
+    expect(restart, 'a restart checkpoint').toBeDefined();
+    expect(log.entries.filter((e) => e.seq >= 3).every((e) => e.block > restart.idx)).toBe(true);
+    expect(existsSync(join(dir, 'fault-release-start'))).toBe(true);
+    const v = verifyCli(dir, ['--identity', fingerprintOf(dir), '--auditor-key', join(dir, 'auditor-key.pem'), ...BIG_AGE]);
+    expect(v.code, summary(v)).toBe(0);
+  });
+});
