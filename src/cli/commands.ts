@@ -78,18 +78,13 @@ serve.action(async (o: Record<string, string | string[] | undefined>) => {
     throw e;
   }
   const log = createDaemonLogger(cfg.logLevel);
-  let daemon: Daemon;
-  try {
-    daemon = await Daemon.start(cfg, log);
-  } catch (e) {
-    log.error(`cannot start: ${(e as Error).message}`);
-    await new Promise((r) => setTimeout(r, 50));
-    process.exit(EXIT.CANNOT_RUN);
-  }
-  let stopping = false;
+  let daemon: Daemon | undefined;
+  let stopping: string | undefined;
   const stop = async (sig: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
+    // A signal during the start (binding, recovery, the restart checkpoint) is held until the
+    // start is done: the default action would end the process with datagrams held in memory.
+    if (stopping || !daemon) return void (stopping ??= sig);
+    stopping = sig;
     log.info(`${sig} received, stopping`);
     const { unwritten } = await daemon.stop();
     // Lets the logger write the count of unwritten messages before the process ends.
@@ -98,6 +93,18 @@ serve.action(async (o: Record<string, string | string[] | undefined>) => {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  try {
+    daemon = await Daemon.start(cfg, log);
+  } catch (e) {
+    log.error(`cannot start: ${(e as Error).message}`);
+    await new Promise((r) => setTimeout(r, 50));
+    process.exit(EXIT.CANNOT_RUN);
+  }
+  const held = stopping;
+  if (held !== undefined) {
+    stopping = undefined;
+    void stop(held);
+  }
 });
 
 const keys = program.command('keys').description('manage the log identity and keys');

@@ -81,7 +81,7 @@ describe('a stop while commits keep failing', () => {
       if (d.child.exitCode === null && d.child.signalCode === null) await d.kill();
     }
     const again = await startDaemon({ dataDir: d.dataDir, args: ['--tcp', '127.0.0.1:0', '--checkpoint-interval', '3600'] });
-    expect(await again.stop()).toBe(0);
+    expect(await again.stop(), again.stderr()).toBe(0);
     expect(query(d.dataDir).map((r) => tagOf(Buffer.from(r.raw, 'base64')))).toEqual(Array.from({ length: 20 }, (_, i) => `before-${i}`));
     const v = runCli(['verify', '--data-dir', d.dataDir, '--auditor-key', join(d.dataDir, 'auditor-key.pem')]);
     expect(v.code, v.stdout + v.stderr).toBe(0);

@@ -98,3 +98,35 @@ describe('the start gate', () => {
     expect(v.code, summary(v)).toBe(0);
   });
 });
+
+describe('a stop asked for during the start', () => {
+  it('SIGTERM while the start is held: the start finishes, what arrived is stored, then it stops cleanly (exit 0)', async () => {
+    const dir = scratch.dir('immutalog-gate-term-');
+    const d0 = await scratch.daemon(dir, ARGS);
+    expect(await d0.stop()).toBe(0);
+    const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dir, '--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', ...ARGS], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, IMMUTALOG_FAULT: 'hold-start' },
+    });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('exit', (c, s) => r([c, s])));
+    try {
+      const bound = await waitFor(() => /listening on udp:\/\/127\.0\.0\.1:(\d+), tcp:\/\/127\.0\.0\.1:(\d+)/.exec(out) ?? undefined, (v) => v !== undefined, START_BOUND_MS);
+      expect(bound, out).toBeDefined();
+      await sendUdp(Number(bound![1]), range(20, 'held').map(osloMessage));
+      child.kill('SIGTERM');
+      // Still alive: the signal waits for the start.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(child.exitCode, out).toBeNull();
+      writeFileSync(join(dir, 'fault-release-start'), '');
+      expect(await exited, out).toEqual([0, null]);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    expect(query(dir).map((r) => tagOf(Buffer.from(r.raw, 'base64')))).toEqual(range(20, 'held'));
+    const r = verifyCli(dir, ['--identity', fingerprintOf(dir), ...BIG_AGE]);
+    expect(r.code, summary(r)).toBe(0);
+  });
+});
