@@ -108,6 +108,7 @@ serve.action(async (o: Record<string, string | string[] | undefined>) => {
     throw e;
   }
   const log = createDaemonLogger(cfg.logLevel);
+  log.info(`configuration: ${file ?? 'no file, embedded defaults'}; data directory ${cfg.dataDir}`);
   let daemon: Daemon;
   try {
     daemon = await Daemon.start(cfg, log);
