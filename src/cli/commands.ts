@@ -67,6 +67,8 @@ const CONFIG_OPTION = (): Option => new Option('--config <file>', CONFIG_FILE_HE
  */
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code !== 'EPIPE') throw e;
+  // The daemon logs to stderr; a closed stdout must never stop it.
+  if (process.argv[2] === 'serve') return;
   if (process.argv[2] === 'verify') fatal('standard output was closed before the report was complete (EPIPE)');
   process.exit(EXIT.OK);
 });
@@ -300,7 +302,7 @@ program
 
 program
   .command('sample-config')
-  .description('print the sample configuration file: every option with its default and help')
+  .description('print the configuration file of an installed service (etc/immutalog.conf, for /etc/immutalog/immutalog.conf): data_dir = /var/lib/immutalog, every other option commented out with its default and help')
   .action(() => {
     process.stdout.write(sampleConfig());
   });
