@@ -371,6 +371,10 @@ describe('the default configuration file (issue 11 item 4)', () => {
     expect(DEFAULT_CONFIG_FILE).toBe('/etc/immutalog/immutalog.conf');
   });
 
+  it('is kept away from the tests: vitest.config.ts sets IMMUTALOG_CONFIG empty for every test and the daemons they start', () => {
+    expect(process.env.IMMUTALOG_CONFIG).toBe('');
+  });
+
   it('every command takes its data_dir from it without --config; --help says so', () => {
     const logDir = join(dir, 'from-default-conf');
     const file = conf(`[DEFAULT]\ndata_dir = ${logDir}\n`);
