@@ -385,6 +385,8 @@ describe('the default configuration file (issue 11 item 4)', () => {
     expect(st.code, st.stderr).toBe(0);
     expect(JSON.parse(st.stdout).data_dir).toBe(logDir);
     expect(runCliEnv(['query'], env).code).toBe(0);
+    const v = runCliEnv(['verify', '--since', '1h'], env);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
     // No file at all (as on a fresh clone): the embedded ./data, relative to the working directory.
     const bare = runCliEnv(['status'], { IMMUTALOG_CONFIG: '' }, dir);
     expect(bare.code).toBe(2);
