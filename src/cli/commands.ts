@@ -1,5 +1,5 @@
 import { Command, Option, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { loadServeConfig } from '../config/load.js';
 import { ConfigError } from '../config/ini.js';
 import { OPTIONS } from '../config/options.js';
@@ -17,11 +17,18 @@ import { sampleConfig } from '../config/sample.js';
 import { controlRequest } from './control-client.js';
 import { runExport } from './export-cmd.js';
 import { dataPaths } from '../serve/data-dir.js';
+import { CONFIG_FILE_ENV, CONFIG_FILE_HELP, DEFAULT_CONFIG_FILE, configFileFor } from '../config/config-file.js';
+import { parseLevelArg } from '../parse/levels.js';
 
 /** A round waits on the node for several RPCs; past this the CLI gives up waiting (the round goes on). */
 const ANCHOR_NOW_TIMEOUT_MS = 120_000;
 import { CannotRun, runVerify } from './verify-cmd.js';
 import { availableParallelism } from 'node:os';
+
+/** package.json's version (dist/cli/commands.js is two levels below the package root). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];
 
@@ -39,25 +46,51 @@ function timeOpt(v: string | undefined, name: string): number | undefined {
   }
 }
 
+/** --config, else the default configuration file (see configFileFor). */
+function configFile(o: { config?: string }): string | undefined {
+  return configFileFor(o.config, process.env, existsSync);
+}
+
 /** The data directory: --data-dir, else the config file's data_dir, else the embedded default. */
 function dataDirOf(o: { dataDir?: string; config?: string }): string {
   if (o.dataDir) return o.dataDir;
-  return loadServeConfig({ ...(o.config ? { file: o.config } : {}) }).dataDir;
+  const file = configFile(o);
+  return loadServeConfig({ ...(file !== undefined ? { file } : {}) }).dataDir;
 }
 
 /** Every command that reads a log finds it the same way (see dataDirOf). */
-const DATA_DIR_OPTION = (): Option => new Option('--data-dir <dir>', 'data directory of the log');
-const CONFIG_OPTION = (): Option => new Option('--config <file>', 'INI configuration file to take data_dir from');
+const DATA_DIR_OPTION = (): Option => new Option('--data-dir <dir>', 'data directory of the log (default: data_dir of the configuration file)');
+const CONFIG_OPTION = (): Option => new Option('--config <file>', CONFIG_FILE_HELP);
+
+/**
+ * A reader that goes away (`query | head`) is no error: stop quietly. A pipe write that fails
+ * destroys stdout at once, so loops check `destroyed` to stop early; the 'error' event follows.
+ * verify exits 2: its verdict did not reach the reader.
+ */
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  // The daemon logs to stderr; a closed stdout must never stop it.
+  if (process.argv[2] === 'serve') return;
+  if (process.argv[2] === 'verify') fatal('standard output was closed before the report was complete (EPIPE)');
+  process.exit(EXIT.OK);
+});
+const writeOut = (s: string): boolean => {
+  if (process.stdout.destroyed) return false;
+  process.stdout.write(s);
+  return !process.stdout.destroyed;
+};
 
 const program = new Command();
 program
   .name('immutalog')
   .description('Tamper-evident syslog receiver: HMAC-chained SQLite log for OpenStack (oslo.log) services')
+  .version(packageVersion(), '-V, --version', 'print the version')
+  .addHelpText('after', `\nEvery command reads ${DEFAULT_CONFIG_FILE} when it exists and no --config is given\n($${CONFIG_FILE_ENV} names another file; set but empty: none).`)
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
 const serve = program.command('serve').description('receive syslog over UDP, TCP and TLS and append it to the chained log');
-serve.option('--config <file>', 'INI configuration file (e.g. /etc/immutalog/immutalog.conf)');
+serve.option('--config <file>', CONFIG_FILE_HELP);
 for (const spec of OPTIONS) {
   const repeatable = spec.kind === 'listen-list' || spec.kind === 'list';
   const opt = new Option(`--${spec.flag} <${spec.kind === 'int' ? 'n' : 'value'}>`, `${spec.help}${repeatable ? ' Repeatable.' : ''} [${spec.section}] ${spec.name}, default "${spec.default}"`);
@@ -71,13 +104,15 @@ serve.action(async (o: Record<string, string | string[] | undefined>) => {
     if (o[key] !== undefined) flags[spec.flag] = o[key];
   }
   let cfg;
+  const file = configFile({ ...(typeof o.config === 'string' ? { config: o.config } : {}) });
   try {
-    cfg = loadServeConfig({ ...(typeof o.config === 'string' ? { file: o.config } : {}), flags });
+    cfg = loadServeConfig({ ...(file !== undefined ? { file } : {}), flags });
   } catch (e) {
     if (e instanceof ConfigError) fatal(e.message);
     throw e;
   }
   const log = createDaemonLogger(cfg.logLevel);
+  log.info(`configuration: ${file ?? 'no file, embedded defaults'}; data directory ${cfg.dataDir}`);
   let daemon: Daemon | undefined;
   let stopping: string | undefined;
   const stop = async (sig: string): Promise<void> => {
@@ -148,7 +183,7 @@ program
   .addOption(CONFIG_OPTION())
   .option('--since <time>', 'received at or after: ISO 8601 (UTC unless a zone is given) or relative (2h, 30m, 7d)')
   .option('--until <time>', 'received before: same forms as --since')
-  .option('--level <level>', 'oslo.log level, e.g. ERROR')
+  .option('--level <level>', 'this level and more severe, as journalctl -p: an oslo.log level (CRITICAL, ERROR, WARNING, INFO, DEBUG, TRACE) or a syslog severity (emerg, alert, crit, err, warning, notice, info, debug, or 0-7); entries without an oslo.log level are ranked by their syslog severity')
   .option('--logger <name>', 'oslo.log logger name; includes its children (tacker.vnfm matches tacker.vnfm.plugin)')
   .option('--request-id <id>', 'oslo.log request id or global request id')
   .option('--limit <n>', 'at most this many entries')
@@ -158,19 +193,27 @@ program
     const since = timeOpt(o.since, '--since');
     const until = timeOpt(o.until, '--until');
     if (o.limit !== undefined && !/^\d+$/.test(o.limit)) fatal(`--limit: expected a whole number, got ${JSON.stringify(o.limit)}`);
+    let minLevel: number | undefined;
+    if (o.level !== undefined) {
+      try {
+        minLevel = parseLevelArg(o.level);
+      } catch (e) {
+        fatal(`--level: ${(e as Error).message}`);
+      }
+    }
     try {
       runQuery(
         dir,
         {
           ...(since !== undefined ? { sinceUs: since } : {}),
           ...(until !== undefined ? { untilUs: until } : {}),
-          ...(o.level ? { level: o.level } : {}),
+          ...(minLevel !== undefined ? { minLevel } : {}),
           ...(o.logger ? { logger: o.logger } : {}),
           ...(o.requestId ? { requestId: o.requestId } : {}),
           ...(o.limit ? { limit: Number(o.limit) } : {}),
         },
         o.json === true,
-        (line) => process.stdout.write(line + '\n'),
+        (line) => writeOut(line + '\n'),
       );
     } catch (e) {
       fatal((e as Error).message);
@@ -274,7 +317,7 @@ program
 
 program
   .command('sample-config')
-  .description('print the sample configuration file: every option with its default and help')
+  .description('print the configuration file of an installed service (etc/immutalog.conf, for /etc/immutalog/immutalog.conf): data_dir = /var/lib/immutalog, every other option commented out with its default and help')
   .action(() => {
     process.stdout.write(sampleConfig());
   });

@@ -29,12 +29,13 @@ export function entryToText(r: EntryRow): string {
   return `${r.seq}\t${formatUs(r.received_at_us)}\t${r.peer_address}\t${text}`;
 }
 
-export function runQuery(dataDir: string, filter: EntryFilter, json: boolean, out: (line: string) => void): number {
+/** `out` returns false when its reader has gone (`query | head`): the scan stops there. */
+export function runQuery(dataDir: string, filter: EntryFilter, json: boolean, out: (line: string) => boolean | void): number {
   const store = LogStore.open(dataPaths(dataDir).database, { create: false, readonly: true });
   let n = 0;
   try {
     for (const r of store.iterateEntries(filter)) {
-      out(json ? JSON.stringify(entryToJson(r)) : entryToText(r));
+      if (out(json ? JSON.stringify(entryToJson(r)) : entryToText(r)) === false) break;
       n++;
     }
   } finally {

@@ -23,6 +23,7 @@ export function collectStatus(dataDir: string): Record<string, unknown> {
     const block = store.lastBlock();
     const cp = store.lastCheckpoint();
     const decoded = cp ? decodeCheckpoint(Buffer.from(cp.bytes)) : undefined;
+    const facts = store.logFacts();
     db = {
       checkpoints: store.checkpointCount(),
       newest_checkpoint: decoded
@@ -32,6 +33,15 @@ export function collectStatus(dataDir: string): Record<string, unknown> {
       entries: store.entryCount(),
       last_seq: last?.seq ?? null,
       last_received_at_us: last?.received_at_us ?? null,
+      // From the database, so it shows with anchoring off and with the daemon stopped.
+      anchoring: {
+        unanchored_checkpoints: facts.unanchoredCheckpoints,
+        oldest_unanchored: facts.oldestUnanchoredCheckpointTimeUs === null
+          ? null
+          : { time: formatUs(facts.oldestUnanchoredCheckpointTimeUs), age_seconds: Math.round((Date.now() * 1000 - facts.oldestUnanchoredCheckpointTimeUs) / 1e6) },
+        anchors_by_state: facts.anchorsByState,
+        fees_spent_sats: facts.feesSpentSats,
+      },
       open_block: block ? { block: block.block, first_seq: block.first_seq, entries: last && last.seq >= block.first_seq ? last.seq - block.first_seq + 1 : 0 } : null,
     };
   } finally {
@@ -55,7 +65,14 @@ export function runStatus(dataDir: string, json: boolean): string {
   if (d.open_block) lines.push(`open block ${d.open_block.block}: ${d.open_block.entries} entries from seq ${d.open_block.first_seq}`);
   const n = d.newest_checkpoint;
   lines.push(n ? `newest checkpoint ${n.index} at ${n.time} (${n.age_seconds} s ago, ${n.reason}, ${n.entries} entries); ${d.checkpoints} in all` : 'no checkpoint yet');
+  const an = d.anchoring;
+  const byState = Object.entries(an.anchors_by_state as Record<string, number>).map(([k, v]) => `${v} ${k}`).join(', ');
+  lines.push(`anchors: ${an.unanchored_checkpoints} checkpoints unanchored${an.oldest_unanchored ? `, the oldest from ${an.oldest_unanchored.time} (${an.oldest_unanchored.age_seconds} s ago)` : ''}; anchors ${byState || 'none'}${an.fees_spent_sats ? `; ${an.fees_spent_sats} sat spent` : ''}`);
   const dm = s.daemon;
+  if (dm?.running) {
+    const a = dm.anchor;
+    lines.push(a ? `anchoring: on; node ${a.nodeReachable === null ? 'not asked yet' : a.nodeReachable ? 'reachable' : 'unreachable'}${a.walletSats !== null ? `, wallet ${a.walletSats} sat` : ''}${a.lastError ? `; last error${a.lastErrorKind ? ` (${a.lastErrorKind})` : ''}: ${a.lastError}` : ''}` : 'anchoring: off (no [bitcoin] rpc_url): checkpoints wait, unanchored');
+  }
   if (!dm) lines.push('daemon: never started here');
   else {
     lines.push(`daemon: ${dm.running ? `running (pid ${dm.pid}) since ${dm.started_at}` : `not running (last state ${dm.state} at ${dm.updated_at})`}`);

@@ -15,8 +15,22 @@ export class ConfigError extends Error {
 }
 
 /**
+ * A `#` or `;` after whitespace inside a value. oslo.config (oslo_config/iniparser.py) takes such
+ * text into the value, so `interval = 3600  # hourly` would fail as a number there and a path
+ * would silently gain the comment; no OpenStack file relies on it, so it is refused here with
+ * the line, rather than read either way.
+ */
+const INLINE_COMMENT = /\s[#;]/;
+
+/** A value wholly in matching quotes, which oslo.config strips (the way to keep a literal ` #`). */
+function unquote(v: string): string | undefined {
+  return v.length >= 2 && (v[0] === '"' || v[0] === "'") && v[v.length - 1] === v[0] ? v.slice(1, -1) : undefined;
+}
+
+/**
  * oslo.config-style INI: `[section]`, `key = value`, `#` or `;` comment lines, blank lines.
- * Values are taken as written (trimmed); a repeated key is an error rather than a silent override.
+ * Values are taken as written (trimmed; matching outer quotes stripped, as oslo.config does); a
+ * comment after a value and a repeated key are errors rather than silent surprises.
  */
 export function parseIni(text: string, file: string): IniDocument {
   const doc: IniDocument = new Map();
@@ -39,7 +53,13 @@ export function parseIni(text: string, file: string): IniDocument {
     if (!section) throw new ConfigError(file, lineNo, `option before any [section]: ${JSON.stringify(line)}`);
     const key = line.slice(0, eq).trim();
     if (section.has(key)) throw new ConfigError(file, lineNo, `option ${key} is set twice in this section`);
-    section.set(key, { value: line.slice(eq + 1).trim(), line: lineNo });
+    const written = line.slice(eq + 1).trim();
+    const quoted = unquote(written);
+    if (quoted === undefined && INLINE_COMMENT.test(written)) {
+      const at = INLINE_COMMENT.exec(written)!.index + 1;
+      throw new ConfigError(file, lineNo, `option ${key}: expected a value without a comment, got ${JSON.stringify(written)}; put the comment (${JSON.stringify(written.slice(at))}) on a line of its own, or quote the whole value if "${written[at]}" belongs to it`);
+    }
+    section.set(key, { value: quoted ?? written, line: lineNo });
   }
   return doc;
 }

@@ -48,6 +48,9 @@ export interface ServeConfig {
   queueHighWaterBytes: number;
 }
 
+/** The listener options: their embedded defaults hold only while none of them is given. */
+const LISTENER_OPTIONS = ['udp', 'tcp', 'tls'] as const;
+
 /** A raw value and where it came from, for error messages. */
 interface Source {
   value: string;
@@ -145,6 +148,12 @@ export function loadServeConfig(opts: { file?: string; flags?: Record<string, st
     if (f === undefined) continue;
     const value = Array.isArray(f) ? f.join(',') : f;
     sources.set(spec, { value, where: 'flag', file: `--${spec.flag}`, line: undefined });
+  }
+  // Listener defaults apply only when no listener is configured at all: `--tcp HOST:PORT` alone
+  // must not also bind the default UDP port (a second instance would fail on a port it was never given).
+  const listenerSpecs = LISTENER_OPTIONS.map((n) => findOption('syslog', n)!);
+  if (listenerSpecs.some((spec) => sources.get(spec)!.where !== 'default')) {
+    for (const spec of listenerSpecs) if (sources.get(spec)!.where === 'default') sources.set(spec, { ...sources.get(spec)!, value: '' });
   }
   const out: Record<string, unknown> = {};
   for (const spec of OPTIONS) out[CONFIG_KEYS[spec.name]!] = convert(spec, sources.get(spec)!);

@@ -14,16 +14,18 @@ export interface OptionSpec {
   min?: number;
   max?: number;
   choices?: readonly string[];
+  /** The value for the installed service, which the sample config (etc/immutalog.conf) sets; the default serves a bare run. */
+  installed?: string;
 }
 
 /** Largest message anyone may configure: bigger frames would let one connection pin too much memory. */
 export const MAX_MESSAGE_BYTES_LIMIT = 16 * 1024 * 1024;
 
 export const OPTIONS: readonly OptionSpec[] = [
-  { section: 'DEFAULT', name: 'data_dir', flag: 'data-dir', kind: 'path', default: './data', help: 'Directory holding the database, the key-state file and status.json.' },
+  { section: 'DEFAULT', name: 'data_dir', flag: 'data-dir', kind: 'path', default: './data', installed: '/var/lib/immutalog', help: 'Directory holding the database, the key-state file and status.json.' },
   { section: 'DEFAULT', name: 'log_level', flag: 'log-level', kind: 'enum', default: 'info', choices: ['error', 'warn', 'info', 'debug'], help: "Level of the daemon's own log (stderr)." },
   { section: 'DEFAULT', name: 'metrics', flag: 'metrics', kind: 'listen-list', default: '', help: 'Prometheus endpoint (GET /metrics) as HOST:PORT; keep it on loopback, it has no authentication. Empty: off.' },
-  { section: 'syslog', name: 'udp', flag: 'udp', kind: 'listen-list', default: '127.0.0.1:5514', help: 'UDP listeners, comma-separated HOST:PORT (IPv6 in brackets). Empty for none.' },
+  { section: 'syslog', name: 'udp', flag: 'udp', kind: 'listen-list', default: '127.0.0.1:5514', help: 'UDP listeners, comma-separated HOST:PORT (IPv6 in brackets). Empty for none. The udp and tcp defaults hold only while none of udp, tcp and tls is given.' },
   { section: 'syslog', name: 'tcp', flag: 'tcp', kind: 'listen-list', default: '127.0.0.1:5514', help: 'TCP listeners (octet-counted, LF or NUL framing), comma-separated HOST:PORT.' },
   { section: 'syslog', name: 'tls', flag: 'tls', kind: 'listen-list', default: '', help: 'TLS listeners (RFC 5425), comma-separated HOST:PORT; need tls_cert and tls_key.' },
   { section: 'syslog', name: 'tls_cert', flag: 'tls-cert', kind: 'path', default: '', help: 'PEM certificate (chain) of the TLS listeners.' },

@@ -121,15 +121,18 @@ export class StreamListener {
       this.tlsServer = tlsServer;
     }
     server.on('connection', (s: Socket) => this.onAccept(s));
-    server.on('error', (e) => o.warn('listener-error', `${this.name}: ${e.message}`));
     this.server = server;
+    // Named as configured until bound, so a bind error names the listener it concerns.
+    this.name = `${this.transport}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (e: Error) => reject(new Error(`${this.name}: ${e.message}`)));
       server.listen({ host: o.host, port: o.port, ipv6Only: o.host.includes(':') && o.host !== '::' }, () => {
-        server.off('error', reject);
+        server.removeAllListeners('error');
         resolve();
       });
     });
+    // Only after the bind: a bind error is the start's error (reported once, by the caller).
+    server.on('error', (e) => o.warn('listener-error', `${this.name}: ${e.message}`));
     const a = server.address();
     if (a && typeof a === 'object') this.name = `${this.transport}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
     this.unsubscribeDrain = o.sink.onDrain(() => this.resumeAll());
@@ -214,7 +217,7 @@ export class StreamListener {
     raw?.destroy();
     if (conn?.closedBy) return;
     this.counters.tlsFailures++;
-    this.opts.warn('tls-failure', `${this.name}: TLS handshake with ${conn?.peerAddress ?? s.remoteAddress} failed: ${e.message}`);
+    this.opts.warn('tls-failure', `${this.name}: TLS handshake with ${conn?.peerAddress ?? raw?.remoteAddress ?? s.remoteAddress ?? 'a peer already gone'} failed: ${e.message}`);
   }
 
   /** Closes a connection on our side; its partial frame, if any, is stored incomplete. */

@@ -35,9 +35,9 @@ export class UdpListener {
     const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: isIPv6(host) && host !== '::', recvBufferSize: UDP_RECV_BUFFER_BYTES });
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
+      socket.once('error', (e: Error) => reject(new Error(`${`udp://${isIPv6(host) ? `[${host}]` : host}:${port}`}: ${e.message}`)));
       socket.bind(port, host, () => {
-        socket.off('error', reject);
+        socket.removeAllListeners('error');
         resolve();
       });
     });

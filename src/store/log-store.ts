@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { OSLO_LEVEL_RANKS, SYSLOG_SEVERITY_RANKS } from '../parse/levels.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import type { StoredEntryColumns } from '../chain/encoding.js';
 import type { SealedRowView } from '../chain/batch.js';
@@ -60,7 +61,8 @@ export interface AnchorProofRow {
 export interface EntryFilter {
   sinceUs?: number;
   untilUs?: number;
-  level?: string;
+  /** This rank and more severe (src/parse/levels.ts): the oslo.log level, else the syslog severity. */
+  minLevel?: number;
   logger?: string;
   requestId?: string;
   limit?: number;
@@ -374,17 +376,18 @@ export class LogStore {
   }
 
   /** Receive-side facts for status and metrics, in one read transaction. */
-  logFacts(): { storedEntries: number; checkpoints: number; newestCheckpointTimeUs: number | null; oldestUnanchoredCheckpointTimeUs: number | null; feesSpentSats: number; anchorsByState: Record<string, number> } {
+  logFacts(): { storedEntries: number; checkpoints: number; newestCheckpointTimeUs: number | null; oldestUnanchoredCheckpointTimeUs: number | null; unanchoredCheckpoints: number; feesSpentSats: number; anchorsByState: Record<string, number> } {
     return this.atomicallyRead(() => {
       const last = this.lastEntry();
       const cp = this.lastCheckpoint();
-      const un = this.db.prepare('SELECT min(c.time_us) AS t FROM checkpoints c LEFT JOIN anchor_proofs p ON p.checkpoint = c.idx WHERE p.checkpoint IS NULL').get() as { t: number | null };
+      const un = this.db.prepare('SELECT min(c.time_us) AS t, count(*) AS n FROM checkpoints c LEFT JOIN anchor_proofs p ON p.checkpoint = c.idx WHERE p.checkpoint IS NULL').get() as { t: number | null; n: number };
       const fees = this.db.prepare("SELECT coalesce(sum(fee_sats), 0) AS f FROM anchors WHERE state IN ('mined', 'final')").get() as { f: number };
       return {
         storedEntries: last ? last.seq + 1 : 0,
         checkpoints: cp ? cp.idx + 1 : 0,
         newestCheckpointTimeUs: cp?.time_us ?? null,
         oldestUnanchoredCheckpointTimeUs: un.t,
+        unanchoredCheckpoints: un.n,
         feesSpentSats: fees.f,
         anchorsByState: this.anchorCounts(),
       };
@@ -450,9 +453,11 @@ export class LogStore {
       where.push('received_at_us < @until');
       params.until = filter.untilUs;
     }
-    if (filter.level !== undefined) {
-      where.push("upper(json_extract(fields, '$.oslo.level')) = upper(@level)");
-      params.level = filter.level;
+    if (filter.minLevel !== undefined) {
+      const oslo = Object.entries(OSLO_LEVEL_RANKS).map(([name, rank]) => `WHEN '${name}' THEN ${rank}`).join(' ');
+      const syslog = SYSLOG_SEVERITY_RANKS.map((rank, sev) => `WHEN ${sev} THEN ${rank}`).join(' ');
+      where.push(`coalesce(CASE upper(json_extract(fields, '$.oslo.level')) ${oslo} END, CASE json_extract(fields, '$.severity') ${syslog} END) >= @minLevel`);
+      params.minLevel = filter.minLevel;
     }
     if (filter.logger !== undefined) {
       // A logger name selects itself and its children, as Python's logging hierarchy does.

@@ -13,6 +13,8 @@ import { formatUs } from '../../src/cli/time-arg.js';
 import { OPTIONS } from '../../src/config/options.js';
 import { fieldsToJson, parseRecord } from '../../src/parse/index.js';
 import { LogStore, type EntryRow } from '../../src/store/log-store.js';
+import { CLI, REPO_ROOT } from '../helpers/paths.js';
+import { spawn } from 'node:child_process';
 import { query, runCli, startDaemon, tempDataDir as newTempDir, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
 
 const tempDirs: string[] = [];
@@ -280,12 +282,24 @@ describe('query and status on a log', () => {
     expect(rows[1]!.fields.oslo).toMatchObject({ level: 'DEBUG', logger: 'tacker.vnfm.plugin', request_id: R1, global_request_id: G1 });
   });
 
-  it('--level matches the level, in any case', () => {
-    expect(seqs(['--level', 'ERROR'])).toEqual([2, 3]);
-    expect(seqs(['--level', 'error'])).toEqual([2, 3]);
-    expect(seqs(['--level', 'INFO'])).toEqual([0, 6, 7]);
+  it('--level selects that level and more severe (journalctl -p), in any case; entries without an oslo level by syslog severity', () => {
+    expect(seqs(['--level', 'ERROR'])).toEqual([2, 3, 8]);
+    expect(seqs(['--level', 'error'])).toEqual([2, 3, 8]);
+    expect(seqs(['--level', 'err'])).toEqual([2, 3, 8]);
+    expect(seqs(['--level', 'WARNING'])).toEqual([2, 3, 4, 8]);
+    expect(seqs(['--level', 'warn'])).toEqual([2, 3, 4, 8]);
+    // m5 and m9 are <13> (user.notice) without oslo.log fields.
+    expect(seqs(['--level', 'notice'])).toEqual([2, 3, 4, 5, 8, 9]);
+    expect(seqs(['--level', '5'])).toEqual([2, 3, 4, 5, 8, 9]);
+    expect(seqs(['--level', 'INFO'])).toEqual([0, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(seqs(['--level', 'CRITICAL'])).toEqual([8]);
-    expect(seqs(['--level', 'TRACE'])).toEqual([]);
+    expect(seqs(['--level', 'crit'])).toEqual([8]);
+    expect(seqs(['--level', 'emerg'])).toEqual([]);
+    expect(seqs(['--level', 'TRACE'])).toEqual(ALL.map((_, i) => i));
+    const bad = cliFails(['--level', 'LOUD']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--level: expected an oslo.log level');
+    expect(bad.stderr).toContain('got "LOUD"');
   });
 
   it('--logger selects the logger and its children only', () => {
@@ -392,6 +406,13 @@ describe('query and status on a log', () => {
     expect(tcp.counters).toMatchObject({ received: MESSAGES.length, truncated: 0, incomplete: 0, invalidUtf8: 0, rejectedSources: 0 });
     expect(udp.counters).toMatchObject({ received: 1, invalidUtf8: 0 });
     expect(s.daemon.queue).toMatchObject({ frames: 0, committed: ALL.length, commit_failures: 0 });
+    // Anchoring is off: every checkpoint waits, and the database says so with the daemon stopped.
+    expect(s.daemon.anchor).toBeNull();
+    expect(s.database.checkpoints).toBeGreaterThan(0);
+    expect(s.database.anchoring).toMatchObject({ unanchored_checkpoints: s.database.checkpoints, anchors_by_state: {}, fees_spent_sats: 0 });
+    expect(s.database.anchoring.oldest_unanchored.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    expect(s.database.anchoring.oldest_unanchored.age_seconds).toBeGreaterThanOrEqual(0);
+    expect(running.database.anchoring.unanchored_checkpoints).toBe(running.database.checkpoints);
   });
 
   it('status text says the same', () => {
@@ -400,6 +421,9 @@ describe('query and status on a log', () => {
     expect(r.stdout).toContain(`log ${fingerprint}\n`);
     expect(r.stdout).toContain(`entries stored: ${ALL.length} (last seq ${ALL.length - 1})\n`);
     expect(r.stdout).toContain('daemon: not running (last state stopped at ');
+    expect(r.stdout).toMatch(/\nanchors: [1-9]\d* checkpoints unanchored, the oldest from \S+Z \(\d+ s ago\); anchors none\n/);
+    expect(runningText).toMatch(/\nanchors: \d+ checkpoints unanchored(, the oldest from \S+Z \(\d+ s ago\))?; anchors none\n/);
+    expect(runningText).toContain('\nanchoring: off (no [bitcoin] rpc_url): checkpoints wait, unanchored\n');
     expect(r.stdout).toMatch(new RegExp(`tcp://127\\.0\\.0\\.1:\\d+: received ${MESSAGES.length}, malformed 0 `));
     expect(r.stdout).toMatch(/udp:\/\/127\.0\.0\.1:\d+: received 1, malformed 0 /);
   });
@@ -460,10 +484,67 @@ describe('--help', () => {
     expect(r.stdout).toContain('--config <file>');
   });
 
+  it('--version (and -V) prints package.json\'s version', () => {
+    const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = runCli([flag]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`${pkg.version}\n`);
+    }
+  });
+
   it('an unknown command or option exits 2', () => {
     expect(runCli(['frobnicate']).code).toBe(2);
     const r = runCli(['query', '--bogus']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("unknown option '--bogus'");
+  });
+});
+
+describe('query --level on syslog severities; a reader that goes away (query | head)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = tempDataDir();
+    const d = await startDaemon({ dataDir: dir, args: ['--udp', '127.0.0.1:0'] });
+    daemons.push(d);
+    const u = createSocket('udp4');
+    const lines = [
+      '<131>1 2026-11-26T12:00:00Z vm app - - - local0.err, no oslo.log fields',
+      '<132>1 2026-11-26T12:00:00Z vm app - - - local0.warning, no oslo.log fields',
+      // Python's handler maps levels to severities; when both are there, the oslo.log level counts.
+      '<131>2026-11-26 12:55:45,584.584 22496 WARNING tacker.vnfm [-] oslo WARNING sent as local0.err',
+      ...Array.from({ length: 300 }, (_, i) => `<134>1 - vm app - - - filler ${i} ${'x'.repeat(200)}`),
+    ];
+    for (const l of lines) await new Promise<void>((resolve, reject) => u.send(Buffer.from(l), d.udpPort, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+    u.close();
+    await waitFor(() => query(dir).length, (n) => n >= lines.length, 15_000);
+    expect(await d.stop()).toBe(0);
+  });
+
+  it('local0.err is ERROR, local0.warning WARNING', () => {
+    const q = (l: string): number[] => query(dir, ['--level', l]).map((r) => r.seq);
+    expect(q('ERROR')).toEqual([0]);
+    expect(q('WARNING')).toEqual([0, 1, 2]);
+  });
+
+  /** Runs the CLI with its stdout closed by the reader before anything is written. */
+  async function closedReader(args: string[]): Promise<{ code: number | null; stderr: string }> {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.destroy();
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    return { code, stderr };
+  }
+
+  it('query and status stop quietly (exit 0, nothing on stderr); verify exits 2 in one line, no stack trace', async () => {
+    for (const args of [['query', '--data-dir', dir], ['query', '--data-dir', dir, '--json'], ['status', '--data-dir', dir]]) {
+      const r = await closedReader(args);
+      expect(r.stderr, args.join(' ')).toBe('');
+      expect(r.code, args.join(' ')).toBe(0);
+    }
+    const v = await closedReader(['verify', '--data-dir', dir]);
+    expect(v.code).toBe(2);
+    expect(v.stderr).toBe('immutalog: standard output was closed before the report was complete (EPIPE)\n');
   });
 });

@@ -9,7 +9,9 @@ import { ConfigError, parseIni } from '../../src/config/ini.js';
 import { loadServeConfig, type ServeConfig, CONFIG_KEYS } from '../../src/config/load.js';
 import { MAX_MESSAGE_BYTES_LIMIT, OPTIONS } from '../../src/config/options.js';
 import { runCli } from '../helpers/daemon.js';
-import { REPO_ROOT } from '../helpers/paths.js';
+import { CLI, REPO_ROOT } from '../helpers/paths.js';
+import { spawnSync } from 'node:child_process';
+import { DEFAULT_CONFIG_FILE, configFileFor } from '../../src/config/config-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'immutalog-config-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -73,14 +75,15 @@ describe('loadServeConfig values', () => {
     for (const v of Object.values(cfg)) expect(v).toBeDefined();
   });
 
-  it('the shipped sample, as is and with every option uncommented, gives the defaults', () => {
+  it('the shipped sample, as is and with every option uncommented, gives the defaults but for the installed data_dir', () => {
     const sample = readFileSync(join(REPO_ROOT, 'etc', 'immutalog.conf'), 'utf8');
-    expect(loadServeConfig({ file: conf(sample) })).toEqual(loadServeConfig({}));
+    const installed = { ...loadServeConfig({}), dataDir: '/var/lib/immutalog' };
+    expect(loadServeConfig({ file: conf(sample) })).toEqual(installed);
     const uncommented = sample.replace(/^#([a-z_]+ =.*)$/gm, '$1');
     const doc = parseIni(uncommented, 'sample');
     // Every option of the table is in the sample, in its section.
     expect([...doc].flatMap(([s, m]) => [...m.keys()].map((k) => `${s}.${k}`)).sort()).toEqual(OPTIONS.map((o) => `${o.section}.${o.name}`).sort());
-    expect(loadServeConfig({ file: conf(uncommented) })).toEqual(loadServeConfig({}));
+    expect(loadServeConfig({ file: conf(uncommented) })).toEqual(installed);
   });
 
   it('a file overrides the defaults it names and leaves the others', () => {
@@ -304,3 +307,96 @@ describe('immutalog serve with a bad configuration', () => {
     expect(r.stderr).toContain('cannot read the configuration file');
   });
 });
+
+describe('comments after a value (README, issue 11 item 3)', () => {
+  it('are refused with the file line, never taken into the value (oslo.config would take them)', () => {
+    const e1 = expectAt('[anchor]\ninterval = 3600            # one transaction per round\n', 2, ['interval', 'comment', '"# one transaction per round"', 'line of its own']);
+    expect(e1.message).not.toContain('whole number');
+    expectAt('[DEFAULT]\ndata_dir = /var/lib/immutalog   # state\n', 2, ['data_dir', '"# state"']);
+    expectAt('[bitcoin]\nrpc_cookie_file = /var/lib/bitcoind/.cookie\t; readable by immutalog\n', 2, ['rpc_cookie_file', '"; readable by immutalog"']);
+  });
+
+  it('a "#" or ";" that is not after whitespace is part of the value; a quoted value keeps " #"', () => {
+    const file = conf('[DEFAULT]\ndata_dir = /srv/log#1;a\n[bitcoin]\nrpc_url = http://127.0.0.1:8332\nrpc_user = u\nrpc_password = "p #w; d"\n');
+    expect(loadServeConfig({ file })).toMatchObject({ dataDir: '/srv/log#1;a', bitcoinPassword: 'p #w; d' });
+    expect(loadServeConfig({ file: conf("[DEFAULT]\ndata_dir = '/srv/a b'\n") }).dataDir).toBe('/srv/a b');
+  });
+});
+
+describe('every INI block of the README loads', () => {
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  // Each ```ini block with the text before it; blocks that configure Tacker name their /etc/tacker file just before.
+  const blocks = [...readme.matchAll(/([^\n]*)\n\n?```ini\n([\s\S]*?)```/g)].map((m) => ({ before: m[1]!, text: m[2]! }));
+
+  it('finds the blocks (immutalog and Tacker ones)', () => {
+    expect(blocks.filter((b) => !/\/etc\/tacker\//.test(b.before)).length).toBeGreaterThanOrEqual(2);
+    expect(blocks.filter((b) => /\/etc\/tacker\//.test(b.before)).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('each immutalog block is a valid configuration (as a file, with a listener flag)', () => {
+    for (const b of blocks.filter((x) => !/\/etc\/tacker\//.test(x.before))) {
+      const file = conf(b.text);
+      expect(() => loadServeConfig({ file, flags: { udp: '127.0.0.1:0' } }), b.text).not.toThrow();
+      // No comment slipped into a value: every value is one the file states on its own.
+      for (const [, section] of parseIni(b.text, file)) for (const [k, v] of section) expect(v.value, `${k} in\n${b.text}`).not.toMatch(/[#;]/);
+    }
+  });
+
+  it('each Tacker block is INI that Python reads without inline comments in its values', () => {
+    for (const b of blocks.filter((x) => /\/etc\/tacker\//.test(x.before))) {
+      for (const [, section] of parseIni(b.text, 'README')) for (const [k, v] of section) expect(v.value, `${k} in\n${b.text}`).not.toMatch(/\s[#;]/);
+    }
+  });
+});
+
+describe('listener defaults (issue 11 item 10)', () => {
+  it('hold only while no listener is given: --tcp alone binds no UDP, and so does a file naming tcp', () => {
+    expect(loadServeConfig({ flags: { tcp: ['127.0.0.1:6000'] } })).toMatchObject({ udp: [], tcp: [{ host: '127.0.0.1', port: 6000 }], tls: [] });
+    expect(loadServeConfig({ flags: { udp: ['127.0.0.1:6000'] } })).toMatchObject({ udp: [{ host: '127.0.0.1', port: 6000 }], tcp: [] });
+    expect(loadServeConfig({ file: conf('[syslog]\ntcp = 127.0.0.1:6001\n') })).toMatchObject({ udp: [], tcp: [{ host: '127.0.0.1', port: 6001 }] });
+    expect(loadServeConfig({ file: conf('[syslog]\ntls = 127.0.0.1:6514\ntls_cert = /c\ntls_key = /k\n') })).toMatchObject({ udp: [], tcp: [], tls: [{ host: '127.0.0.1', port: 6514 }] });
+    expect(loadServeConfig({})).toMatchObject({ udp: [{ host: '127.0.0.1', port: 5514 }], tcp: [{ host: '127.0.0.1', port: 5514 }] });
+  });
+});
+
+describe('the default configuration file (issue 11 item 4)', () => {
+  it('is --config, else $IMMUTALOG_CONFIG (empty: none), else /etc/immutalog/immutalog.conf when it exists', () => {
+    const yes = (): boolean => true;
+    const no = (): boolean => false;
+    expect(configFileFor('/x.conf', { IMMUTALOG_CONFIG: '/y.conf' }, yes)).toBe('/x.conf');
+    expect(configFileFor(undefined, { IMMUTALOG_CONFIG: '/y.conf' }, no)).toBe('/y.conf');
+    expect(configFileFor(undefined, { IMMUTALOG_CONFIG: '' }, yes)).toBeUndefined();
+    expect(configFileFor(undefined, {}, yes)).toBe(DEFAULT_CONFIG_FILE);
+    expect(configFileFor(undefined, {}, no)).toBeUndefined();
+    expect(DEFAULT_CONFIG_FILE).toBe('/etc/immutalog/immutalog.conf');
+  });
+
+  it('is kept away from the tests: test/vitest.config.ts sets IMMUTALOG_CONFIG empty for every test and the daemons they start', () => {
+    expect(process.env.IMMUTALOG_CONFIG).toBe('');
+  });
+
+  it('every command takes its data_dir from it without --config; --help says so', () => {
+    const logDir = join(dir, 'from-default-conf');
+    const file = conf(`[DEFAULT]\ndata_dir = ${logDir}\n`);
+    const env = { IMMUTALOG_CONFIG: file };
+    const init = runCliEnv(['keys', 'init'], env);
+    expect(init.code, init.stderr).toBe(0);
+    const st = runCliEnv(['status', '--json'], env);
+    expect(st.code, st.stderr).toBe(0);
+    expect(JSON.parse(st.stdout).data_dir).toBe(logDir);
+    expect(runCliEnv(['query'], env).code).toBe(0);
+    const v = runCliEnv(['verify', '--since', '1h'], env);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    // No file at all (as on a fresh clone): the embedded ./data, relative to the working directory.
+    const bare = runCliEnv(['status'], { IMMUTALOG_CONFIG: '' }, dir);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain(join('data', 'immutalog.sqlite'));
+    const help = runCli(['--help']).stdout + runCli(['status', '--help']).stdout + runCli(['serve', '--help']).stdout;
+    expect(help.match(/\/etc\/immutalog\/immutalog\.conf when it exists/g)?.length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+function runCliEnv(args: string[], env: Record<string, string>, cwd?: string): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, ...(cwd ? { cwd } : {}) });
+  return { code: r.status, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') };
+}

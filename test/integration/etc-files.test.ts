@@ -414,9 +414,9 @@ describe("etc/rsyslog.d/60-tacker-immutalog.conf with the global() its comment r
 describe('etc/immutalog.conf, unchanged: serve --config etc/immutalog.conf runs on the embedded defaults', () => {
   let d: RunningDaemon | undefined;
   beforeAll(async () => {
-    // Every option is commented out: the file sets nothing.
+    // Every option but the installed data_dir is commented out (--data-dir overrides that one here).
     const text = readFileSync(IMMUTALOG_CONF, 'utf8');
-    expect(text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#') && !/^\[\w+\]$/.test(l))).toEqual([]);
+    expect(text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#') && !/^\[\w+\]$/.test(l))).toEqual(['data_dir = /var/lib/immutalog']);
     d = await serveOnEtcPort(['--config', IMMUTALOG_CONF], tempDataDir());
   });
   afterAll(async () => {

@@ -13,6 +13,7 @@ import { CLI, REPO_ROOT } from '../helpers/paths.js';
 import { run, sleep, spawnTracked } from '../clients/proc.js';
 import { logger, requireLogger } from '../clients/logger.js';
 import { ETC_HOST, ETC_PORT, assertEtcPortFree, lockEtcPort } from '../clients/etc-port.js';
+import { loadServeConfig } from '../../src/config/load.js';
 import { SYSTEMD_ANALYZE, execArgv, isTrue, parseUnit, requireSystemdAnalyze, timespanSeconds, value, values, type Unit } from '../clients/etc-systemd.js';
 
 const UNIT_FILE = join(REPO_ROOT, 'systemd', 'immutalog.service');
@@ -35,6 +36,13 @@ afterAll(() => {
 });
 
 const S = 'Service';
+
+/** The sample config with its data_dir line (the installed /var/lib/immutalog) pointing at `dir`. */
+function mapDataDir(text: string, dir: string): string {
+  const out = text.replace(/^data_dir = \/var\/lib\/immutalog$/m, `data_dir = ${dir}`);
+  if (out === text) throw new Error('etc/immutalog.conf has no line "data_dir = /var/lib/immutalog"');
+  return out;
+}
 const argv = (): string[] => execArgv(value(unit, S, 'ExecStart'));
 
 async function analyze(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -154,12 +162,14 @@ describe('hardening', () => {
     expect(value(unit, S, 'Type')).toBe('simple');
   });
 
-  it('ExecStart runs `serve --config /etc/immutalog/immutalog.conf` with its data in the StateDirectory', () => {
+  it('ExecStart runs `serve --config /etc/immutalog/immutalog.conf`, whose data_dir is the StateDirectory (one source of truth)', () => {
     const a = argv();
-    expect(a).toEqual(['/usr/bin/node', ...NODE_FLAGS, '/opt/immutalog/dist/cli/main.js', 'serve', '--config', '/etc/immutalog/immutalog.conf', '--data-dir', '/var/lib/immutalog']);
-    // The config is in ConfigurationDirectory, the data dir is the StateDirectory.
+    expect(a).toEqual(['/usr/bin/node', ...NODE_FLAGS, '/opt/immutalog/dist/cli/main.js', 'serve', '--config', '/etc/immutalog/immutalog.conf']);
+    // The config is in ConfigurationDirectory; the data dir comes from it alone, and is the
+    // StateDirectory, so `immutalog status` (which reads the same file) looks where serve writes.
     expect(a[SCRIPT_AT + 3]).toBe(`/etc/${value(unit, S, 'ConfigurationDirectory')}/immutalog.conf`);
-    expect(a[SCRIPT_AT + 5]).toBe(`/var/lib/${value(unit, S, 'StateDirectory')}`);
+    expect(a).not.toContain('--data-dir');
+    expect(loadServeConfig({ file: SAMPLE_CONF }).dataDir).toBe(`/var/lib/${value(unit, S, 'StateDirectory')}`);
   });
 
   it('runs node with the same flags as `npm start` and the immutalog executable', () => {
@@ -203,9 +213,10 @@ describe('a clean stop (the unit\'s KillSignal) writes a final checkpoint with r
     const root = join(tmp, 'run');
     conf = join(root, 'etc', 'immutalog', 'immutalog.conf');
     mkdirSync(join(conf, '..'), { recursive: true });
-    copyFileSync(SAMPLE_CONF, conf);
     // StateDirectory= with StateDirectoryMode=0700: systemd creates it before the start.
     dataDir = join(root, 'var', 'lib', value(unit, S, 'StateDirectory'));
+    // The installed config with its one path (data_dir, the StateDirectory) mapped into the temp root.
+    writeFileSync(conf, mapDataDir(readFileSync(SAMPLE_CONF, 'utf8'), dataDir));
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     chmodSync(dataDir, 0o700);
     // The unit's argv with its paths mapped: every absolute path must be one of these.
@@ -249,8 +260,9 @@ describe('a clean stop (the unit\'s KillSignal) writes a final checkpoint with r
   });
 
   it('runs the unit\'s command line, paths mapped into a temp root', () => {
-    expect(mapped.slice(SCRIPT_AT + 1)).toEqual(['serve', '--config', conf, '--data-dir', dataDir]);
-    expect(readFileSync(conf, 'utf8')).toBe(readFileSync(SAMPLE_CONF, 'utf8'));
+    expect(mapped.slice(SCRIPT_AT + 1)).toEqual(['serve', '--config', conf]);
+    expect(readFileSync(conf, 'utf8')).toBe(mapDataDir(readFileSync(SAMPLE_CONF, 'utf8'), dataDir));
+    expect(loadServeConfig({ file: conf }).dataDir).toBe(dataDir);
   });
 
   it('exits 0 within TimeoutStopSec of SIGTERM, after a final checkpoint of reason "shutdown"', async () => {
@@ -269,7 +281,7 @@ describe('a clean stop (the unit\'s KillSignal) writes a final checkpoint with r
     expect(Date.now() - t0).toBeLessThan(timeoutMs);
     expect(out).toContain('SIGTERM received, stopping');
 
-    const st = runCli(['status', '--data-dir', dataDir, '--json']);
+    const st = runCli(['status', '--config', conf, '--json']);
     expect(st.code, st.stderr).toBe(0);
     const s = JSON.parse(st.stdout);
     expect(s.database.newest_checkpoint.reason).toBe('shutdown');
@@ -278,7 +290,7 @@ describe('a clean stop (the unit\'s KillSignal) writes a final checkpoint with r
   });
 
   it('the stopped log verifies', () => {
-    const v = runCli(['verify', '--data-dir', dataDir]);
+    const v = runCli(['verify', '--config', conf]);
     expect(v.code, v.stdout + v.stderr).toBe(0);
   });
 
