@@ -68,23 +68,49 @@ serve.action(async (o: Record<string, string | string[] | undefined>) => {
     const key = spec.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     if (o[key] !== undefined) flags[spec.flag] = o[key];
   }
+  const file = typeof o.config === 'string' ? o.config : undefined;
   let cfg;
   try {
-    cfg = loadServeConfig({ ...(typeof o.config === 'string' ? { file: o.config } : {}), flags });
+    cfg = loadServeConfig({ ...(file !== undefined ? { file } : {}), flags });
   } catch (e) {
     if (e instanceof ConfigError) fatal(e.message);
     throw e;
   }
   const log = createDaemonLogger(cfg.logLevel);
+  // SIGHUP (ExecReload): the same file and flags read again. Node's default for it is to end the
+  // process, so it is caught from the start; one arriving during the start is done after it.
+  let reloads: Promise<void> = Promise.resolve();
+  let started = false;
+  let stopping = false;
+  let hupDuringStart = false;
+  const reload = (): void => {
+    log.info('SIGHUP received, reloading the configuration and the TLS files');
+    const run = async (): Promise<void> => {
+      let next: Awaited<ReturnType<typeof loadServeConfig>> | Error;
+      try {
+        next = loadServeConfig({ ...(file !== undefined ? { file } : {}), flags });
+      } catch (e) {
+        next = e as Error;
+      }
+      await daemon.reload(next, file);
+    };
+    reloads = reloads.then(run);
+  };
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    if (!started) hupDuringStart = true;
+    else reload();
+  });
   let daemon: Daemon;
   try {
     daemon = await Daemon.start(cfg, log);
+    started = true;
+    if (hupDuringStart) reload();
   } catch (e) {
     log.error(`cannot start: ${(e as Error).message}`);
     await new Promise((r) => setTimeout(r, 50));
     process.exit(EXIT.CANNOT_RUN);
   }
-  let stopping = false;
   const stop = async (sig: string): Promise<void> => {
     if (stopping) return;
     stopping = true;

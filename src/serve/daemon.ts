@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type winston from 'winston';
 import type { ServeConfig } from '../config/load.js';
 import { Allowlist } from '../receive/allowlist.js';
@@ -23,6 +22,9 @@ import { initLog, isInitialised } from './log-init.js';
 import { rateLimitedWarn } from './daemon-log.js';
 import { WriteQueue } from './write-queue.js';
 import { hangOnceFault } from './fault.js';
+import { SdNotify, monotonicUsec } from './sd-notify.js';
+import { optionName, planReload } from './reload-plan.js';
+import { describeCertificate, readTlsMaterial } from './tls-material.js';
 
 /** status.json is rewritten this often, for `immutalog status` and for tests that bind port 0. */
 const STATUS_INTERVAL_MS = 2000;
@@ -97,8 +99,11 @@ export class Daemon {
   private readonly startedAt = new Date().toISOString();
   /** The first sequence number of this run: everything before it was committed by an earlier one. */
   private firstSeqThisRun = 0;
+  /** One list for every listener: a reload replaces its networks in place. */
+  private allow: Allowlist | undefined;
+  private readonly notify: SdNotify;
   private constructor(
-    private readonly cfg: ServeConfig,
+    private cfg: ServeConfig,
     private readonly log: winston.Logger,
     private readonly identity: LogIdentity,
     private readonly sequencer: Sequencer,
@@ -106,7 +111,9 @@ export class Daemon {
     private readonly checkpointer: Checkpointer,
     private readonly queue: WriteQueue,
     private readonly warn: ReturnType<typeof rateLimitedWarn>,
-  ) {}
+  ) {
+    this.notify = new SdNotify(log);
+  }
 
   static async start(cfg: ServeConfig, log: winston.Logger): Promise<Daemon> {
     hangOnceFault(cfg.dataDir);
@@ -182,20 +189,19 @@ export class Daemon {
     daemon.writeStatus('running');
     daemon.statusTimer = setInterval(() => daemon.writeStatusInBackground(), STATUS_INTERVAL_MS);
     daemon.statusTimer.unref();
+    await daemon.notify.send('READY=1', `STATUS=serving ${daemon.listeners.map((l) => l.name).join(', ')}`);
     return daemon;
   }
 
   private async startListeners(): Promise<void> {
     const c = this.cfg;
-    const allow = new Allowlist(c.allow);
+    const allow = (this.allow = new Allowlist(c.allow));
     const common = { maxMessageBytes: c.maxMessageBytes, allow, sink: this.queue, warn: this.warn };
     const stream = {
       ...common, maxConnections: c.maxConnections, maxConnectionsPerSource: c.maxConnectionsPerSource, handshakeTimeoutMs: c.handshakeTimeoutSec * 1000,
       idleTimeoutMs: c.idleTimeoutSec * 1000, frameTimeoutMs: c.frameTimeoutSec * 1000, framing: c.framing,
     };
-    const tls = c.tls.length
-      ? { cert: readFileSync(c.tlsCert), key: readFileSync(c.tlsKey), ...(c.tlsClientCa ? { clientCa: readFileSync(c.tlsClientCa) } : {}) }
-      : undefined;
+    const tls = c.tls.length ? readTlsMaterial(c) : undefined;
     for (const a of c.udp) this.listeners.push(new UdpListener({ ...common, ...a }));
     for (const a of c.tcp) this.listeners.push(new StreamListener({ ...stream, ...a }));
     for (const a of c.tls) this.listeners.push(new StreamListener({ ...stream, ...a, tls }));
@@ -280,6 +286,7 @@ export class Daemon {
    */
   async stop(): Promise<StopResult> {
     const deadline = Date.now() + STOP_COMMIT_BUDGET_MS;
+    const stopping = this.notify.send('STOPPING=1');
     if (this.statusTimer) clearInterval(this.statusTimer);
     await this.statusWriting;
     this.writeStatus('stopping');
@@ -310,7 +317,52 @@ export class Daemon {
     this.warn.flush();
     this.writeStatus('stopped');
     this.log.info(`stopped; ${this.storage.committed} messages stored in this run, next sequence number ${this.sequencer.nextSeq}`);
+    await stopping;
     return { unwritten };
+  }
+
+  /**
+   * SIGHUP: takes on what can change without closing a connection or losing a datagram (see
+   * RELOADABLE), re-reads the TLS files whatever changed, and says which other changes wait for a
+   * restart. `next` is the configuration loaded again from the same file and flags, or why that
+   * failed (then nothing changes). A TLS file that does not load keeps the old material.
+   */
+  async reload(next: ServeConfig | Error, file: string | undefined): Promise<void> {
+    // Type=notify-reload (systemd >= 253) matches RELOADING=1 to its signal by MONOTONIC_USEC.
+    await this.notify.send('RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`);
+    const from = file ?? 'the command line';
+    if (next instanceof Error) {
+      this.log.error(`reload: configuration not reloaded, still running with the previous one: ${next.message}`);
+    } else {
+      const plan = planReload(this.cfg, next);
+      const running = this.cfg;
+      this.cfg = plan.effective;
+      const c = this.cfg;
+      if (plan.apply.includes('logLevel')) this.log.level = c.logLevel;
+      if (plan.apply.includes('allow')) this.allow?.replace(c.allow);
+      const limits = {
+        maxConnections: c.maxConnections, maxConnectionsPerSource: c.maxConnectionsPerSource, handshakeTimeoutMs: c.handshakeTimeoutSec * 1000,
+        idleTimeoutMs: c.idleTimeoutSec * 1000, frameTimeoutMs: c.frameTimeoutSec * 1000,
+      };
+      for (const l of this.listeners) if (!(l instanceof UdpListener)) l.setLimits(limits);
+      const tlsListeners = this.listeners.filter((l): l is StreamListener => l instanceof StreamListener && l.transport === 'tls');
+      if (tlsListeners.length > 0) {
+        try {
+          const m = readTlsMaterial(c);
+          for (const l of tlsListeners) l.reloadTls(m);
+          this.log.info(`reload: TLS certificate for new connections: ${describeCertificate(m.cert)}`);
+        } catch (e) {
+          // The paths too: the next reload compares with what is really in use.
+          this.cfg = { ...this.cfg, tlsCert: running.tlsCert, tlsKey: running.tlsKey, tlsClientCa: running.tlsClientCa };
+          this.log.error(`reload: TLS certificate, key and client CA not reloaded, still serving the previous ones: ${(e as Error).message}`);
+        }
+      }
+      const applied = plan.apply.filter((k) => !k.startsWith('tls')).map(optionName);
+      if (applied.length > 0) this.log.info(`reload: applied ${applied.join(', ')} (limits and timeouts to connections accepted from now on)`);
+      for (const option of plan.needsRestart) this.log.warn(`reload: ${option} changed in ${from}; takes effect after a restart`);
+    }
+    this.log.info('reload: done');
+    await this.notify.send('READY=1', `STATUS=serving ${this.listeners.map((l) => l.name).join(', ')}`);
   }
 
   /** The stop's time is up with storage still failing: drop what it holds, and say what that is. */
