@@ -30,6 +30,7 @@ export class SdNotify {
   private readonly socket: string | undefined;
   /** Set once the tool could not be run: later messages are not tried (and not logged) again. */
   private unavailable = false;
+  private stopping = false;
 
   constructor(private readonly log: winston.Logger, env: NodeJS.ProcessEnv = process.env) {
     this.socket = env.NOTIFY_SOCKET || undefined;
@@ -41,7 +42,9 @@ export class SdNotify {
    * (logged; never rejects: a lost notification must not stop the daemon).
    */
   send(...fields: string[]): Promise<void> {
-    if (!this.socket) return Promise.resolve();
+    // A reload finishing during a stop must not tell systemd "ready" after "stopping".
+    if (!this.socket || this.stopping) return this.chain;
+    if (fields.includes('STOPPING=1')) this.stopping = true;
     this.chain = this.chain.then(() => this.run(fields));
     return this.chain;
   }
