@@ -119,6 +119,21 @@ describe('readiness on NOTIFY_SOCKET (Type=notify)', () => {
   });
 });
 
+describe('NOTIFY_SOCKET set but no systemd-notify on PATH', () => {
+  it('says so once, in the log, and serves (and stops) as usual', async () => {
+    const d = await startDaemon({ env: { NOTIFY_SOCKET: join(tmp, 'nobody-listens.sock'), PATH: join(tmp, 'empty-path') } });
+    try {
+      d.child.kill('SIGHUP');
+      await waitFor(() => d.stderr(), (s) => s.includes('reload: done'), 20_000);
+      const log = d.stderr();
+      expect(log).toContain('NOTIFY_SOCKET is set but systemd-notify is not on PATH');
+      expect(log.split('systemd-notify is not on PATH')).toHaveLength(2);
+    } finally {
+      expect(await stopDaemonAndClean(d)).toBe(0);
+    }
+  });
+});
+
 describe('a certificate rotated under a live TLS sender (SIGHUP)', () => {
   let d: RunningDaemon | undefined;
   let a: Pki;
