@@ -189,7 +189,7 @@ export class Daemon {
     daemon.writeStatus('running');
     daemon.statusTimer = setInterval(() => daemon.writeStatusInBackground(), STATUS_INTERVAL_MS);
     daemon.statusTimer.unref();
-    await daemon.notify.send('READY=1', `STATUS=serving ${daemon.listeners.map((l) => l.name).join(', ')}`);
+    void daemon.notify.send('READY=1', `STATUS=serving ${daemon.listeners.map((l) => l.name).join(', ')}`);
     return daemon;
   }
 
@@ -329,7 +329,8 @@ export class Daemon {
    */
   async reload(next: ServeConfig | Error, file: string | undefined): Promise<void> {
     // Type=notify-reload (systemd >= 253) matches RELOADING=1 to its signal by MONOTONIC_USEC.
-    await this.notify.send('RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`);
+    // Not awaited, here or after start: messages go out in order, and nothing waits on systemd.
+    void this.notify.send('RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`);
     const from = file ?? 'the command line';
     if (next instanceof Error) {
       this.log.error(`reload: configuration not reloaded, still running with the previous one: ${next.message}`);
