@@ -114,10 +114,13 @@ serve.action(async (o: Record<string, string | string[] | undefined>) => {
   const log = createDaemonLogger(cfg.logLevel);
   log.info(`configuration: ${file ?? 'no file, embedded defaults'}; data directory ${cfg.dataDir}`);
   let daemon: Daemon | undefined;
+  // Signals are caught from the start (Node's default for SIGTERM, SIGINT and SIGHUP is to end
+  // the process, with datagrams held in the start gate); one arriving during the start is acted
+  // on once the start is done.
   let stopping: string | undefined;
+  let hupDuringStart = false;
+  let reloads: Promise<void> = Promise.resolve();
   const stop = async (sig: string): Promise<void> => {
-    // A signal during the start (binding, recovery, the restart checkpoint) is held until the
-    // start is done: the default action would end the process with datagrams held in memory.
     if (stopping || !daemon) return void (stopping ??= sig);
     stopping = sig;
     log.info(`${sig} received, stopping`);
@@ -126,8 +129,27 @@ serve.action(async (o: Record<string, string | string[] | undefined>) => {
     if (unwritten > 0) await new Promise((r) => setTimeout(r, 50));
     process.exit(unwritten > 0 ? EXIT.NOT_ALL_WRITTEN : EXIT.OK);
   };
+  // SIGHUP (ExecReload): the same file and flags read again.
+  const reload = (): void => {
+    const running = daemon;
+    if (!running) return void (hupDuringStart = true);
+    log.info('SIGHUP received, reloading the configuration and the TLS files');
+    const run = async (): Promise<void> => {
+      let next: Awaited<ReturnType<typeof loadServeConfig>> | Error;
+      try {
+        next = loadServeConfig({ ...(file !== undefined ? { file } : {}), flags });
+      } catch (e) {
+        next = e as Error;
+      }
+      await running.reload(next, file);
+    };
+    reloads = reloads.then(run);
+  };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (!stopping) reload();
+  });
   try {
     daemon = await Daemon.start(cfg, log);
   } catch (e) {
@@ -135,6 +157,7 @@ serve.action(async (o: Record<string, string | string[] | undefined>) => {
     await new Promise((r) => setTimeout(r, 50));
     process.exit(EXIT.CANNOT_RUN);
   }
+  if (hupDuringStart && stopping === undefined) reload();
   const held = stopping;
   if (held !== undefined) {
     stopping = undefined;

@@ -30,13 +30,21 @@ export function parseCidr(s: string): Cidr {
 }
 
 export class Allowlist {
-  readonly cidrs: readonly Cidr[];
-  private readonly list = new BlockList();
+  cidrs: readonly Cidr[] = [];
+  private list = new BlockList();
 
   /** An empty list allows every source. Throws on the first entry that is not a network. */
   constructor(cidrs: string[]) {
-    this.cidrs = cidrs.map(parseCidr);
-    for (const c of this.cidrs) this.list.addSubnet(c.address, c.prefix, c.family);
+    this.replace(cidrs);
+  }
+
+  /** The networks allowed from now on (a reload); every listener holding this list sees them. */
+  replace(cidrs: string[]): void {
+    const parsed = cidrs.map(parseCidr);
+    const list = new BlockList();
+    for (const c of parsed) list.addSubnet(c.address, c.prefix, c.family);
+    this.cidrs = parsed;
+    this.list = list;
   }
 
   allows(address: string): boolean {

@@ -55,12 +55,17 @@ export class ConnectionSlots<T> {
   private readonly sources = new Map<string, Source>();
   private readonly speakerMinIdleMs: number;
 
-  constructor(private readonly limits: SlotLimits) {
+  constructor(private limits: SlotLimits) {
     this.speakerMinIdleMs = limits.speakerMinIdleMs ?? SPEAKER_EVICTION_MIN_IDLE_MS;
   }
 
   get size(): number {
     return this.slots.size;
+  }
+
+  /** New limits (a reload): held connections past them stay; new ones wait for room. */
+  setLimits(l: SlotLimits): void {
+    this.limits = { ...this.limits, ...l };
   }
 
   has(conn: T): boolean {

@@ -1,5 +1,5 @@
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { createSecureContext, createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Allowlist } from './allowlist.js';
 import { ConnectionSlots } from './conn-slots.js';
 import { newCounters, type ListenerCounters } from './counters.js';
@@ -42,6 +42,14 @@ export interface StreamListenerOptions {
   sink: FrameSink;
   warn: Warn;
 }
+
+/** The options of node:tls's secure context: what a reload may replace. */
+function contextOptions(m: TlsMaterial): SecureContextOptions {
+  return { cert: m.cert, key: m.key, ...(m.clientCa ? { ca: m.clientCa } : {}) };
+}
+
+/** What a reload may change in a running listener: it applies to connections accepted from then on. */
+export type StreamLimits = Pick<StreamListenerOptions, 'maxConnections' | 'maxConnectionsPerSource' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'frameTimeoutMs'>;
 
 /** One accepted connection, from the accept to its close. */
 interface Conn {
@@ -109,9 +117,8 @@ export class StreamListener {
     const server = createTcpServer();
     if (o.tls) {
       const tlsServer = createTlsServer({
-        cert: o.tls.cert,
-        key: o.tls.key,
-        ...(o.tls.clientCa ? { ca: o.tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+        ...contextOptions(o.tls),
+        ...(o.tls.clientCa ? { requestCert: true, rejectUnauthorized: true } : {}),
         // Node's own handshake timer is an idle timer (a byte every few seconds keeps it alive);
         // ours (onAccept) is a deadline.
         handshakeTimeout: 0,
@@ -136,6 +143,25 @@ export class StreamListener {
     const a = server.address();
     if (a && typeof a === 'object') this.name = `${this.transport}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
     this.unsubscribeDrain = o.sink.onDrain(() => this.resumeAll());
+  }
+
+  /**
+   * New TLS material for handshakes from now on; open connections keep theirs. Throws (and keeps
+   * the old material) when it does not make a context: bad PEM, a key that does not match the
+   * certificate. Whether client certificates are asked for is fixed at start.
+   */
+  reloadTls(m: TlsMaterial): void {
+    if (!this.tlsServer) return;
+    // setSecureContext stores the options on the server before it builds the context: built
+    // here first, a bad file throws before anything of the old material is touched.
+    createSecureContext(contextOptions(m));
+    this.tlsServer.setSecureContext(contextOptions(m));
+    this.opts.tls = m;
+  }
+
+  setLimits(l: StreamLimits): void {
+    Object.assign(this.opts, l);
+    this.slots.setLimits({ total: l.maxConnections, perSource: l.maxConnectionsPerSource });
   }
 
   get port(): number {

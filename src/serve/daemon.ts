@@ -22,6 +22,9 @@ import { hangOnceFault, holdStartFault } from './fault.js';
 import { StartGate } from './start-gate.js';
 import { Endpoints } from './endpoints.js';
 import { takeWriterLock, type WriterLock } from './writer-lock.js';
+import { SdNotify, monotonicUsec } from './sd-notify.js';
+import { optionName, planReload } from './reload-plan.js';
+import { describeCertificate, readTlsMaterial } from './tls-material.js';
 
 /** status.json is rewritten this often, for `immutalog status` and for tests that bind port 0. */
 const STATUS_INTERVAL_MS = 2000;
@@ -95,8 +98,9 @@ export class Daemon {
   private readonly startedAt = new Date().toISOString();
   /** The first sequence number of this run: everything before it was committed by an earlier one. */
   private firstSeqThisRun = 0;
+  private readonly notify: SdNotify;
   private constructor(
-    private readonly cfg: ServeConfig,
+    private cfg: ServeConfig,
     private readonly log: winston.Logger,
     private readonly identity: LogIdentity,
     private readonly sequencer: Sequencer,
@@ -106,7 +110,9 @@ export class Daemon {
     private readonly warn: ReturnType<typeof rateLimitedWarn>,
     private readonly lock: WriterLock,
     private readonly bound: Endpoints,
-  ) {}
+  ) {
+    this.notify = new SdNotify(log);
+  }
 
   private get listeners(): (UdpListener | StreamListener)[] {
     return this.bound.listeners;
@@ -201,6 +207,7 @@ export class Daemon {
     daemon.writeStatus('running');
     daemon.statusTimer = setInterval(() => daemon.writeStatusInBackground(), STATUS_INTERVAL_MS);
     daemon.statusTimer.unref();
+    void daemon.notify.send('READY=1', `STATUS=serving ${daemon.listeners.map((l) => l.name).join(', ')}`);
     return daemon;
   }
 
@@ -295,6 +302,7 @@ export class Daemon {
    */
   async stop(): Promise<StopResult> {
     const deadline = Date.now() + STOP_COMMIT_BUDGET_MS;
+    const stopping = this.notify.send('STOPPING=1');
     if (this.statusTimer) clearInterval(this.statusTimer);
     await this.statusWriting;
     this.writeStatus('stopping');
@@ -322,7 +330,53 @@ export class Daemon {
     this.writeStatus('stopped');
     this.lock.release();
     this.log.info(`stopped; ${this.storage.committed} messages stored in this run, next sequence number ${this.sequencer.nextSeq}`);
+    await stopping;
     return { unwritten };
+  }
+
+  /**
+   * SIGHUP: takes on what can change without closing a connection or losing a datagram (see
+   * RELOADABLE), re-reads the TLS files whatever changed, and says which other changes wait for a
+   * restart. `next` is the configuration loaded again from the same file and flags, or why that
+   * failed (then nothing changes). A TLS file that does not load keeps the old material.
+   */
+  async reload(next: ServeConfig | Error, file: string | undefined): Promise<void> {
+    // Type=notify-reload (systemd >= 253) matches RELOADING=1 to its signal by MONOTONIC_USEC.
+    // Not awaited, here or after start: messages go out in order, and nothing waits on systemd.
+    void this.notify.send('RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`);
+    const from = file ?? 'the command line';
+    if (next instanceof Error) {
+      this.log.error(`reload: configuration not reloaded, still running with the previous one: ${next.message}`);
+    } else {
+      const plan = planReload(this.cfg, next);
+      const running = this.cfg;
+      this.cfg = plan.effective;
+      const c = this.cfg;
+      if (plan.apply.includes('logLevel')) this.log.level = c.logLevel;
+      if (plan.apply.includes('allow')) this.bound.allow?.replace(c.allow);
+      const limits = {
+        maxConnections: c.maxConnections, maxConnectionsPerSource: c.maxConnectionsPerSource, handshakeTimeoutMs: c.handshakeTimeoutSec * 1000,
+        idleTimeoutMs: c.idleTimeoutSec * 1000, frameTimeoutMs: c.frameTimeoutSec * 1000,
+      };
+      for (const l of this.listeners) if (!(l instanceof UdpListener)) l.setLimits(limits);
+      const tlsListeners = this.listeners.filter((l): l is StreamListener => l instanceof StreamListener && l.transport === 'tls');
+      if (tlsListeners.length > 0) {
+        try {
+          const m = readTlsMaterial(c);
+          for (const l of tlsListeners) l.reloadTls(m);
+          this.log.info(`reload: TLS certificate for new connections: ${describeCertificate(m.cert)}`);
+        } catch (e) {
+          // The paths too: the next reload compares with what is really in use.
+          this.cfg = { ...this.cfg, tlsCert: running.tlsCert, tlsKey: running.tlsKey, tlsClientCa: running.tlsClientCa };
+          this.log.error(`reload: TLS certificate, key and client CA not reloaded, still serving the previous ones: ${(e as Error).message}`);
+        }
+      }
+      const applied = plan.apply.filter((k) => !k.startsWith('tls')).map(optionName);
+      if (applied.length > 0) this.log.info(`reload: applied ${applied.join(', ')} (limits and timeouts to connections accepted from now on)`);
+      for (const option of plan.needsRestart) this.log.warn(`reload: ${option} changed in ${from}; takes effect after a restart`);
+    }
+    this.log.info('reload: done');
+    await this.notify.send('READY=1', `STATUS=serving ${this.listeners.map((l) => l.name).join(', ')}`);
   }
 
   /** The stop's time is up with storage still failing: drop what it holds, and say what that is. */

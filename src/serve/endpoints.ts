@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import type { ServeConfig } from '../config/load.js';
 import { Allowlist } from '../receive/allowlist.js';
@@ -8,6 +7,7 @@ import { UdpListener } from '../receive/udp.js';
 import { startControlServer } from './control.js';
 import { dataPaths } from './data-dir.js';
 import { startMetricsServer } from './metrics.js';
+import { readTlsMaterial } from './tls-material.js';
 
 /** What the control socket and the metrics endpoint ask of the daemon once it has started. */
 export interface Ready {
@@ -25,17 +25,17 @@ export class Endpoints {
   control: Server | undefined;
   metrics: Server | undefined;
   metricsUrl: string | undefined;
+  /** Shared by every listener, so a reload replaces it in one place. */
+  allow: Allowlist | undefined;
 
   async bind(cfg: ServeConfig, sink: FrameSink, warn: Warn, ready: { daemon?: Ready }): Promise<void> {
-    const allow = new Allowlist(cfg.allow);
+    const allow = (this.allow = new Allowlist(cfg.allow));
     const common = { maxMessageBytes: cfg.maxMessageBytes, allow, sink, warn };
     const stream = {
       ...common, maxConnections: cfg.maxConnections, maxConnectionsPerSource: cfg.maxConnectionsPerSource, handshakeTimeoutMs: cfg.handshakeTimeoutSec * 1000,
       idleTimeoutMs: cfg.idleTimeoutSec * 1000, frameTimeoutMs: cfg.frameTimeoutSec * 1000, framing: cfg.framing,
     };
-    const tls = cfg.tls.length
-      ? { cert: readFileSync(cfg.tlsCert), key: readFileSync(cfg.tlsKey), ...(cfg.tlsClientCa ? { clientCa: readFileSync(cfg.tlsClientCa) } : {}) }
-      : undefined;
+    const tls = cfg.tls.length ? readTlsMaterial(cfg) : undefined;
     const all = [
       ...cfg.udp.map((a) => new UdpListener({ ...common, ...a })),
       ...cfg.tcp.map((a) => new StreamListener({ ...stream, ...a })),

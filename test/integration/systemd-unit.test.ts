@@ -69,6 +69,11 @@ function makeRoot(dir: string, opts: { withExecutable: boolean }): string {
   const libSystem = join(dir, 'usr', 'lib', 'systemd', 'system');
   mkdirSync(libSystem, { recursive: true });
   for (const t of ['sysinit.target', 'basic.target', 'shutdown.target', 'network-online.target', 'multi-user.target']) copyFileSync(join(systemUnitDir(), t), join(libSystem, t));
+  // ExecReload's program, the host's own (procps), as a Debian system has it.
+  const reloader = value(unit, S, 'ExecReload').split(/\s+/)[0]!;
+  mkdirSync(join(dir, reloader, '..'), { recursive: true });
+  copyFileSync(reloader, join(dir, reloader));
+  chmodSync(join(dir, reloader), 0o755);
   const exe = argv()[0]!;
   if (opts.withExecutable) {
     // systemd-analyze verify checks that ExecStart's program is an executable file; a stub is
@@ -159,7 +164,15 @@ describe('hardening', () => {
     expect(value(unit, S, 'Restart')).toBe('on-failure');
     expect(value(unit, S, 'KillSignal')).toBe('SIGTERM');
     expect(timespanSeconds(value(unit, S, 'TimeoutStopSec'))).toBeGreaterThan(0);
-    expect(value(unit, S, 'Type')).toBe('simple');
+  });
+
+  it('Type=notify with NotifyAccess=all (the daemon notifies through its systemd-notify child); systemctl reload sends SIGHUP', () => {
+    expect(value(unit, S, 'Type')).toBe('notify');
+    // "main" or "exec" would drop READY=1: it comes from systemd-notify, a child (src/serve/sd-notify.ts).
+    expect(value(unit, S, 'NotifyAccess')).toBe('all');
+    expect(value(unit, S, 'ExecReload')).toBe('/bin/kill -HUP $MAINPID');
+    // The daemon's stop is what KillSignal starts; a reload must never be a stop.
+    expect(value(unit, S, 'KillSignal')).not.toBe('SIGHUP');
   });
 
   it('ExecStart runs `serve --config /etc/immutalog/immutalog.conf`, whose data_dir is the StateDirectory (one source of truth)', () => {
