@@ -20,9 +20,9 @@ export const CLIENT_SKIP_MARK = '[skipped: ';
 /** A probe says why the client cannot be used, or undefined when it can. */
 type Probe = () => string | undefined;
 
-// Python imports are checked by running the interpreter; a cold start of python3 with
-// cryptography or oslo.log takes well under this on any machine the suite runs on.
-const PYTHON_PROBE_TIMEOUT_MS = 30_000;
+// Python imports and gdb are checked by running them; a cold start of python3 with oslo.log,
+// or of gdb, takes well under this even on a loaded machine.
+const PROBE_TIMEOUT_MS = 30_000;
 
 function executable(path: string, debianPackage: string): Probe {
   return () => {
@@ -38,14 +38,14 @@ function executable(path: string, debianPackage: string): Probe {
 function pythonModules(modules: string[], debianPackage: string): Probe {
   return () => {
     if (executable(SYSTEM_PYTHON, 'python3')()) return `no ${SYSTEM_PYTHON} (apt-get install python3 ${debianPackage})`;
-    const r = spawnSync(SYSTEM_PYTHON, ['-c', modules.map((m) => `import ${m}`).join('; ')], { timeout: PYTHON_PROBE_TIMEOUT_MS, stdio: 'ignore' });
+    const r = spawnSync(SYSTEM_PYTHON, ['-c', modules.map((m) => `import ${m}`).join('; ')], { timeout: PROBE_TIMEOUT_MS, stdio: 'ignore' });
     return r.status === 0 ? undefined : `${SYSTEM_PYTHON} cannot import ${modules.join(', ')} (apt-get install ${debianPackage})`;
   };
 }
 
 /** gdb is run from PATH (test/helpers/daemon.ts), so it is probed there. */
 function onPath(command: string, debianPackage: string): Probe {
-  return () => (spawnSync(command, ['--version'], { stdio: 'ignore', timeout: PYTHON_PROBE_TIMEOUT_MS }).status === 0 ? undefined : `no ${command} on PATH (apt-get install ${debianPackage})`);
+  return () => (spawnSync(command, ['--version'], { stdio: 'ignore', timeout: PROBE_TIMEOUT_MS }).status === 0 ? undefined : `no ${command} on PATH (apt-get install ${debianPackage})`);
 }
 
 /** Every client a test may need, with the Debian package .ci/run installs for it. */
