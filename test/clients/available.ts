@@ -1,8 +1,8 @@
 // Which real clients this machine has, for the tests that drive them.
 //
 // `npm test` must pass on a bare machine (git clone && npm ci && npm test): a test that needs a
-// client that is not installed is skipped, with the reason in its title and one stderr line per
-// file. CI must never skip one silently: .ci/run installs every client and sets
+// client that is not installed is skipped, with the reason in its title and a line on stderr.
+// CI must never skip one silently: .ci/run installs every client and sets
 // IMMUTALOG_REQUIRE_CLIENTS=1, under which a missing client fails the file that needs it.
 //
 // Each client is probed at the path the tests run it from (test/clients/proc.ts), once per
