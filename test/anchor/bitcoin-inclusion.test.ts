@@ -13,6 +13,10 @@ import {
   type InclusionInput,
   type InclusionResult,
 } from '../../src/anchor/bitcoin/index.js';
+import { needClients } from '../clients/available.js';
+
+/** extract.py is standard-library Python. */
+const extractor = needClients('python3');
 
 interface Recorded {
   anchor_data_hex: string;
@@ -100,8 +104,8 @@ describe('verifyAnchorInclusion on the recorded anchor', () => {
 });
 
 describe('test/vectors/bitcoin/regtest-anchor.json', () => {
-  it('is what extract.py makes from ../shared/bitcoind-rpc/anchor-lifecycle.jsonl', () => {
-    expect(existsSync(`${REPO_ROOT}../shared/bitcoind-rpc/anchor-lifecycle.jsonl`), 'the recordings must sit beside the repository').toBe(true);
+  extractor.it('is what extract.py makes from test/vectors/bitcoind-rpc/anchor-lifecycle.jsonl', () => {
+    expect(existsSync(`${REPO_ROOT}test/vectors/bitcoind-rpc/anchor-lifecycle.jsonl`), 'the recordings are committed with the tests').toBe(true);
     const r = spawnSync('/usr/bin/python3', [`${VECTORS}extract.py`, '--check'], { cwd: REPO_ROOT, encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);

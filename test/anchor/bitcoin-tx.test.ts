@@ -1,5 +1,5 @@
 // src/anchor/bitcoin/tx.ts against the real anchor transactions recorded from Bitcoin Core v30.99
-// (test/vectors/bitcoin/regtest-anchor.json, extracted from ../shared/bitcoind-rpc by extract.py),
+// (test/vectors/bitcoin/regtest-anchor.json, extracted from test/vectors/bitcoind-rpc by extract.py),
 // plus property tests of the decoder on arbitrary and mutated bytes.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -3,13 +3,12 @@
 // anything it has no recording for with 599 (kept in `mismatches`).
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SHARED_DIR } from '../helpers/paths.js';
+import { BITCOIND_RPC_RECORDING } from '../helpers/paths.js';
 import { loadRecording, startReplay, type ReplayServer } from '../helpers/rpc-replay.js';
 
 const RECORDING =
-  process.env.IMMUTALOG_RPC_RECORDING ?? join(SHARED_DIR, 'bitcoind-rpc', 'anchor-lifecycle.jsonl');
+  process.env.IMMUTALOG_RPC_RECORDING ?? BITCOIND_RPC_RECORDING;
 const ALL = loadRecording(RECORDING);
 const COOKIE = '__cookie__:' + 'ab'.repeat(32);
 const AUTH = 'Basic ' + Buffer.from(COOKIE).toString('base64');

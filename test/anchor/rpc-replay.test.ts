@@ -1,6 +1,6 @@
 // src/anchor/rpc/bitcoind.ts against real Bitcoin Core answers.
 //
-// shared/bitcoind-rpc/anchor-lifecycle.jsonl holds 55 JSON-RPC exchanges recorded from Bitcoin
+// test/vectors/bitcoind-rpc/anchor-lifecycle.jsonl holds 55 JSON-RPC exchanges recorded from Bitcoin
 // Core v30.99 on regtest (record.py). test/helpers/rpc-replay.ts serves them back, verbatim, to
 // whatever asks with the same path, method and params, and answers HTTP 599 to anything else.
 // So every call below that gets an answer proves the wrapper sent exactly what the real node was
@@ -21,11 +21,11 @@ import {
   type BitcoinRpcConfig,
   type BitcoinRpcErrorKind,
 } from '../../src/anchor/rpc/bitcoind.js';
-import { SHARED_DIR } from '../helpers/paths.js';
+import { BITCOIND_RPC_RECORDING } from '../helpers/paths.js';
 import { loadRecording, startReplay, type RecordedExchange, type ReplayServer } from '../helpers/rpc-replay.js';
 
 const RECORDING =
-  process.env.IMMUTALOG_RPC_RECORDING ?? join(SHARED_DIR, 'bitcoind-rpc', 'anchor-lifecycle.jsonl');
+  process.env.IMMUTALOG_RPC_RECORDING ?? BITCOIND_RPC_RECORDING;
 const ALL = loadRecording(RECORDING);
 
 function ex(step: string): RecordedExchange {

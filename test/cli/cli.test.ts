@@ -16,6 +16,11 @@ import { LogStore, type EntryRow } from '../../src/store/log-store.js';
 import { CLI, REPO_ROOT } from '../helpers/paths.js';
 import { spawn } from 'node:child_process';
 import { query, runCli, startDaemon, tempDataDir as newTempDir, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
+import { needClients } from '../clients/available.js';
+import { OPENSSL } from '../clients/proc.js';
+
+/** The auditor's keys made the way the README tells an auditor to make them: with openssl. */
+const opensslClient = needClients('openssl');
 
 const tempDirs: string[] = [];
 function tempDataDir(prefix?: string): string {
@@ -36,7 +41,7 @@ const meta = (dir: string, key: string): string | undefined => {
 };
 
 function openssl(args: string[]): Buffer {
-  return execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync(OPENSSL, args, { stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** Raw 32-byte key from an X25519/Ed25519 SubjectPublicKeyInfo PEM (the DER ends with the key). */
@@ -122,7 +127,7 @@ describe('keys init', () => {
     expect(meta(dir, 'fingerprint')).toBe(/([0-9a-f]{64})/.exec(r.stdout)![1]);
   });
 
-  it('--auditor-public-key with an openssl X25519 key writes no private key, and that key opens the escrowed block keys', async () => {
+  opensslClient.it('--auditor-public-key with an openssl X25519 key writes no private key, and that key opens the escrowed block keys', async () => {
     const keys = tempDataDir('immutalog-auditor-');
     const priv = join(keys, 'auditor.pem');
     const pub = join(keys, 'auditor.pub.pem');
@@ -162,7 +167,7 @@ describe('keys init', () => {
     }
   });
 
-  it('--auditor-public-key refuses the auditor PRIVATE key (exit 2): it must never reach the receiver', () => {
+  opensslClient.it('--auditor-public-key refuses the auditor PRIVATE key (exit 2): it must never reach the receiver', () => {
     const keys = tempDataDir('immutalog-auditor-');
     const priv = join(keys, 'x.pem');
     openssl(['genpkey', '-algorithm', 'X25519', '-out', priv]);
@@ -173,7 +178,7 @@ describe('keys init', () => {
     expect(existsSync(join(dir, 'keystate.json'))).toBe(false);
   });
 
-  it('--auditor-public-key refuses an Ed25519 key and a missing file (exit 2), creating no log', () => {
+  opensslClient.it('--auditor-public-key refuses an Ed25519 key and a missing file (exit 2), creating no log', () => {
     const keys = tempDataDir('immutalog-auditor-');
     const priv = join(keys, 'ed.pem');
     const pub = join(keys, 'ed.pub.pem');

@@ -31,7 +31,10 @@ export function spawnTracked(cmd: string, args: string[], opts: Parameters<typeo
 /** Folder of the client helpers (this folder). */
 export const CLIENTS_DIR = fileURLToPath(new URL('./', import.meta.url));
 
-/** CI installs the Debian package; a missing one is a failure with a clear message, never a skip. */
+/**
+ * The last guard inside a test that runs a client: a clear message naming the package. Whether
+ * the test runs at all without it is test/clients/available.ts's call (skip, or fail in CI).
+ */
 export function requireExecutable(path: string, debianPackage: string): void {
   try {
     accessSync(path, constants.X_OK);

@@ -296,7 +296,7 @@ export async function startRegtest(opts: { bitcoind?: string; wallet?: string; i
 
 // ---------------------------------------------------------------------------------------------
 // Recording proxy: 127.0.0.1, between a client (the daemon) and bitcoind. Every exchange is kept
-// in the format of shared/bitcoind-rpc/anchor-lifecycle.jsonl (step, path, request, status,
+// in the format of test/vectors/bitcoind-rpc/anchor-lifecycle.jsonl (step, path, request, status,
 // response) and can be written out as .jsonl. The Authorization header is passed through and
 // never recorded.
 

@@ -1,5 +1,5 @@
 // Replays recorded Bitcoin Core JSON-RPC exchanges (the .jsonl format written by
-// shared/bitcoind-rpc/record.py) from an HTTP server on 127.0.0.1.
+// test/vectors/bitcoind-rpc/record.py) from an HTTP server on 127.0.0.1.
 //
 // For each POST the server looks for a recorded exchange with the same path, method and params
 // (ids are ignored) and answers with that exchange's HTTP status and body, byte for byte as the

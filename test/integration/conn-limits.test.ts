@@ -2,7 +2,7 @@
 // the TLS port, a peer outside --allow, hundreds of idle and half-open connections while real
 // senders (node:tls, util-linux logger) are served, and the per-source limit. The flooders come
 // from other loopback addresses (127.0.0.2-6, all loopback on Linux) than the real senders.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,9 +11,13 @@ import { connect as tlsConnect } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { query, startDaemon, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
 import { makePki, type Pki } from '../clients/certs.js';
-import { LOGGER } from '../clients/proc.js';
 import { logger } from '../clients/logger.js';
 import { nodeTlsSend, octetFrame } from '../clients/tls.js';
+import { needClients } from '../clients/available.js';
+
+/** The TLS listener's certificates come from openssl. */
+const tlsClients = needClients('openssl');
+const loggerClient = needClients('logger');
 
 const INCOMPLETE = 2;
 const FLOOD_SOURCES = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5', '127.0.0.6'];
@@ -156,7 +160,7 @@ let tmp: string;
 let pki: Pki;
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'immutalog-conn-'));
-  pki = await makePki(join(tmp, 'pki'));
+  if (!tlsClients.missing) pki = await makePki(join(tmp, 'pki'));
 });
 afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -165,7 +169,7 @@ afterAll(() => {
 const tlsArgs = (): string[] => ['--udp', '127.0.0.1:0', '--tls', '127.0.0.1:0', '--tls-cert', pki.serverCert, '--tls-key', pki.serverKey, '--metrics', '127.0.0.1:0'];
 const HDR = '<134>1 2026-11-26T12:52:01.098193+00:00 vm tacker-server - - - ';
 
-describe('bare TCP connections on the TLS port', () => {
+tlsClients.describe('bare TCP connections on the TLS port', () => {
   it(`${FLOOD} connections that never start a handshake hold slots only until --handshake-timeout; a TLS client is served during and after`, async () => {
     const d = await daemon([...tlsArgs(), '--handshake-timeout', '5']);
     const name = d.status().listeners.find((l: any) => l.transport === 'tls').name;
@@ -209,7 +213,7 @@ describe('bare TCP connections on the TLS port', () => {
   });
 });
 
-describe('--allow on the TLS port', () => {
+tlsClients.describe('--allow on the TLS port', () => {
   it('a peer outside the allowlist is closed before any TLS byte: its ClientHello gets no ServerHello; counted as not allowed', async () => {
     const d = await daemon([...tlsArgs(), '--allow', '127.0.0.1/32']);
     const name = d.status().listeners.find((l: any) => l.transport === 'tls').name;
@@ -236,10 +240,8 @@ describe('--allow on the TLS port', () => {
   });
 });
 
-const haveLogger = existsSync(LOGGER);
-
 describe('idle and half-open plain TCP connections', () => {
-  it.skipIf(!haveLogger)(`${haveLogger ? '' : `(skipped: ${LOGGER} is absent, install bsdutils) `}${FLOOD} idle, half-frame and half-octet-frame connections while logger --tcp sends 200 messages: all stored, and every half frame too`, async () => {
+  loggerClient.it(`${FLOOD} idle, half-frame and half-octet-frame connections while logger --tcp sends 200 messages: all stored, and every half frame too`, async () => {
     // A frame timeout longer than the test: on a slow host the half frames must not time out instead.
     const d = await daemon(['--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--frame-timeout', '600']);
     const name = d.status().listeners.find((l: any) => l.transport === 'tcp').name;

@@ -20,12 +20,18 @@ import { REPO_ROOT } from '../helpers/paths.js';
 import { CLIENTS_DIR, SYSTEM_PYTHON, requireExecutable, run, stopDaemonAndClean } from '../clients/proc.js';
 import { UDP_RECV_BUFFER_BYTES } from '../../src/receive/udp.js';
 import {
-  CTX, LOCAL0, OSLO_EMIT, SCRIPT, expectedContextText, osloTime, priOf, pythonSyslogBytes, requireOslo, runOsloEmitter, type EmittedRecord, type Sidecar,
+  CTX, LOCAL0, OSLO_EMIT, SCRIPT, expectedContextText, osloTime, priOf, pythonSyslogBytes, runOsloEmitter, type EmittedRecord, type Sidecar,
 } from '../clients/oslo.js';
-import { escapeRegExp, logger, loggerHost, loggerMessageRe, requireLogger, RFC3339_US, TIME_QUALITY } from '../clients/logger.js';
-import { requireRsyslog } from '../clients/rsyslog.js';
+import { escapeRegExp, logger, loggerHost, loggerMessageRe, RFC3339_US, TIME_QUALITY } from '../clients/logger.js';
 import { startSnippetRsyslogd, validateRsyslogConfig, writeSnippetWrapper, type SnippetRsyslogd } from '../clients/etc-rsyslog.js';
 import { ETC_HOST, ETC_PORT, assertEtcPortFree, lockEtcPort } from '../clients/etc-port.js';
+import { needClients } from '../clients/available.js';
+
+const oslo = needClients('python3-oslo.log');
+/** The snippet is include()d by a private rsyslogd, fed by logger. */
+const rsyslog = needClients('rsyslog', 'logger');
+const loggerClient = needClients('logger');
+const sysctl = needClients('sysctl');
 
 const ETC = join(REPO_ROOT, 'etc');
 const LOGGING_UDP = join(ETC, 'tacker', 'logging-udp.conf');
@@ -46,9 +52,6 @@ const countLf = (b: Buffer): number => b.reduce((n, c) => n + (c === 0x0a ? 1 : 
 let tmp: string;
 let release: (() => void) | undefined;
 beforeAll(async () => {
-  requireOslo();
-  requireRsyslog();
-  requireLogger();
   tmp = mkdtempSync(join(tmpdir(), 'immutalog-etc-files-'));
   release = await lockEtcPort('test/integration/etc-files.test.ts');
 });
@@ -124,7 +127,7 @@ function expectTracebackEntry(e: QueriedEntry, r: EmittedRecord, s: Sidecar): vo
   expect(raw(e).toString('utf8')).toContain(`${prefix}RuntimeError: VNF `);
 }
 
-describe(`etc/tacker/logging-udp.conf, unchanged: oslo.log -> SysLogHandler UDP -> immutalog on ${ADDR}/udp`, () => {
+oslo.describe(`etc/tacker/logging-udp.conf, unchanged: oslo.log -> SysLogHandler UDP -> immutalog on ${ADDR}/udp`, () => {
   let d: RunningDaemon | undefined;
   let rows: QueriedEntry[] = [];
   let side: Sidecar;
@@ -179,7 +182,7 @@ describe(`etc/tacker/logging-udp.conf, unchanged: oslo.log -> SysLogHandler UDP 
   });
 });
 
-describe(`etc/tacker/logging-tcp.conf, unchanged: oslo.log -> SysLogHandler TCP (NUL-framed) -> immutalog on ${ADDR}/tcp`, () => {
+oslo.describe(`etc/tacker/logging-tcp.conf, unchanged: oslo.log -> SysLogHandler TCP (NUL-framed) -> immutalog on ${ADDR}/tcp`, () => {
   let d: RunningDaemon | undefined;
   let rows: QueriedEntry[] = [];
   let side: Sidecar;
@@ -218,7 +221,7 @@ describe(`etc/tacker/logging-tcp.conf, unchanged: oslo.log -> SysLogHandler TCP 
   });
 });
 
-describe("etc/tacker/logging-tcp.conf's caveat: with nothing on the port, oslo.log setup fails (Tacker will not start)", () => {
+oslo.describe("etc/tacker/logging-tcp.conf's caveat: with nothing on the port, oslo.log setup fails (Tacker will not start)", () => {
   it('logging.setup raises LogConfigError: connection refused', async () => {
     await assertEtcPortFree();
     const conf = tackerConf(join(tmp, 'tcp-down'), LOGGING_TCP);
@@ -229,7 +232,7 @@ describe("etc/tacker/logging-tcp.conf's caveat: with nothing on the port, oslo.l
   });
 });
 
-describe('etc/tacker/tacker.conf.sample, read by oslo.config as Tacker reads tacker.conf', () => {
+oslo.describe('etc/tacker/tacker.conf.sample, read by oslo.config as Tacker reads tacker.conf', () => {
   /** What oslo.config makes of the files (see test/clients/etc_oslo_conf.py). */
   async function parse(...files: string[]): Promise<{ config_file: string[]; values: Record<string, any>; non_default: Record<string, any>; unknown: string[] }> {
     const r = await run(SYSTEM_PYTHON, [ETC_OSLO_CONF, ...files.flatMap((f) => ['--config-file', f])], { env: PY_ENV, timeoutMs: 60_000 });
@@ -320,7 +323,7 @@ async function sendToRsyslog(rs: SnippetRsyslogd, priority: string, tag: string,
   await logger(['--server', '127.0.0.1', '--port', String(rs.tcpPort), '--tcp', '--octet-count', '--rfc5424', '-p', priority, '-t', tag, ...extra], { message: msg });
 }
 
-describe(`etc/rsyslog.d/60-tacker-immutalog.conf, include()d unchanged by a private rsyslogd -> immutalog on ${ADDR}/tcp`, () => {
+rsyslog.describe(`etc/rsyslog.d/60-tacker-immutalog.conf, include()d unchanged by a private rsyslogd -> immutalog on ${ADDR}/tcp`, () => {
   let d: RunningDaemon | undefined;
   let rs: SnippetRsyslogd | undefined;
   const dir = (): string => join(tmp, 'rsyslog');
@@ -379,7 +382,7 @@ describe(`etc/rsyslog.d/60-tacker-immutalog.conf, include()d unchanged by a priv
   });
 });
 
-describe("etc/rsyslog.d/60-tacker-immutalog.conf with the global() its comment recommends: tracebacks and long records intact", () => {
+rsyslog.describe("etc/rsyslog.d/60-tacker-immutalog.conf with the global() its comment recommends: tracebacks and long records intact", () => {
   const GLOBAL = 'global(maxMessageSize="64k" parser.escapeControlCharactersOnReceive="off")';
   let d: RunningDaemon | undefined;
   let rs: SnippetRsyslogd | undefined;
@@ -443,7 +446,7 @@ describe('etc/immutalog.conf, unchanged: serve --config etc/immutalog.conf runs 
     }
   });
 
-  it('stores what logger sends to the default port over UDP and TCP', async () => {
+  loggerClient.it('stores what logger sends to the default port over UDP and TCP', async () => {
     await logger(['--server', ETC_HOST, '--port', String(ETC_PORT), '--udp', '--rfc5424', '-p', 'local0.info', '-t', 'tacker-server'], { message: 'defaults over udp' });
     await logger(['--server', ETC_HOST, '--port', String(ETC_PORT), '--tcp', '--octet-count', '--rfc5424', '-p', 'local0.info', '-t', 'tacker-server'], { message: 'defaults over tcp' });
     const rows = await entries(d!, 2);
@@ -457,7 +460,7 @@ describe('etc/immutalog.conf, unchanged: serve --config etc/immutalog.conf runs 
   });
 });
 
-describe('etc/sysctl.d/60-immutalog.conf, read by procps sysctl', () => {
+sysctl.describe('etc/sysctl.d/60-immutalog.conf, read by procps sysctl', () => {
   it('sets net.core.rmem_max to the receive buffer the UDP listeners ask for, and nothing else', async () => {
     requireExecutable(SYSCTL, 'procps');
     const r = await run(SYSCTL, ['--dry-run', '-p', SYSCTL_CONF]);

@@ -1,9 +1,12 @@
 // util-linux logger(1) sending straight to immutalog: UDP (RFC 3164 and RFC 5424), TCP with LF
 // framing and with octet counting, over 127.0.0.1 and ::1.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { query, startDaemon, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
 import { stopDaemonAndClean } from '../clients/proc.js';
 import { bytesOf, logger, loggerHost, loggerMessageRe, requireLogger } from '../clients/logger.js';
+import { needClients } from '../clients/available.js';
+
+const clients = needClients('logger');
 
 const TAG = 'tacker-server';
 const PRI = 16 * 8 + 6; // local0.info
@@ -68,7 +71,7 @@ beforeAll(() => {
   requireLogger();
 });
 
-describe('logger -> immutalog on 127.0.0.1', () => {
+clients.describe('logger -> immutalog on 127.0.0.1', () => {
   let d: RunningDaemon | undefined;
   let seen = 0;
   beforeAll(async () => {
@@ -121,7 +124,7 @@ describe('logger -> immutalog on 127.0.0.1', () => {
   }
 });
 
-describe('logger -> immutalog on ::1 (IPv6 loopback)', () => {
+clients.describe('logger -> immutalog on ::1 (IPv6 loopback)', () => {
   let d: RunningDaemon | undefined;
   beforeAll(async () => {
     d = await startDaemon({ args: ['--udp', '[::1]:0', '--tcp', '[::1]:0'] });

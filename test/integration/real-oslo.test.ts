@@ -4,13 +4,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { query, runCli, startDaemon, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
 import { stopDaemonAndClean } from '../clients/proc.js';
 import {
   CTX, LOCAL0, LOCAL1, SCRIPT, expectedContextText, expectedJsonTraceback, osloTime, asctime, priOf,
   pythonSyslogBytes, requireOslo, runOsloEmitter, writeOsloConfig, type Sidecar,
 } from '../clients/oslo.js';
+import { needClients } from '../clients/available.js';
+
+/** Every test here runs real oslo.log. */
+const clients = needClients('python3-oslo.log');
 
 const BIG = 20_000;
 
@@ -99,7 +103,7 @@ function checkContextRun(rows: QueriedEntry[], s: Sidecar, transport: 'udp' | 't
   expect(countLf(raw(rows[5]!))).toBe(3);
 }
 
-describe('oslo.log ContextFormatter -> SysLogHandler UDP (local0) -> immutalog', () => {
+clients.describe('oslo.log ContextFormatter -> SysLogHandler UDP (local0) -> immutalog', () => {
   let d: RunningDaemon | undefined;
   let rows: QueriedEntry[] = [];
   let side: Sidecar;
@@ -135,7 +139,7 @@ describe('oslo.log ContextFormatter -> SysLogHandler UDP (local0) -> immutalog',
   });
 });
 
-describe('oslo.log ContextFormatter -> SysLogHandler TCP (local0, NUL framing) -> immutalog', () => {
+clients.describe('oslo.log ContextFormatter -> SysLogHandler TCP (local0, NUL framing) -> immutalog', () => {
   let d: RunningDaemon | undefined;
   let rows: QueriedEntry[] = [];
   let side: Sidecar;
@@ -178,7 +182,7 @@ describe('oslo.log ContextFormatter -> SysLogHandler TCP (local0, NUL framing) -
   });
 });
 
-describe('oslo.log JSONFormatter -> SysLogHandler UDP (local1) -> immutalog', () => {
+clients.describe('oslo.log JSONFormatter -> SysLogHandler UDP (local1) -> immutalog', () => {
   let d: RunningDaemon | undefined;
   let rows: QueriedEntry[] = [];
   let side: Sidecar;

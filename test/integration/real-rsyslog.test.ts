@@ -5,12 +5,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { query, startDaemon, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
 import { stopDaemonAndClean } from '../clients/proc.js';
 import { bytesOf, escapeRegExp, logger, loggerHost, requireLogger, RFC3339_US, TIME_QUALITY } from '../clients/logger.js';
 import { LOCAL0, SCRIPT, expectedContextText, priOf, requireOslo, runOsloEmitter, writeOsloConfig, type Sidecar } from '../clients/oslo.js';
 import { requireRsyslog, rsyslogEscape, startRsyslogd, type PrivateRsyslogd } from '../clients/rsyslog.js';
+import { needClients } from '../clients/available.js';
+
+/** Every test here runs a private rsyslogd, fed by logger and oslo.log. */
+const clients = needClients('rsyslog', 'logger', 'python3-oslo.log');
 
 const TAG = 'tacker-server';
 const COMMON = ['-t', TAG, '-p', 'local0.info'];
@@ -91,7 +95,7 @@ function checkOsloRun(rows: QueriedEntry[], side: Sidecar, escape: boolean): voi
   });
 }
 
-describe('rsyslog (stock escaping) -> omfwd octet-counted RFC 5424 -> immutalog', () => {
+clients.describe('rsyslog (stock escaping) -> omfwd octet-counted RFC 5424 -> immutalog', () => {
   let d: RunningDaemon | undefined;
   let rs: PrivateRsyslogd | undefined;
   beforeAll(async () => {
@@ -148,7 +152,7 @@ describe('rsyslog (stock escaping) -> omfwd octet-counted RFC 5424 -> immutalog'
   });
 });
 
-describe('rsyslog with parser.escapeControlCharactersOnReceive="off": raw LFs survive octet counting', () => {
+clients.describe('rsyslog with parser.escapeControlCharactersOnReceive="off": raw LFs survive octet counting', () => {
   let d: RunningDaemon | undefined;
   let rs: PrivateRsyslogd | undefined;
   beforeAll(async () => {

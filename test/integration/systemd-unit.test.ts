@@ -15,6 +15,12 @@ import { logger, requireLogger } from '../clients/logger.js';
 import { ETC_HOST, ETC_PORT, assertEtcPortFree, lockEtcPort } from '../clients/etc-port.js';
 import { loadServeConfig } from '../../src/config/load.js';
 import { SYSTEMD_ANALYZE, execArgv, isTrue, parseUnit, requireSystemdAnalyze, timespanSeconds, value, values, type Unit } from '../clients/etc-systemd.js';
+import { needClients } from '../clients/available.js';
+
+/** systemd's own checks of the unit; the rest of the file reads it without systemd. */
+const analyzer = needClients('systemd-analyze');
+/** The clean stop is fed by logger. */
+const loggerClient = needClients('logger');
 
 const UNIT_FILE = join(REPO_ROOT, 'systemd', 'immutalog.service');
 /** The flags every way of starting the daemon passes to node: none, V8's defaults (README, Benchmarks). */
@@ -27,7 +33,6 @@ const ANALYZE_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C.UTF-8', 
 let tmp: string;
 let unit: Unit;
 beforeAll(() => {
-  requireSystemdAnalyze();
   tmp = mkdtempSync(join(tmpdir(), 'immutalog-systemd-'));
   unit = parseUnit(UNIT_FILE);
 });
@@ -46,6 +51,7 @@ function mapDataDir(text: string, dir: string): string {
 const argv = (): string[] => execArgv(value(unit, S, 'ExecStart'));
 
 async function analyze(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  requireSystemdAnalyze();
   const r = await run(SYSTEMD_ANALYZE, ['--no-pager', ...args], { env: ANALYZE_ENV, timeoutMs: 60_000 });
   return { code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr };
 }
@@ -92,7 +98,7 @@ function makeRoot(dir: string, opts: { withExecutable: boolean }): string {
   return join(etcSystem, 'immutalog.service');
 }
 
-describe('systemd-analyze verify', () => {
+analyzer.describe('systemd-analyze verify', () => {
   it('passes on this host: exit 0 and nothing on stderr', async () => {
     const r = await analyze(['verify', UNIT_FILE]);
     expect(r.stderr).toBe('');
@@ -193,7 +199,7 @@ describe('hardening', () => {
     expect(value(unit, 'Install', 'WantedBy')).toBe('multi-user.target');
   });
 
-  it('systemd itself reads it that way: systemd-analyze security --offline, exposure at most 3.4', async () => {
+  analyzer.it('systemd itself reads it that way: systemd-analyze security --offline, exposure at most 3.4', async () => {
     // --threshold is in tenths (34 = 3.4, what the unit scores with systemd 252): a weaker unit fails.
     const r = await analyze(['security', '--offline=true', '--threshold=34', '--json=short', UNIT_FILE]);
     expect(r.code, r.stderr).toBe(0);
@@ -210,7 +216,7 @@ describe('hardening', () => {
   });
 });
 
-describe('a clean stop (the unit\'s KillSignal) writes a final checkpoint with reason "shutdown"', () => {
+loggerClient.describe('a clean stop (the unit\'s KillSignal) writes a final checkpoint with reason "shutdown"', () => {
   let release: (() => void) | undefined;
   let child: ChildProcess | undefined;
   let out = '';

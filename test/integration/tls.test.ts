@@ -3,11 +3,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { query, startDaemon, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
 import { makePki, type Pki } from '../clients/certs.js';
 import { SYSTEM_PYTHON, requireExecutable, stopDaemonAndClean } from '../clients/proc.js';
 import { nodeTlsSend, octetFrame, plainSend, pythonTlsSend } from '../clients/tls.js';
+import { needClients } from '../clients/available.js';
+
+/** Certificates come from openssl; the second client implementation is Python's ssl module. */
+const clients = needClients('openssl', 'python3');
 
 const raw = (e: QueriedEntry): Buffer => Buffer.from(e.raw, 'base64');
 
@@ -62,7 +66,7 @@ afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-describe('--tls with a server certificate only', () => {
+clients.describe('--tls with a server certificate only', () => {
   let d: RunningDaemon | undefined;
   let stored = 0;
   beforeAll(async () => {
@@ -123,7 +127,7 @@ describe('--tls with a server certificate only', () => {
   });
 });
 
-describe('--tls with --tls-client-ca (mutual authentication)', () => {
+clients.describe('--tls with --tls-client-ca (mutual authentication)', () => {
   let d: RunningDaemon | undefined;
   beforeAll(async () => {
     d = await startDaemon({

@@ -1,9 +1,12 @@
 // The integration tests' polling helper: a pause of the whole machine (a VM paused, a clock
 // jump) must not count as the daemon's time, while a condition that never comes true still
 // ends the wait after its timeout of counted time.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { nativeStacks, threadStates, waitFor, type WaitStats } from '../helpers/daemon.js';
+import { needClients } from '../clients/available.js';
+
+const gdb = needClients('gdb');
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -60,11 +63,7 @@ describe('threadStates', () => {
   });
 });
 
-// CI installs gdb; elsewhere these say why they skip.
-const hasGdb = spawnSync('gdb', ['--version']).status === 0;
-if (!hasGdb) console.warn('nativeStacks tests skipped: no gdb on PATH (apt-get install gdb)');
-
-describe.skipIf(!hasGdb)('nativeStacks', () => {
+gdb.describe('nativeStacks', () => {
   it('names every thread of a sleeping node process, the main one in its event loop', async () => {
     const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {

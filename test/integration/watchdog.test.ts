@@ -3,15 +3,17 @@
 // why, and the next start in the same data directory (systemd's Restart=on-failure, which the
 // test harness imitates) serves and keeps what it is sent. An idle daemon is never taken for a
 // hung one.
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WATCHDOG_STALL_SAMPLES } from '../../src/serve/watchdog.js';
 import { query, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { osloMessage, sendTcp, waitCommitted } from '../helpers/tamper-log.js';
+import { needClients } from '../clients/available.js';
 
-const hasGdb = spawnSync('gdb', ['--version']).status === 0;
+/** gdb adds the native stacks to a hung start's report (test/helpers/daemon.ts). */
+const gdb = needClients('gdb');
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let d: RunningDaemon | undefined;
@@ -21,7 +23,7 @@ afterEach(async () => {
 });
 
 describe('watchdog', () => {
-  it('kills a start hung in a futex, says why, and the restart serves', async () => {
+  it(gdb.partTitle('kills a start hung in a futex, says why, and the restart serves', 'the native stacks check'), async () => {
     d = await startDaemon({ env: { IMMUTALOG_FAULT: 'hang-once' } });
     expect(existsSync(join(d.dataDir, 'fault-hang-once'))).toBe(true);
     expect(d.hungStarts).toHaveLength(1);
@@ -30,7 +32,7 @@ describe('watchdog', () => {
     expect(report).toMatch(new RegExp(`watchdog: the main thread has been asleep for ${WATCHDOG_STALL_SAMPLES} samples of 1000 ms with no heartbeat and no CPU used \\(state S, wchan futex_do_wait, \\d+ ticks in all\\)`));
     // The harness took the hung process's stacks before the watchdog killed it: its main thread
     // sat in V8's Atomics.wait, which is what the fault does.
-    if (hasGdb) expect(report).toMatch(/LWP \d+:[^\n]*FutexEmulation/);
+    if (!gdb.missing) expect(report).toMatch(/LWP \d+:[^\n]*FutexEmulation/);
     await sendTcp(d.tcpPort, [osloMessage('after-the-watchdog')]);
     await waitCommitted(d, 0);
     const rows = query(d.dataDir);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PARSER_VERSION, fieldsFromJson, fieldsToJson, parseRecord, type ParsedFields } from '../../src/parse/index.js';
 import { loadCorpus, loadManifest, type ScriptEntry } from './corpus.js';
 
-// Every datagram / stream frame of shared/corpus/wire is checked field by field
+// Every datagram / stream frame of test/corpus/wire is checked field by field
 // against what the capture is known to contain: the oslo message script
 // (MANIFEST.json message_script, M01..M16), the case's facility and header shape,
 // and the ids the Tacker simulator uses.

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 /**
- * The wire corpus lives in shared/ beside the repository (CI copies it there), so
- * it is found relative to this file, never by an absolute path.
+ * The wire corpus is committed under test/corpus (its README says how it was captured), and
+ * found relative to this file, never by an absolute path.
  */
-export const WIRE = new URL('../../../shared/corpus/wire/', import.meta.url);
+export const WIRE = new URL('../corpus/wire/', import.meta.url);
 
 export interface ScriptEntry {
   id: string;

@@ -4,9 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { FLAG_TRUNCATED } from '../../src/receive/flags.js';
 import { frameAll, randomChunks } from './helpers.js';
 
-// The corpus lives in shared/ beside the repository (…/main and …/shared), wherever it is cloned.
-const repoRoot = new URL('../../', import.meta.url);
-const wireDir = fileURLToPath(new URL('../shared/corpus/wire/', repoRoot));
+// The corpus is committed under test/corpus (its README says how it was captured).
+const wireDir = fileURLToPath(new URL('../corpus/wire/', import.meta.url));
 const manifestPath = `${wireDir}MANIFEST.json`;
 
 interface StreamCase {

@@ -14,7 +14,7 @@
 //   so every numeric field is read through `num()` and every BTC amount through `btcToSats()`.
 //
 // Wire shapes were checked against real Bitcoin Core v30.99 exchanges
-// (shared/bitcoind-rpc/anchor-lifecycle.jsonl, replayed in test/anchor/rpc-replay.test.ts).
+// (test/vectors/bitcoind-rpc/anchor-lifecycle.jsonl, replayed in test/anchor/rpc-replay.test.ts).
 
 import { readFileSync } from 'node:fs';
 import type Client from 'bitcoin-core';

@@ -6,7 +6,7 @@ Regenerate (from the repository root):
     /usr/bin/python3 test/vectors/bitcoin/extract.py            # writes test/vectors/bitcoin/regtest-anchor.json
     /usr/bin/python3 test/vectors/bitcoin/extract.py --check    # exit 1 if regtest-anchor.json is stale
 
-Input: ../shared/bitcoind-rpc/anchor-lifecycle.jsonl relative to the repository root (55
+Input: test/vectors/bitcoind-rpc/anchor-lifecycle.jsonl in this repository (55
 JSON-RPC exchanges recorded from Bitcoin Core v30.99 on regtest; see its README.md). Standard
 library only. Every value in the output is copied from a recorded request or response; nothing
 is computed here except BTC amounts converted to satoshis (exactly, with Decimal) and lowercase
@@ -24,7 +24,7 @@ from decimal import Decimal
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
-JSONL = os.path.join(REPO_ROOT, "..", "shared", "bitcoind-rpc", "anchor-lifecycle.jsonl")
+JSONL = os.path.join(REPO_ROOT, "test", "vectors", "bitcoind-rpc", "anchor-lifecycle.jsonl")
 OUT = os.path.join(HERE, "regtest-anchor.json")
 SATS_PER_BTC = Decimal(100_000_000)
 
@@ -107,7 +107,7 @@ def build():
 
     header_fields = ["hash", "height", "version", "versionHex", "merkleroot", "time", "nonce", "bits", "target", "chainwork", "nTx", "previousblockhash"]
     return {
-        "_source": "../shared/bitcoind-rpc/anchor-lifecycle.jsonl, extracted by test/vectors/bitcoin/extract.py; do not edit",
+        "_source": "test/vectors/bitcoind-rpc/anchor-lifecycle.jsonl, extracted by test/vectors/bitcoin/extract.py; do not edit",
         "node": version,
         "regtest_genesis": {
             "hash": info["bestblockhash"],
