@@ -2,7 +2,7 @@
 // waits in the start gate (datagrams held, streams paused) and is stored after the restart
 // checkpoint, none lost. IMMUTALOG_FAULT=hold-start (src/serve/fault.ts) holds the start between
 // the two until the test releases it, so the window is not a race.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -31,6 +31,19 @@ function writeTcp(port: number, msgs: Buffer[]): Promise<void> {
   });
 }
 
+/** `serve` under IMMUTALOG_FAULT=hold-start: its output so far, and its exit (code, signal). */
+function heldServe(dir: string): { child: ChildProcess; out: () => string; exited: Promise<[number | null, NodeJS.Signals | null]> } {
+  const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dir, '--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', ...ARGS], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, IMMUTALOG_FAULT: 'hold-start' },
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('exit', (c, sig) => r([c, sig])));
+  return { child, out: () => out, exited };
+}
+
 describe('the start gate', () => {
   it('listeners are bound before the log is touched; TCP and UDP messages sent then are stored after the restart checkpoint, in order, none lost', async () => {
     const dir = scratch.dir('immutalog-gate-');
@@ -41,14 +54,8 @@ describe('the start gate', () => {
     const checkpointsBefore = readLog(dir).checkpoints.length;
     const before = logFileHashes(dir);
 
-    const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dir, '--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', ...ARGS], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, IMMUTALOG_FAULT: 'hold-start' },
-    });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    const { child, out: output, exited: ended } = heldServe(dir);
+    const exited = ended.then(([code]) => code);
     try {
       const statusFile = join(dir, 'status.json');
       const running = (): any => {
@@ -60,11 +67,11 @@ describe('the start gate', () => {
         }
       };
       // The ports, from the line the daemon prints once bound (or, were it to serve at once, from its status).
-      const bound = await waitFor(() => /listening on udp:\/\/127\.0\.0\.1:(\d+), tcp:\/\/127\.0\.0\.1:(\d+)/.exec(out) ?? running(), (v) => v !== undefined, START_BOUND_MS);
-      expect(bound, out).toBeDefined();
+      const bound = await waitFor(() => /listening on udp:\/\/127\.0\.0\.1:(\d+), tcp:\/\/127\.0\.0\.1:(\d+)/.exec(output()) ?? running(), (v) => v !== undefined, START_BOUND_MS);
+      expect(bound, output()).toBeDefined();
       const [udpPort, tcpPort] = Array.isArray(bound) ? [Number(bound[1]), Number(bound[2])] : [bound.listeners[0].port, bound.listeners[1].port];
       // Reachable, and the log not yet touched: no restart checkpoint, byte for byte as it was.
-      expect(logFileHashes(dir), `the log was written before the listeners were bound:\n${out}`).toEqual(before);
+      expect(logFileHashes(dir), `the log was written before the listeners were bound:\n${output()}`).toEqual(before);
 
       const tcp = range(40, 'tcp');
       const udp = range(40, 'udp');
@@ -74,9 +81,9 @@ describe('the start gate', () => {
 
       writeFileSync(join(dir, 'fault-release-start'), '');
       const s = await waitFor(running, (v) => v !== undefined || child.exitCode !== null, START_BOUND_MS);
-      expect(s, out).toBeDefined();
+      expect(s, output()).toBeDefined();
       const committed = await waitFor(() => running()?.last_committed_seq ?? -1, (n) => n >= 82, START_BOUND_MS);
-      expect(committed, out).toBe(82);
+      expect(committed, output()).toBe(82);
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
     } finally {
@@ -104,24 +111,17 @@ describe('a stop asked for during the start', () => {
     const dir = scratch.dir('immutalog-gate-term-');
     const d0 = await scratch.daemon(dir, ARGS);
     expect(await d0.stop()).toBe(0);
-    const child = spawn(process.execPath, [CLI, 'serve', '--data-dir', dir, '--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', ...ARGS], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, IMMUTALOG_FAULT: 'hold-start' },
-    });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.on('exit', (c, s) => r([c, s])));
+    const { child, out: output, exited } = heldServe(dir);
     try {
-      const bound = await waitFor(() => /listening on udp:\/\/127\.0\.0\.1:(\d+), tcp:\/\/127\.0\.0\.1:(\d+)/.exec(out) ?? undefined, (v) => v !== undefined, START_BOUND_MS);
-      expect(bound, out).toBeDefined();
+      const bound = await waitFor(() => /listening on udp:\/\/127\.0\.0\.1:(\d+), tcp:\/\/127\.0\.0\.1:(\d+)/.exec(output()) ?? undefined, (v) => v !== undefined, START_BOUND_MS);
+      expect(bound, output()).toBeDefined();
       await sendUdp(Number(bound![1]), range(20, 'held').map(osloMessage));
       child.kill('SIGTERM');
       // Still alive: the signal waits for the start.
       await new Promise((r) => setTimeout(r, 300));
-      expect(child.exitCode, out).toBeNull();
+      expect(child.exitCode, output()).toBeNull();
       writeFileSync(join(dir, 'fault-release-start'), '');
-      expect(await exited, out).toEqual([0, null]);
+      expect(await exited, output()).toEqual([0, null]);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
