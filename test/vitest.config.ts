@@ -6,6 +6,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
   test: {
+    // Integration tests start real daemons and real clients; these bound a hang, not a speed.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
     // Every command reads /etc/immutalog/immutalog.conf when it exists; a file there on the test
     // machine must not reach the tests (set but empty: no default file). Children inherit it.
     env: { IMMUTALOG_CONFIG: '' },
