@@ -66,7 +66,10 @@ export function prepareDataDir(dir: string): void {
     throw new DataDirError(`data directory ${dir}: expected a directory, got a file that is not one. Move it away, or set data_dir (--data-dir) to a directory`);
   }
   if (st.uid !== u.uid) {
-    throw new DataDirError(`data directory ${dir}: owned by ${userName(st.uid)}, not by ${u.name}, which would write files there its owner cannot use; run immutalog as ${userName(st.uid)}, or ${chownFix}`);
+    throw new DataDirError(
+      `data directory ${dir}: owned by ${userName(st.uid)}, not by ${u.name}, which would leave files there its owner cannot use. ` +
+        `Run immutalog as its owner (the service: systemctl start immutalog), or, only if the directory is meant for ${u.name}: chown -R ${u.login}: ${dir}`,
+    );
   }
   try {
     accessSync(dir, constants.W_OK | constants.X_OK);
