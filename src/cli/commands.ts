@@ -7,6 +7,7 @@ import { createDaemonLogger } from '../serve/daemon-log.js';
 import { Daemon } from '../serve/daemon.js';
 import { initLog, InitError } from '../serve/log-init.js';
 import { takeWriterLock, WriterLockedError, type WriterLock } from '../serve/writer-lock.js';
+import { DataDirError } from '../serve/data-dir-check.js';
 import { FileLockError } from '../store/file-lock.js';
 import { EXIT } from './exit-codes.js';
 import { auditorPublicFromPem } from '../chain/keys.js';
@@ -192,7 +193,7 @@ keys
         process.stderr.write(`The auditor's private key is at ${r.auditorKeyPath}.\nMove it OFF THIS HOST to the auditor now; keep only the fingerprint above on record.\n`);
       }
     } catch (e) {
-      if (e instanceof InitError || e instanceof WriterLockedError || e instanceof FileLockError) fatal(e.message);
+      if (e instanceof InitError || e instanceof WriterLockedError || e instanceof FileLockError || e instanceof DataDirError) fatal(e.message);
       throw e;
     } finally {
       lock?.release();

@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { writeFileAtomic } from '../chain/keystate.js';
 import { FileLock } from '../store/file-lock.js';
 import { dataPaths } from './data-dir.js';
+import { prepareDataDir } from './data-dir-check.js';
 
 export class WriterLockedError extends Error {
   readonly code = 'WRITER_LOCKED';
@@ -38,7 +39,7 @@ function readHolder(pidFile: string): number | undefined {
  */
 export function takeWriterLock(dir: string): WriterLock {
   const p = dataPaths(dir);
-  mkdirSync(dir, { recursive: true, mode: 0o750 });
+  prepareDataDir(dir);
   const lock = FileLock.tryTake(p.lockFile);
   if (!lock) throw new WriterLockedError(dir, readHolder(p.pidFile));
   try {
