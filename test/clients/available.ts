@@ -57,6 +57,7 @@ const CLIENTS = {
   logger: executable(LOGGER, 'bsdutils'),
   openssl: executable(OPENSSL, 'openssl'),
   'systemd-analyze': executable('/usr/bin/systemd-analyze', 'systemd'),
+  'systemd-notify': executable('/usr/bin/systemd-notify', 'systemd'),
   sysctl: executable('/usr/sbin/sysctl', 'procps'),
   gdb: onPath('gdb', 'gdb'),
 } satisfies Record<string, Probe>;

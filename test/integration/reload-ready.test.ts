@@ -13,8 +13,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, startDaemon, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
 import { makePki, type Pki } from '../clients/certs.js';
-import { CLIENTS_DIR, SYSTEM_PYTHON, requireExecutable, sleep, spawnTracked, stopDaemonAndClean } from '../clients/proc.js';
+import { CLIENTS_DIR, SYSTEM_PYTHON, sleep, spawnTracked, stopDaemonAndClean } from '../clients/proc.js';
+import { needClients } from '../clients/available.js';
 import { octetFrame } from '../clients/tls.js';
+
+// The notify listener is python3, the sender systemd-notify, the certificates openssl's.
+const clients = needClients('python3', 'systemd-notify', 'openssl');
 
 const HDR = '<134>1 2026-12-03T06:00:00.000000+00:00 vm tacker-server - - - ';
 const text = (e: QueriedEntry): string => Buffer.from(e.raw, 'base64').toString('utf8');
@@ -22,8 +26,6 @@ const fingerprint = (pemFile: string): string => new X509Certificate(readFileSyn
 
 let tmp: string;
 beforeAll(() => {
-  requireExecutable(SYSTEM_PYTHON, 'python3');
-  requireExecutable('/usr/bin/systemd-notify', 'systemd');
   tmp = mkdtempSync(join(tmpdir(), 'immutalog-reload-'));
 });
 afterAll(() => {
@@ -71,7 +73,7 @@ function freePort(): Promise<number> {
   });
 }
 
-describe('readiness on NOTIFY_SOCKET (Type=notify)', () => {
+clients.describe('readiness on NOTIFY_SOCKET (Type=notify)', () => {
   let d: RunningDaemon | undefined;
   let l: Awaited<ReturnType<typeof notifyListener>>;
   let port: number;
@@ -119,7 +121,7 @@ describe('readiness on NOTIFY_SOCKET (Type=notify)', () => {
   });
 });
 
-describe('NOTIFY_SOCKET set but no systemd-notify on PATH', () => {
+clients.describe('NOTIFY_SOCKET set but no systemd-notify on PATH', () => {
   it('says so once, in the log, and serves (and stops) as usual', async () => {
     const d = await startDaemon({ env: { NOTIFY_SOCKET: join(tmp, 'nobody-listens.sock'), PATH: join(tmp, 'empty-path') } });
     try {
@@ -134,7 +136,7 @@ describe('NOTIFY_SOCKET set but no systemd-notify on PATH', () => {
   });
 });
 
-describe('a certificate rotated under a live TLS sender (SIGHUP)', () => {
+clients.describe('a certificate rotated under a live TLS sender (SIGHUP)', () => {
   let d: RunningDaemon | undefined;
   let a: Pki;
   let b: Pki;
@@ -248,7 +250,7 @@ describe('a certificate rotated under a live TLS sender (SIGHUP)', () => {
   });
 });
 
-describe('SIGHUP re-reads the configuration file', () => {
+clients.describe('SIGHUP re-reads the configuration file', () => {
   let d: RunningDaemon | undefined;
   let conf: string;
   const write = (lines: string[]): void => writeFileSync(conf, lines.join('\n') + '\n');
