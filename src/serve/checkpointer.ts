@@ -6,7 +6,7 @@ import { nowUs } from '../receive/stamp.js';
 import type { LogIdentity } from './log-identity.js';
 import type { Sequencer } from './sequencer.js';
 import type { StoreWriter } from './store-writer.js';
-import { faultPoint } from './fault.js';
+import { faultArmed, faultPoint } from './fault.js';
 import { retryUntilDone } from './retry.js';
 
 export interface CheckpointerOptions {
@@ -148,6 +148,10 @@ export class Checkpointer {
     this.sequencer.openBlock(j + 1, pending.next.blockKey, time);
     const sealed = await this.storage.sealBlock(j, { block: j + 1, first_seq: firstSeq + count, opened_at_us: time, escrow });
     faultPoint('checkpoint-after-block-switch');
+    if (faultArmed('checkpoint-after-block-switch-settled')) {
+      await this.storage.settled();
+      faultPoint('checkpoint-after-block-switch-settled');
+    }
     if (sealed.count !== count || sealed.firstSeq !== firstSeq) {
       throw new Error(`block ${j}: sequenced ${count} entries from ${firstSeq}, storage committed ${sealed.count} from ${sealed.firstSeq}`);
     }

@@ -8,6 +8,9 @@ import { join } from 'node:path';
 export const FAULT_POINTS = [
   'checkpoint-after-pending-keys',
   'checkpoint-after-block-switch',
+  // The same state, once what was sealed into the new block after the switch is committed too
+  // (a crash a moment later): the next block holds entries while no checkpoint closes the last.
+  'checkpoint-after-block-switch-settled',
   'checkpoint-after-commit',
   'checkpoint-after-promote',
 ] as const;
@@ -17,6 +20,11 @@ const armed = process.env.IMMUTALOG_FAULT;
 
 export function faultPoint(name: FaultPoint): void {
   if (armed === name) process.kill(process.pid, 'SIGKILL');
+}
+
+/** Whether the crash tests armed this point (for one that must first wait for something). */
+export function faultArmed(name: FaultPoint): boolean {
+  return armed === name;
 }
 
 /**

@@ -102,6 +102,11 @@ export class StoreWriter {
    * Closes `block` after everything posted so far and opens `next`. Resolves with the closed
    * block's entry count and Merkle root, as committed.
    */
+  /** Resolves once every posted batch is committed (the crash tests' settled fault point). */
+  async settled(): Promise<void> {
+    while (this.unackedBytes > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+
   sealBlock(block: number, next: BlockRow): Promise<Extract<FromWorker, { type: 'block-sealed' }>> {
     const done = this.await<Extract<FromWorker, { type: 'block-sealed' }>>(`seal:${block}`);
     this.worker.postMessage({ type: 'seal-block', block, next } satisfies ToWorker);

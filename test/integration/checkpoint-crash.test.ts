@@ -51,6 +51,7 @@ function expectFullyVerified(dir: string): void {
 const EXPECTED_ON_DISK: Record<FaultPoint, { pending: boolean; block1Row: boolean; checkpoint0: boolean; keyBlock: number }> = {
   'checkpoint-after-pending-keys': { pending: true, block1Row: false, checkpoint0: false, keyBlock: 0 },
   'checkpoint-after-block-switch': { pending: true, block1Row: true, checkpoint0: false, keyBlock: 0 },
+  'checkpoint-after-block-switch-settled': { pending: true, block1Row: true, checkpoint0: false, keyBlock: 0 },
   'checkpoint-after-commit': { pending: true, block1Row: true, checkpoint0: true, keyBlock: 0 },
   // Promoted, and already holding the keys chosen for checkpoint 1.
   'checkpoint-after-promote': { pending: true, block1Row: true, checkpoint0: true, keyBlock: 1 },
