@@ -9,7 +9,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StreamFramer } from '../../src/receive/framing.js';
-import { query, startDaemon, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
+import { perTestDaemons } from '../helpers/per-test.js';
+import { query, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
 import { rng } from '../receive/helpers.js';
 
 const TRUNCATED = 1;
@@ -19,24 +20,7 @@ const INVALID_UTF8 = 4;
 // ---------------------------------------------------------------------------------------------
 // Harness: every daemon and socket a test opens is tracked and cleaned up after it.
 
-const daemons = new Set<RunningDaemon>();
-const sockets = new Set<Socket>();
-
-afterEach(async () => {
-  for (const s of sockets) s.destroy();
-  sockets.clear();
-  for (const d of daemons) {
-    if (d.child.exitCode === null && d.child.signalCode === null) await d.kill();
-    rmSync(d.dataDir, { recursive: true, force: true });
-  }
-  daemons.clear();
-});
-
-async function daemon(args: string[]): Promise<RunningDaemon> {
-  const d = await startDaemon({ args });
-  daemons.add(d);
-  return d;
-}
+const { daemon, track } = perTestDaemons();
 
 /** Stops the daemon (SIGTERM), checks its clean exit and returns its final status.json. */
 async function stopped(d: RunningDaemon): Promise<any> {
@@ -77,7 +61,7 @@ interface Client {
 
 function openClient(port: number, host = '127.0.0.1'): Promise<Client> {
   const sock = connect({ port, host });
-  sockets.add(sock);
+  track(sock);
   const errors: Error[] = [];
   let closed = false;
   let byPeer = false;
@@ -416,7 +400,7 @@ describe('--frame-timeout 1 and backpressure', () => {
     // Hold SQLite's write lock so commits wait: the queue stays above its high-water mark and the
     // daemon pauses the sender, typically in the middle of a frame.
     const db = new Database(join(d.dataDir, 'immutalog.sqlite'));
-    sockets.add({ destroy: () => db.open && db.close() } as unknown as Socket);
+    track({ destroy: () => db.open && db.close() } as unknown as Socket);
     db.exec('BEGIN EXCLUSIVE');
     const frames = Array.from({ length: 400 }, (_, i) => `<13>frame ${String(i).padStart(4, '0')} ${'p'.repeat(977)}`);
     const c = await openClient(d.tcpPort);
@@ -440,7 +424,7 @@ describe('--frame-timeout 1 and backpressure', () => {
   it('once the congestion clears, a sender that really stalled mid-frame is still timed out', async () => {
     const d = await daemon(['--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--frame-timeout', '1', '--queue-high-water-bytes', '65536']);
     const db = new Database(join(d.dataDir, 'immutalog.sqlite'));
-    sockets.add({ destroy: () => db.open && db.close() } as unknown as Socket);
+    track({ destroy: () => db.open && db.close() } as unknown as Socket);
     db.exec('BEGIN EXCLUSIVE');
     // A bit more than the high-water mark, ending in half a frame: the daemon reads it all, and the
     // read that crosses the mark pauses the connection with the half frame held.

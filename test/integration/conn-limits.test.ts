@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { query, startDaemon, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
+import { metricSample, perTestDaemons } from '../helpers/per-test.js';
+import { query, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
 import { makePki, type Pki } from '../clients/certs.js';
 import { logger } from '../clients/logger.js';
 import { nodeTlsSend, octetFrame } from '../clients/tls.js';
@@ -29,24 +30,7 @@ const BATCH = 50;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const raw = (e: QueriedEntry): Buffer => Buffer.from(e.raw, 'base64');
 
-const daemons = new Set<RunningDaemon>();
-const sockets = new Set<Socket>();
-
-afterEach(async () => {
-  for (const s of sockets) s.destroy();
-  sockets.clear();
-  for (const d of daemons) {
-    if (d.child.exitCode === null && d.child.signalCode === null) await d.kill();
-    rmSync(d.dataDir, { recursive: true, force: true });
-  }
-  daemons.clear();
-});
-
-async function daemon(args: string[]): Promise<RunningDaemon> {
-  const d = await startDaemon({ args });
-  daemons.add(d);
-  return d;
-}
+const { daemon, track } = perTestDaemons();
 
 /** Stops the daemon (SIGTERM), checks its clean exit and returns the listener's final counters. */
 async function stoppedCounters(d: RunningDaemon, transport: 'tcp' | 'tls'): Promise<Record<string, number>> {
@@ -69,7 +53,7 @@ interface Peer {
 /** A plain TCP connection from `from` that reads what it is sent and never ends on its own. */
 function peer(port: number, from: string): Promise<Peer> {
   const sock = connect({ port, host: '127.0.0.1', localAddress: from });
-  sockets.add(sock);
+  track(sock);
   const received: Buffer[] = [];
   let closed = false;
   let byPeer = false;
@@ -101,16 +85,7 @@ function write(sock: Socket, data: Buffer | string): Promise<void> {
   return new Promise((resolve, reject) => sock.write(data, (e) => (e ? reject(e) : resolve())));
 }
 
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const m = /^([a-z_0-9]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    if (!Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) continue;
-    return Number(m[3]);
-  }
-  return undefined;
-}
+const sample = metricSample;
 
 /** Polls the async `fn` until `cond` holds or `timeoutMs` passes; returns the last value. */
 async function until<T>(fn: () => Promise<T>, cond: (v: T) => boolean, timeoutMs: number, stepMs = 100): Promise<T> {

@@ -2,17 +2,9 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { metricSample } from '../helpers/per-test.js';
 
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const m = /^([a-z_0-9]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    if (!Object.entries(labels).every(([k, v]) => (m[2] ?? '').includes(`${k}="${v}"`))) continue;
-    return Number(m[3]);
-  }
-  return undefined;
-}
+const sample = metricSample;
 
 async function scrape(port: number): Promise<string> {
   const r = await fetch(`http://127.0.0.1:${port}/metrics`);
