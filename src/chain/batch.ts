@@ -1,4 +1,5 @@
-import { encodedLength, encodeEntryInto, ENTRY_ENCODING_VERSION, prepareStrings, type EntryFields, type PreparedStrings, type StoredEntryColumns } from './encoding.js';
+import { encodedLength, encodeEntryInto, prepareStrings, type EntryFields, type PreparedStrings, type StoredEntryColumns } from './encoding.js';
+import { ENTRY_AT, ENTRY_ENCODING_VERSION, PEER_LENGTH_BYTES, PORT_BYTES, RAW_LENGTH_BYTES } from './entry-format.js';
 import { chainMac, MAC_BYTES } from './mac.js';
 
 /**
@@ -155,8 +156,8 @@ export function visitSealedRows(buf: Buffer, visit: (row: SealedRowView) => void
     if (buf[o + 4] !== 0x00 || buf[e] !== ENTRY_ENCODING_VERSION || end + MAC_BYTES + 4 > fieldsAt) {
       throw new Error(`batch: entry ${i} at byte ${o} is not a sealed v${ENTRY_ENCODING_VERSION} entry`);
     }
-    const ll = buf.readUInt16BE(e + 22);
-    const ls = e + 24;
+    const ll = buf.readUInt16BE(e + ENTRY_AT.listenerLength);
+    const ls = e + ENTRY_AT.listener;
     if (listenerAt < 0 || ll !== listenerLen || !sameBytes(buf, listenerAt, ls, ll)) {
       row.listener = buf.toString('utf8', ls, ls + ll);
       listenerAt = ls;
@@ -164,21 +165,21 @@ export function visitSealedRows(buf: Buffer, visit: (row: SealedRowView) => void
     }
     const pls = ls + ll;
     const pl = buf.readUInt16BE(pls);
-    const ps = pls + 2;
+    const ps = pls + PEER_LENGTH_BYTES;
     if (peerAt < 0 || pl !== peerLen || !sameBytes(buf, peerAt, ps, pl)) {
       row.peer_address = buf.toString('utf8', ps, ps + pl);
       peerAt = ps;
       peerLen = pl;
     }
-    const rawLen = buf.readUInt32BE(ps + pl + 2);
-    const rawAt = ps + pl + 6;
+    const rawLen = buf.readUInt32BE(ps + pl + PORT_BYTES);
+    const rawAt = ps + pl + PORT_BYTES + RAW_LENGTH_BYTES;
     if (rawAt + rawLen !== end) throw new Error(`batch: entry ${i}: raw length ${rawLen} does not end at the entry's end`);
     const fl = buf.readUInt32BE(end + MAC_BYTES);
     if (f + fl > buf.length) throw new Error(`batch: entry ${i}: fields JSON runs past the batch`);
-    row.seq = buf.readUInt32BE(e + 1) * 0x1_0000_0000 + buf.readUInt32BE(e + 5);
-    row.received_at_us = buf.readUInt32BE(e + 9) * 0x1_0000_0000 + buf.readUInt32BE(e + 13);
-    row.transport = buf[e + 17]!;
-    row.flags = buf.readUInt32BE(e + 18);
+    row.seq = buf.readUInt32BE(e + ENTRY_AT.seq) * 0x1_0000_0000 + buf.readUInt32BE(e + ENTRY_AT.seq + 4);
+    row.received_at_us = buf.readUInt32BE(e + ENTRY_AT.receivedAtUs) * 0x1_0000_0000 + buf.readUInt32BE(e + ENTRY_AT.receivedAtUs + 4);
+    row.transport = buf[e + ENTRY_AT.transport]!;
+    row.flags = buf.readUInt32BE(e + ENTRY_AT.flags);
     row.peer_port = buf.readUInt16BE(ps + pl);
     row.raw = new Uint8Array(ab, base + rawAt, rawLen);
     row.mac = new Uint8Array(ab, base + end, MAC_BYTES);

@@ -1,13 +1,9 @@
-import { TRANSPORT, type TransportName } from '../receive/frame.js';
-import { KNOWN_FLAGS } from '../receive/flags.js';
+import {
+  ENTRY_AT, ENTRY_ENCODING_VERSION, FIXED_BYTES, KNOWN_FLAGS, MAX_RAW_BYTES, MAX_SHORT_FIELD_BYTES,
+  PEER_LENGTH_BYTES, PORT_BYTES, RAW_LENGTH_BYTES, TRANSPORT, TRANSPORT_BY_CODE, type TransportName,
+} from './entry-format.js';
 
-/** Version byte of the entry encoding. A new layout gets a new number; old entries keep theirs. */
-export const ENTRY_ENCODING_VERSION = 1;
-
-/** u16 length prefix: a listener name or peer address longer than this is a bug, not input. */
-const MAX_SHORT_FIELD_BYTES = 0xffff;
-/** u32 length prefix; the receiver caps messages far below this (see MAX_MESSAGE_BYTES_LIMIT). */
-const MAX_RAW_BYTES = 0xffffffff;
+export { ENTRY_ENCODING_VERSION };
 
 /** What the MAC covers for one entry. Parsed fields are not here: they are derived from `raw`. */
 export interface EntryFields {
@@ -33,9 +29,6 @@ function checkUint(field: string, value: number, max: number): void {
     throw new EncodingError(field, `an integer in 0..${max}`, String(value));
   }
 }
-
-/** Fixed part of the encoding: version, seq, time, transport, flags, three length prefixes, port. */
-const FIXED_BYTES = 1 + 8 + 8 + 1 + 4 + 2 + 2 + 2 + 4;
 
 /** Listener and peer strings repeat for every entry of a connection; their bytes are prepared once. */
 export interface PreparedStrings {
@@ -76,13 +69,7 @@ function readU64(b: Buffer, o: number, field: string): number {
   return v;
 }
 
-/**
- * Canonical entry encoding v1, all integers big-endian, every variable field length-prefixed,
- * so that no two different entries share an encoding:
- *   u8 version | u64 seq | u64 received_at_us | u8 transport | u32 flags |
- *   u16 len | listener (UTF-8) | u16 len | peer address (UTF-8) | u16 peer port | u32 len | raw
- * Writes into `out` at `offset` and returns the offset after it.
- */
+/** Writes the entry encoding (chain/entry-format.ts) into `out` at `offset`; returns the offset after it. */
 export function encodeEntryInto(out: Buffer, offset: number, e: EntryFields, s: PreparedStrings): number {
   const transport = check(e, s);
   let o = out.writeUInt8(ENTRY_ENCODING_VERSION, offset);
@@ -111,35 +98,34 @@ export function encodeEntry(e: EntryFields): Buffer {
   return out;
 }
 
-const TRANSPORT_BY_CODE: Record<number, TransportName> = { 1: 'udp', 2: 'tcp', 3: 'tls' };
-
 /** Reads an encoding back; `raw` is a view into `b`. Throws EncodingError on anything malformed. */
 export function decodeEntry(b: Buffer): EntryFields {
   const need = (o: number, n: number, field: string): void => {
     if (o + n > b.length) throw new EncodingError(field, `${n} more bytes`, `${b.length - o}`);
   };
-  need(0, FIXED_BYTES - 2 - 2 - 2 - 4, 'header');
-  if (b[0] !== ENTRY_ENCODING_VERSION) throw new EncodingError('version', String(ENTRY_ENCODING_VERSION), String(b[0]));
-  const seq = readU64(b, 1, 'seq');
-  const receivedAtUs = readU64(b, 9, 'receivedAtUs');
-  const transport = TRANSPORT_BY_CODE[b[17]!];
-  if (transport === undefined) throw new EncodingError('transport', '1, 2 or 3', String(b[17]));
-  const flags = b.readUInt32BE(18);
-  let o = 22;
+  need(0, ENTRY_AT.listenerLength, 'header');
+  const version = b[ENTRY_AT.version];
+  if (version !== ENTRY_ENCODING_VERSION) throw new EncodingError('version', String(ENTRY_ENCODING_VERSION), String(version));
+  const seq = readU64(b, ENTRY_AT.seq, 'seq');
+  const receivedAtUs = readU64(b, ENTRY_AT.receivedAtUs, 'receivedAtUs');
+  const transport = TRANSPORT_BY_CODE[b[ENTRY_AT.transport]!];
+  if (transport === undefined) throw new EncodingError('transport', '1, 2 or 3', String(b[ENTRY_AT.transport]));
+  const flags = b.readUInt32BE(ENTRY_AT.flags);
+  let o = ENTRY_AT.listenerLength;
   need(o, 2, 'listener length');
   const ll = b.readUInt16BE(o);
   need(o + 2, ll, 'listener');
   const listener = b.toString('utf8', o + 2, o + 2 + ll);
   o += 2 + ll;
-  need(o, 2, 'peer address length');
+  need(o, PEER_LENGTH_BYTES, 'peer address length');
   const pl = b.readUInt16BE(o);
-  need(o + 2, pl, 'peer address');
-  const peerAddress = b.toString('utf8', o + 2, o + 2 + pl);
-  o += 2 + pl;
-  need(o, 6, 'peer port and raw length');
+  need(o + PEER_LENGTH_BYTES, pl, 'peer address');
+  const peerAddress = b.toString('utf8', o + PEER_LENGTH_BYTES, o + PEER_LENGTH_BYTES + pl);
+  o += PEER_LENGTH_BYTES + pl;
+  need(o, PORT_BYTES + RAW_LENGTH_BYTES, 'peer port and raw length');
   const peerPort = b.readUInt16BE(o);
-  const rl = b.readUInt32BE(o + 2);
-  o += 6;
+  const rl = b.readUInt32BE(o + PORT_BYTES);
+  o += PORT_BYTES + RAW_LENGTH_BYTES;
   if (o + rl !== b.length) throw new EncodingError('raw length', String(b.length - o), String(rl));
   return { seq, receivedAtUs, transport, flags, listener, peerAddress, peerPort, raw: b.subarray(o, o + rl) };
 }

@@ -1,13 +1,11 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, existsSync, unlinkSync } from 'node:fs';
-import { open as openAsync, rename as renameAsync } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { generateSigningKeyPair } from './keys.js';
 
 /**
  * The running secrets of the writer: the open block's MAC key and the current signing key.
- * They live in this file beside the database (mode 0600), never in it, so that a copy of the
- * database or of its backups gives an attacker no key.
+ * They live in a file beside the database (mode 0600, log/keystate-file.ts), never in it, so that
+ * a copy of the database or of its backups gives an attacker no key. This module is the file's
+ * format only: no I/O.
  */
 export interface KeyState {
   version: 1;
@@ -26,8 +24,6 @@ export interface KeyState {
   next?: { blockKey: Buffer; signingPublic: Buffer; signingPrivate: Buffer };
 }
 
-export const KEYSTATE_FILE = 'keystate.json';
-
 export class KeyStateError extends Error {
   constructor(readonly code: 'KEYSTATE_MISSING' | 'KEYSTATE_MALFORMED', message: string) {
     super(message);
@@ -40,87 +36,8 @@ export function freshNextKeys(): NonNullable<KeyState['next']> {
   return { blockKey: randomBytes(32), signingPublic: signing.publicKey, signingPrivate: signing.privateKey };
 }
 
-export function keyStatePath(dataDir: string): string {
-  return join(dataDir, KEYSTATE_FILE);
-}
-
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Writes `content` to `path` so that a crash leaves either the old file or the new one whole. */
-export function writeFileAtomic(path: string, content: string | Buffer, mode: number): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    try {
-      writeSync(fd, typeof content === 'string' ? Buffer.from(content) : content);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    removeFailedTemp(tmp);
-    throw e;
-  }
-  fsyncDir(dirname(path));
-}
-
-/**
- * A write that failed (ENOSPC, EIO) leaves its partial temp file: removed, so that it holds no
- * space on a full disk and the retry starts afresh.
- */
-function removeFailedTemp(tmp: string): void {
-  try {
-    unlinkSync(tmp);
-  } catch {
-    // Never created, or already renamed.
-  }
-}
-
-/**
- * writeFileAtomic on the libuv thread pool: the same write, fsync, rename and directory fsync,
- * without stalling the thread that receives datagrams while the disk flushes.
- */
-export async function writeFileAtomicAsync(path: string, content: string | Buffer, mode: number): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await openAsync(tmp, 'w', mode);
-  try {
-    try {
-      await fh.writeFile(content);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await renameAsync(tmp, path);
-  } catch (e) {
-    removeFailedTemp(tmp);
-    throw e;
-  }
-  const dh = await openAsync(dirname(path), 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
-}
-
-export function saveKeyState(path: string, s: KeyState): void {
-  writeFileAtomic(path, keyStateJson(s), 0o600);
-}
-
-/** saveKeyState without blocking the calling thread; resolves once the file is durable. */
-export function saveKeyStateAsync(path: string, s: KeyState): Promise<void> {
-  return writeFileAtomicAsync(path, keyStateJson(s), 0o600);
-}
-
-function keyStateJson(s: KeyState): string {
+/** The key-state file's bytes: one JSON object and a newline. */
+export function encodeKeyState(s: KeyState): string {
   const json = JSON.stringify({
     version: s.version,
     fingerprint: s.fingerprint,
@@ -147,11 +64,11 @@ function hexField(o: Record<string, unknown>, name: string, bytes: number, path:
   return Buffer.from(v, 'hex');
 }
 
-export function loadKeyState(path: string): KeyState {
-  if (!existsSync(path)) throw new KeyStateError('KEYSTATE_MISSING', `${path}: no key-state file`);
+/** Reads the key-state file's text; `path` names it in errors. Throws KeyStateError. */
+export function decodeKeyState(text: string, path: string): KeyState {
   let o: Record<string, unknown>;
   try {
-    o = JSON.parse(readFileSync(path, 'utf8'));
+    o = JSON.parse(text);
   } catch (e) {
     throw new KeyStateError('KEYSTATE_MALFORMED', `${path}: expected JSON, got a parse error: ${(e as Error).message}`);
   }
@@ -176,9 +93,4 @@ export function loadKeyState(path: string): KeyState {
         }
       : {}),
   };
-}
-
-/** Leftover temp files from a crash between write and rename hold no state anyone needs. */
-export function removeStaleTemps(path: string, names: string[]): void {
-  for (const n of names) if (n.startsWith(`${KEYSTATE_FILE}.tmp-`)) unlinkSync(join(dirname(path), n));
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { decodeCheckpoint } from '../checkpoint/format.js';
 import { LogStore } from '../store/log-store.js';
-import { dataPaths } from '../serve/data-dir.js';
+import { dataPaths } from '../log/data-dir.js';
 import { blockMayHold, OPEN_END_US, type TimeRange } from '../verify/range.js';
 
 /** Bundle format version, in the bundle's meta table (`bundle_format`). */

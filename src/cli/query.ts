@@ -1,7 +1,7 @@
 import { formatUs } from './time-arg.js';
 import { fieldsFromJson } from '../parse/index.js';
 import { LogStore, type EntryFilter, type EntryRow } from '../store/log-store.js';
-import { dataPaths } from '../serve/data-dir.js';
+import { dataPaths } from '../log/data-dir.js';
 
 const TRANSPORT_NAMES = ['', 'udp', 'tcp', 'tls'];
 

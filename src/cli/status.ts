@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { LogStore } from '../store/log-store.js';
 import { decodeCheckpoint } from '../checkpoint/format.js';
 import { formatUs } from './time-arg.js';
-import { dataPaths } from '../serve/data-dir.js';
+import { dataPaths } from '../log/data-dir.js';
 import type { DaemonStatus } from '../serve/daemon.js';
 
 function alive(pid: number): boolean {

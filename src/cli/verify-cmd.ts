@@ -1,13 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { auditorKeyPairFromPem } from '../chain/keys.js';
-import { writeFileAtomic } from '../chain/keystate.js';
-import { dataPaths } from '../serve/data-dir.js';
+import { writeFileAtomic } from '../log/atomic-file.js';
+import { dataPaths } from '../log/data-dir.js';
 import { bundleClaim } from './export-cmd.js';
 import { REASON_CODES } from '../verify/failures.js';
 import { InlineRunner, WorkerPoolRunner } from '../verify/runners.js';
 import { verifyDatabase, type AuditorState, type VerifyReport } from '../verify/verify-log.js';
 import { EXIT } from './exit-codes.js';
-import { connectBitcoind } from '../anchor/rpc/bitcoind.js';
+import { connectBitcoind } from '../bitcoind/client.js';
 import { formatUs } from './time-arg.js';
 
 export interface VerifyCommandOptions {

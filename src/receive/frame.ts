@@ -1,6 +1,4 @@
-/** How a frame reached us. The numeric codes are part of the MAC'd entry encoding. */
-export const TRANSPORT = { udp: 1, tcp: 2, tls: 3 } as const;
-export type TransportName = keyof typeof TRANSPORT;
+import type { TransportName } from '../chain/entry-format.js';
 
 /** One syslog message as cut out of a datagram or a stream, before it is chained. */
 export interface ReceivedFrame {
@@ -13,6 +11,6 @@ export interface ReceivedFrame {
   listener: string;
   peerAddress: string;
   peerPort: number;
-  /** Bitwise OR of FLAG_* from flags.ts. */
+  /** Bitwise OR of FLAG_* from chain/entry-format.ts. */
   flags: number;
 }

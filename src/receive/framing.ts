@@ -1,5 +1,5 @@
 // Pure stream framer: bytes in, syslog frames out. Rules and their reasons: FRAMING.md.
-import { FLAG_INCOMPLETE, FLAG_TRUNCATED } from './flags.js';
+import { FLAG_INCOMPLETE, FLAG_TRUNCATED } from '../chain/entry-format.js';
 
 export type FramingMode = 'auto' | 'octet' | 'lf' | 'nul';
 

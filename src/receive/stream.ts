@@ -3,10 +3,10 @@ import { createSecureContext, createServer as createTlsServer, type SecureContex
 import type { Allowlist } from './allowlist.js';
 import { ConnectionSlots } from './conn-slots.js';
 import { newCounters, type ListenerCounters } from './counters.js';
-import { FLAG_INCOMPLETE, FLAG_TRUNCATED } from './flags.js';
+import { FLAG_INCOMPLETE, FLAG_TRUNCATED, utf8Flag } from '../chain/entry-format.js';
 import { StreamFramer, type FramingMode, type FramedMessage } from './framing.js';
 import type { FrameSink, Warn } from './sink.js';
-import { nowUs, utf8Flag } from './stamp.js';
+import { nowUs } from '../chain/clock.js';
 
 /**
  * TCP keepalive probes start after this much silence. A sender whose host vanished (power cut,

@@ -2,9 +2,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Allowlist } from './allowlist.js';
 import { newCounters, type ListenerCounters } from './counters.js';
-import { FLAG_TRUNCATED } from './flags.js';
+import { FLAG_TRUNCATED, utf8Flag } from '../chain/entry-format.js';
 import type { FrameSink, Warn } from './sink.js';
-import { nowUs, utf8Flag } from './stamp.js';
+import { nowUs } from '../chain/clock.js';
 
 /**
  * Asked-for kernel receive buffer. Bursts from many Tacker workers, and the first second after a

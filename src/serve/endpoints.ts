@@ -5,7 +5,7 @@ import type { FrameSink, Warn } from '../receive/sink.js';
 import { StreamListener } from '../receive/stream.js';
 import { UdpListener } from '../receive/udp.js';
 import { startControlServer } from './control.js';
-import { dataPaths } from './data-dir.js';
+import { dataPaths } from '../log/data-dir.js';
 import { startMetricsServer } from './metrics.js';
 import { readTlsMaterial } from './tls-material.js';
 

@@ -1,6 +1,6 @@
-import { anchorRootOf, unpackPath } from '../anchor/batch-tree.js';
-import { BitcoinFormatError, parseTransaction, txid as txidOf, verifyAnchorInclusion, findAnchorOutput } from '../anchor/bitcoin/index.js';
-import { BitcoinRpcError, type BitcoinRpc } from '../anchor/rpc/bitcoind.js';
+import { anchorRootOf, unpackPath } from '../checkpoint/batch-tree.js';
+import { BitcoinFormatError, parseTransaction, txid as txidOf, verifyAnchorInclusion, findAnchorOutput } from '../bitcoin/index.js';
+import { BitcoinRpcError, type BitcoinRpc } from '../bitcoind/client.js';
 import type { AnchorRow, LogStore } from '../store/log-store.js';
 import type { Failure } from './failures.js';
 

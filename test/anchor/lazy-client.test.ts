@@ -26,7 +26,7 @@ describe('bitcoin-core is loaded on the first RPC, not before', () => {
     const out = run(`
       await import(${JSON.stringify(dist('serve/daemon.js'))});
       await import(${JSON.stringify(dist('cli/verify-cmd.js'))});
-      await import(${JSON.stringify(dist('anchor/rpc/bitcoind.js'))});
+      await import(${JSON.stringify(dist('bitcoind/client.js'))});
       console.log(loaded());`);
     expect(out).toEqual(['false']);
   });
@@ -34,7 +34,7 @@ describe('bitcoin-core is loaded on the first RPC, not before', () => {
   it('the first call loads it, and a dead node still gives a classified error', () => {
     // Port 9 (discard) on loopback: nothing listens there, the connection is refused.
     const out = run(`
-      const { connectBitcoind } = await import(${JSON.stringify(dist('anchor/rpc/bitcoind.js'))});
+      const { connectBitcoind } = await import(${JSON.stringify(dist('bitcoind/client.js'))});
       const rpc = connectBitcoind({ url: 'http://127.0.0.1:9', user: 'u', password: 'p', timeoutMs: 5000 });
       console.log(loaded());
       try { await rpc.networkInfo(); console.log('answered'); } catch (e) { console.log(e.name + ':' + e.kind); }

@@ -1,4 +1,4 @@
-// The error table and amount conversions of src/anchor/rpc/bitcoind.ts, for the codes and
+// The error table and amount conversions of src/bitcoind/client.ts, for the codes and
 // shapes that the recording (rpc-replay.test.ts) does not contain. The error objects here have the
 // shapes the `bitcoin-core` package produces (RpcError {code: number, message}, Node transport
 // errors {code: string}); the codes and messages are Bitcoin Core's (src/rpc/protocol.h,
@@ -11,7 +11,7 @@ import {
   btcToSats,
   classifyRpcError,
   type BitcoinRpcErrorKind,
-} from '../../src/anchor/rpc/bitcoind.js';
+} from '../../src/bitcoind/client.js';
 
 function rpcError(code: number, message: string): Error & { code: number } {
   return Object.assign(new Error(message), { name: 'RpcError', code });

@@ -1,4 +1,4 @@
-// src/anchor/rpc/bitcoind.ts against real Bitcoin Core answers.
+// src/bitcoind/client.ts against real Bitcoin Core answers.
 //
 // test/vectors/bitcoind-rpc/anchor-lifecycle.jsonl holds 55 JSON-RPC exchanges recorded from Bitcoin
 // Core v30.99 on regtest (record.py). test/helpers/rpc-replay.ts serves them back, verbatim, to
@@ -20,7 +20,7 @@ import {
   connectBitcoind,
   type BitcoinRpcConfig,
   type BitcoinRpcErrorKind,
-} from '../../src/anchor/rpc/bitcoind.js';
+} from '../../src/bitcoind/client.js';
 import { BITCOIND_RPC_RECORDING } from '../helpers/paths.js';
 import { loadRecording, startReplay, type RecordedExchange, type ReplayServer } from '../helpers/rpc-replay.js';
 

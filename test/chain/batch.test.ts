@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { sealBatch, visitSealedRows, type FieldsJsonBytes, type SealInput, type SealedRowView } from '../../src/chain/batch.js';
 import { decodeEntry, type StoredEntryColumns } from '../../src/chain/encoding.js';
 import { chainMac } from '../../src/chain/mac.js';
-import { TRANSPORT, type TransportName } from '../../src/receive/frame.js';
+import { TRANSPORT, type TransportName } from '../../src/chain/entry-format.js';
 import { rng } from '../receive/helpers.js';
 
 const LISTENERS = ['udp://127.0.0.1:5514', 'tcp://[::1]:5514', 'tls://127.0.0.1:6514'];

@@ -38,7 +38,7 @@ import {
   rootFromInclusionProof,
 } from '../../src/checkpoint/merkle.js';
 import { checkpointSignatureValid, signCheckpoint } from '../../src/checkpoint/sign.js';
-import type { TransportName } from '../../src/receive/frame.js';
+import type { TransportName } from '../../src/chain/entry-format.js';
 import { needClients } from '../clients/available.js';
 
 /** Regenerating the vectors needs python3-cryptography; the rest of the file reads them. */

@@ -23,7 +23,7 @@ import {
   type RawKeyPair,
 } from '../../src/chain/keys.js';
 import { chainMac, genesisHash } from '../../src/chain/mac.js';
-import type { TransportName } from '../../src/receive/frame.js';
+import type { TransportName } from '../../src/chain/entry-format.js';
 import { needClients } from '../clients/available.js';
 
 const crossCheck = needClients('python3-cryptography');

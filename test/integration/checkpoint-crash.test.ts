@@ -1,5 +1,5 @@
-// Crash safety of the checkpoint write order (src/serve/checkpointer.ts, src/serve/recovery.ts).
-// A real `immutalog serve` is made to SIGKILL itself at each fault point of src/serve/fault.ts
+// Crash safety of the checkpoint write order (src/ingest/checkpointer.ts, src/log/recovery.ts).
+// A real `immutalog serve` is made to SIGKILL itself at each fault point of src/ingest/fault.ts
 // (IMMUTALOG_FAULT), or is SIGKILLed from outside at random moments under load; it is then
 // restarted without the fault, fed more, stopped cleanly, and the log must verify with the
 // auditor key and the pinned identity, with sequence numbers 0..n-1 and every committed message
@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FAULT_POINTS, type FaultPoint } from '../../src/serve/fault.js';
+import { FAULT_POINTS, type FaultPoint } from '../../src/ingest/fault.js';
 import { query, type QueriedEntry } from '../helpers/daemon.js';
 import {
   fingerprintOf,

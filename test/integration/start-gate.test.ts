@@ -1,6 +1,6 @@
 // A start binds its listeners before it touches the log, and what arrives before recovery is done
 // waits in the start gate (datagrams held, streams paused) and is stored after the restart
-// checkpoint, none lost. IMMUTALOG_FAULT=hold-start (src/serve/fault.ts) holds the start between
+// checkpoint, none lost. IMMUTALOG_FAULT=hold-start (src/ingest/fault.ts) holds the start between
 // the two until the test releases it, so the window is not a race.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';

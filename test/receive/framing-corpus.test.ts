@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { FLAG_TRUNCATED } from '../../src/receive/flags.js';
+import { FLAG_TRUNCATED } from '../../src/chain/entry-format.js';
 import { frameAll, randomChunks } from './helpers.js';
 
 // The corpus is committed under test/corpus (its README says how it was captured).

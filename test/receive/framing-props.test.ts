@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FLAG_INCOMPLETE, FLAG_TRUNCATED } from '../../src/receive/flags.js';
+import { FLAG_INCOMPLETE, FLAG_TRUNCATED } from '../../src/chain/entry-format.js';
 import { HEADER_SLACK_BYTES, StreamFramer, type FramingMode } from '../../src/receive/framing.js';
 import { frameAll, splitAt } from './helpers.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FLAG_INCOMPLETE, FLAG_TRUNCATED } from '../../src/receive/flags.js';
+import { FLAG_INCOMPLETE, FLAG_TRUNCATED } from '../../src/chain/entry-format.js';
 import { StreamFramer, type FramingMode } from '../../src/receive/framing.js';
 
 type Out = [string, number];

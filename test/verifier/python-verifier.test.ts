@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { escrowBlockKey } from '../../src/chain/escrow.js';
 import { generateSigningKeyPair } from '../../src/chain/keys.js';
-import { loadKeyState } from '../../src/chain/keystate.js';
+import { loadKeyState } from '../../src/log/keystate-file.js';
 import { checkpointHash, decodeCheckpoint, encodeCheckpoint } from '../../src/checkpoint/format.js';
 import { EMPTY_TREE_ROOT } from '../../src/checkpoint/merkle.js';
 import { signCheckpoint } from '../../src/checkpoint/sign.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseProcNetUdpDrops } from '../../src/receive/udp-drops.js';
+import { parseProcNetUdpDrops } from '../../src/serve/udp-drops.js';
 
 // Lines as the Linux kernel prints them (columns from net/ipv4/udp.c udp4_format_sock).
 const TABLE = `   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops

@@ -1,5 +1,5 @@
 import { readFileSync, unlinkSync } from 'node:fs';
-import { writeFileAtomic } from '../chain/keystate.js';
+import { writeFileAtomic } from './atomic-file.js';
 import { FileLock } from '../store/file-lock.js';
 import { dataPaths } from './data-dir.js';
 import { prepareDataDir } from './data-dir-check.js';

@@ -2,7 +2,7 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import { StoredEntryEncoder } from '../chain/encoding.js';
 import { visitSealedRows } from '../chain/batch.js';
 import { leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
-import { LogStore, type BlockRow } from './log-store.js';
+import { LogStore, type BlockRow } from '../store/log-store.js';
 
 /**
  * The storage thread: commits, in the order they arrive, sealed batches, block openings and

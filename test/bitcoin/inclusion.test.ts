@@ -1,4 +1,4 @@
-// src/anchor/bitcoin/inclusion.ts: the whole offline check (tx → OP_RETURN root → txid → branch →
+// src/bitcoin/inclusion.ts: the whole offline check (tx → OP_RETURN root → txid → branch →
 // header) on the real recorded anchor, and each way it can fail.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import {
   verifyAnchorInclusion,
   type InclusionInput,
   type InclusionResult,
-} from '../../src/anchor/bitcoin/index.js';
+} from '../../src/bitcoin/index.js';
 import { needClients } from '../clients/available.js';
 
 /** extract.py is standard-library Python. */

@@ -1,11 +1,12 @@
 import { escrowBlockKey } from '../chain/escrow.js';
-import { freshNextKeys, saveKeyState, saveKeyStateAsync, type KeyState } from '../chain/keystate.js';
+import { freshNextKeys, type KeyState } from '../chain/keystate.js';
+import { saveKeyState, saveKeyStateAsync } from '../log/keystate-file.js';
 import { buildCheckpoint } from '../checkpoint/build.js';
 import type { CheckpointReason } from '../checkpoint/format.js';
-import { nowUs } from '../receive/stamp.js';
-import type { LogIdentity } from './log-identity.js';
+import { nowUs } from '../chain/clock.js';
+import type { LogIdentity } from '../log/identity.js';
 import type { Sequencer } from './sequencer.js';
-import type { StoreWriter } from './store-writer.js';
+import type { StoreWriter } from './storage-client.js';
 import { faultArmed, faultPoint } from './fault.js';
 import { retryUntilDone } from './retry.js';
 

@@ -1,4 +1,4 @@
-// src/anchor/bitcoin/header.ts against a real regtest header (getblockheader hex and JSON,
+// src/bitcoin/header.ts against a real regtest header (getblockheader hex and JSON,
 // recorded from Bitcoin Core v30.99) and against the genesis blocks of mainnet, testnet3, signet
 // and regtest rebuilt from Bitcoin Core's chainparams.cpp parameters (test/vectors/bitcoin/genesis.json).
 import { createHash } from 'node:crypto';
@@ -21,7 +21,7 @@ import {
   txidInternal,
   u256Hex,
   vsize,
-} from '../../src/anchor/bitcoin/index.js';
+} from '../../src/bitcoin/index.js';
 
 interface Recorded {
   regtest_genesis: { hash: string; bits: string; target: string; time: number };

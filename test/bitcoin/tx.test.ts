@@ -1,4 +1,4 @@
-// src/anchor/bitcoin/tx.ts against the real anchor transactions recorded from Bitcoin Core v30.99
+// src/bitcoin/tx.ts against the real anchor transactions recorded from Bitcoin Core v30.99
 // (test/vectors/bitcoin/regtest-anchor.json, extracted from test/vectors/bitcoind-rpc by extract.py),
 // plus property tests of the decoder on arbitrary and mutated bytes.
 import { readFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ import {
   wtxid,
   type Transaction,
   type TransactionFields,
-} from '../../src/anchor/bitcoin/index.js';
+} from '../../src/bitcoin/index.js';
 
 interface Decoded {
   txid: string;

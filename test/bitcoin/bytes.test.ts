@@ -1,4 +1,4 @@
-// src/anchor/bitcoin/bytes.ts: hashing, byte order, strict hex, compact sizes.
+// src/bitcoin/bytes.ts: hashing, byte order, strict hex, compact sizes.
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import {
   readCompactSize,
   sha256d,
   writeCompactSize,
-} from '../../src/anchor/bitcoin/index.js';
+} from '../../src/bitcoin/index.js';
 
 const RUNS = { numRuns: 2000 };
 

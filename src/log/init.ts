@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { auditorPrivateKeyPem, fingerprint, generateAuditorKeyPair, generateSigningKeyPair, RAW_KEY_BYTES } from '../chain/keys.js';
-import { saveKeyState, writeFileAtomic } from '../chain/keystate.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { saveKeyState } from './keystate-file.js';
 import { escrowBlockKey } from '../chain/escrow.js';
 import { genesisStatement, signGenesis } from '../checkpoint/genesis.js';
 import { LogStore } from '../store/log-store.js';

@@ -2,7 +2,7 @@ import { publicFromPrivate } from '../chain/keys.js';
 import type { KeyState } from '../chain/keystate.js';
 import type { Checkpoint } from '../checkpoint/format.js';
 import { checkpointSignatureValid } from '../checkpoint/sign.js';
-import { OpenLogError } from './log-identity.js';
+import { OpenLogError } from './identity.js';
 
 /** What the database says about where the log stands, for checkKeyState. */
 export interface LogPosition {

@@ -1,6 +1,3 @@
-import { isUtf8 } from 'node:buffer';
-import { FLAG_INVALID_UTF8 } from './flags.js';
-
 /**
  * Receive times are the monotonic clock plus an offset to the wall clock, learnt to the
  * microsecond by watching Date.now() tick over to a new millisecond. Re-basing on Date.now()
@@ -61,8 +58,4 @@ export function nowUs(): number {
     checkedHr = hr;
   }
   return Number((hr + offsetNs) / 1000n);
-}
-
-export function utf8Flag(raw: Buffer): number {
-  return isUtf8(raw) ? 0 : FLAG_INVALID_UTF8;
 }

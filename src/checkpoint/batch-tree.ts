@@ -1,4 +1,4 @@
-import { inclusionProof, leafHash, merkleRoot, rootFromInclusionProof } from '../checkpoint/merkle.js';
+import { inclusionProof, leafHash, merkleRoot, rootFromInclusionProof } from './merkle.js';
 
 /** Where one checkpoint sits in an anchor round's tree, and the path from it to the root. */
 export interface CheckpointProof {

@@ -8,8 +8,8 @@ import { fingerprint, generateSigningKeyPair, type RawKeyPair } from '../../src/
 import type { KeyState } from '../../src/chain/keystate.js';
 import { buildCheckpoint } from '../../src/checkpoint/build.js';
 import { decodeCheckpoint, GENESIS_PREVIOUS, type Checkpoint } from '../../src/checkpoint/format.js';
-import { checkKeyState, type LogPosition } from '../../src/serve/keystate-check.js';
-import { OpenLogError } from '../../src/serve/log-identity.js';
+import { checkKeyState, type LogPosition } from '../../src/log/keystate-check.js';
+import { OpenLogError } from '../../src/log/identity.js';
 
 const identity = generateSigningKeyPair();
 const fp = fingerprint(identity.publicKey);

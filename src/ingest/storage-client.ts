@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { SealedBatch } from '../chain/batch.js';
 import type { BlockRow } from '../store/log-store.js';
-import type { FromWorker, ToWorker } from '../store/ingest-worker.js';
+import type { FromWorker, ToWorker } from './storage-thread.js';
 
 /**
  * Batch buffers go to the storage thread and come back once committed, to be written again:
@@ -37,7 +37,7 @@ export class StoreWriter {
   private readonly waiters = new Map<string, (m: FromWorker) => void>();
 
   constructor(database: string, private readonly onFailure: (error: string, pending: number) => void) {
-    this.worker = new Worker(new URL('../store/ingest-worker.js', import.meta.url), { workerData: { database }, resourceLimits: { maxYoungGenerationSizeMb: STORAGE_YOUNG_GENERATION_MB } });
+    this.worker = new Worker(new URL('./storage-thread.js', import.meta.url), { workerData: { database }, resourceLimits: { maxYoungGenerationSizeMb: STORAGE_YOUNG_GENERATION_MB } });
     this.worker.on('message', (m: FromWorker) => this.onMessage(m));
     this.worker.on('error', (e) => {
       this.lastCommitError = `storage thread died: ${e.message}`;

@@ -1,14 +1,15 @@
 import { StoredEntryEncoder } from '../chain/encoding.js';
 import { escrowBlockKey } from '../chain/escrow.js';
-import { freshNextKeys, KeyStateError, loadKeyState, saveKeyState, type KeyState } from '../chain/keystate.js';
+import { freshNextKeys, KeyStateError, type KeyState } from '../chain/keystate.js';
+import { loadKeyState, saveKeyState } from './keystate-file.js';
 import { genesisHash } from '../chain/mac.js';
 import { buildCheckpoint } from '../checkpoint/build.js';
 import { checkpointHash, decodeCheckpoint, GENESIS_PREVIOUS, type Checkpoint } from '../checkpoint/format.js';
 import { leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
-import { nowUs } from '../receive/stamp.js';
+import { nowUs } from '../chain/clock.js';
 import { LogStore } from '../store/log-store.js';
 import { dataPaths } from './data-dir.js';
-import { OpenLogError, readIdentity, type LogIdentity } from './log-identity.js';
+import { OpenLogError, readIdentity, type LogIdentity } from './identity.js';
 import { checkKeyState } from './keystate-check.js';
 
 /** Everything the write path needs to continue a log after any stop, clean or not. */

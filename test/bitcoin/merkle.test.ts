@@ -1,4 +1,4 @@
-// src/anchor/bitcoin/merkle-branch.ts and txoutproof.ts against a real regtest block (getblock
+// src/bitcoin/merkle-branch.ts and txoutproof.ts against a real regtest block (getblock
 // verbosity 1 txids, getblockheader, gettxoutproof, recorded from Bitcoin Core v30.99), plus
 // property tests against an independent whole-tree computation.
 import { createHash } from 'node:crypto';
@@ -19,7 +19,7 @@ import {
   rootFromBranch,
   txidInternal,
   verifyBranch,
-} from '../../src/anchor/bitcoin/index.js';
+} from '../../src/bitcoin/index.js';
 
 interface Recorded {
   confirmed_tx: { hex: string; decoded: { txid: string }; blockhash: string; blockindex: number };

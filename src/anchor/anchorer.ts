@@ -1,9 +1,9 @@
 import { checkpointHash } from '../checkpoint/format.js';
 import type { AnchorRow, LogStore } from '../store/log-store.js';
-import { buildAnchorTree, packPath } from './batch-tree.js';
-import { findAnchorOutput, merkleBranch, parseHeader, parseTransaction, rootFromBranch, txid as txidOf } from './bitcoin/index.js';
+import { buildAnchorTree, packPath } from '../checkpoint/batch-tree.js';
+import { findAnchorOutput, merkleBranch, parseHeader, parseTransaction, rootFromBranch, txid as txidOf } from '../bitcoin/index.js';
 import { clampFeeRate, jitteredIntervalMs, nextBumpRate, type AnchorPolicy } from './policy.js';
-import { BitcoinRpcError, type BitcoinRpc } from './rpc/bitcoind.js';
+import { BitcoinRpcError, type BitcoinRpc } from '../bitcoind/client.js';
 
 /** Checkpoints one round takes at most; a backlog beyond it goes in the next round. */
 const MAX_CHECKPOINTS_PER_ROUND = 100_000;
