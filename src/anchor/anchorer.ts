@@ -1,9 +1,12 @@
 import { checkpointHash } from '../checkpoint/format.js';
 import type { AnchorRow, LogStore } from '../store/log-store.js';
 import { buildAnchorTree, packPath } from '../checkpoint/batch-tree.js';
-import { findAnchorOutput, merkleBranch, parseHeader, parseTransaction, rootFromBranch, txid as txidOf } from '../bitcoin/index.js';
+import { parseHeader } from '../bitcoin/header.js';
+import { merkleBranch, rootFromBranch } from '../bitcoin/merkle-branch.js';
+import { findAnchorOutput, parseTransaction, txid as txidOf } from '../bitcoin/tx.js';
 import { clampFeeRate, jitteredIntervalMs, nextBumpRate, type AnchorPolicy } from './policy.js';
-import { BitcoinRpcError, type BitcoinRpc } from '../bitcoind/client.js';
+import { BitcoinRpcError } from '../bitcoind/errors.js';
+import type { AnchorNode } from '../bitcoind/writer.js';
 
 /** Checkpoints one round takes at most; a backlog beyond it goes in the next round. */
 const MAX_CHECKPOINTS_PER_ROUND = 100_000;
@@ -27,14 +30,15 @@ export class AnchorRoundError extends Error {
 }
 
 /**
- * The anchor worker: every interval, one Bitcoin transaction whose single OP_RETURN commits to
- * the root of a tree over all checkpoints not yet anchored; then each anchor's life, polled:
+ * The anchorer, a loop of timers on the main thread (no worker thread: everything it waits on is
+ * RPC). Every interval, one Bitcoin transaction whose single OP_RETURN commits to the root of a
+ * tree over all checkpoints not yet anchored; then each anchor's life, polled:
  * built -> broadcast -> mined (block, branch stored) -> final, with replace-by-fee when stuck,
  * and back to broadcast when a reorg takes its block away. It never touches the receive path:
  * everything here is asynchronous RPC and a few small SQLite writes, and a dead node only
  * means retries with backoff.
  */
-export class AnchorWorker {
+export class Anchorer {
   readonly status: AnchorStatus = { nodeReachable: null, lastError: null, lastErrorKind: null, walletSats: null, nextRoundAtMs: 0, feesSpentSats: 0 };
   private timer: NodeJS.Timeout | undefined;
   private backoffMs = 0;
@@ -42,7 +46,7 @@ export class AnchorWorker {
   private stopped = false;
 
   constructor(
-    private readonly rpc: BitcoinRpc,
+    private readonly rpc: AnchorNode,
     private readonly store: LogStore,
     private readonly policy: AnchorPolicy,
     private readonly log: { info(m: string): void; warn(m: string): void; error(m: string): void },
@@ -95,7 +99,7 @@ export class AnchorWorker {
 
   private async tick(force: boolean): Promise<void> {
     if (this.running) {
-      // `anchor --now` holds the worker: come back after it instead of losing the timer for good.
+      // `anchor --now` holds the anchorer: come back after it instead of losing the timer for good.
       this.schedule(this.policy.pollSec * 1000);
       return;
     }

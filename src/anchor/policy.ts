@@ -1,4 +1,4 @@
-/** Fee and lifecycle policy of the anchor worker; every value is a config option. */
+/** Fee and lifecycle policy of the anchorer; every value is a config option. */
 export interface AnchorPolicy {
   /** Mean seconds between rounds; each wait is randomised by ±10 % so receivers do not sync up. */
   intervalSec: number;

@@ -7,7 +7,7 @@ import { REASON_CODES } from '../verify/failures.js';
 import { InlineRunner, WorkerPoolRunner } from '../verify/runners.js';
 import { verifyDatabase, type AuditorState, type VerifyReport } from '../verify/verify-log.js';
 import { EXIT } from './exit-codes.js';
-import { connectBitcoind } from '../bitcoind/client.js';
+import { connectChainReader } from '../bitcoind/reader.js';
 import { formatUs } from './time-arg.js';
 
 export interface VerifyCommandOptions {
@@ -142,7 +142,7 @@ export async function runVerify(o: VerifyCommandOptions, out: (s: string) => voi
       maxCheckpointAgeUs: o.maxCheckpointAgeSec * 1e6,
       nowUs: Date.now() * 1000,
       runner,
-      ...(o.bitcoin ? { headers: connectBitcoind(o.bitcoin) } : {}),
+      ...(o.bitcoin ? { headers: connectChainReader(o.bitcoin) } : {}),
       ...(bar ? { onProgress: bar } : {}),
     });
   } catch (e) {

@@ -6,8 +6,8 @@ import { UdpListener } from '../receive/udp.js';
 import { readUdpKernelDrops } from './udp-drops.js';
 import { writeFileAtomic, writeFileAtomicAsync } from '../log/atomic-file.js';
 import { Sequencer } from '../ingest/sequencer.js';
-import { AnchorWorker, type AnchorStatus } from '../anchor/anchorer.js';
-import { connectBitcoind } from '../bitcoind/client.js';
+import { Anchorer, type AnchorStatus } from '../anchor/anchorer.js';
+import { connectAnchorNode } from '../bitcoind/writer.js';
 import { LogStore } from '../store/log-store.js';
 import { renderMetrics } from './metrics.js';
 import { Checkpointer } from '../ingest/checkpointer.js';
@@ -67,19 +67,19 @@ export interface DaemonStatus {
   state: 'running' | 'stopping' | 'stopped';
 }
 
-/** The anchor worker, when a node is configured: its own SQLite connection for the few anchor writes. */
-function startAnchoring(cfg: ServeConfig, database: string, log: winston.Logger): { worker: AnchorWorker; store: LogStore } | undefined {
+/** The anchorer, when a node is configured: its own SQLite connection for the few anchor writes. */
+function startAnchoring(cfg: ServeConfig, database: string, log: winston.Logger): { worker: Anchorer; store: LogStore } | undefined {
   if (cfg.bitcoinRpcUrl === '') {
     log.warn('anchoring is off (no [bitcoin] rpc_url): checkpoints are signed but not anchored in Bitcoin');
     return undefined;
   }
-  const rpc = connectBitcoind({
+  const rpc = connectAnchorNode({
     url: cfg.bitcoinRpcUrl,
     wallet: cfg.bitcoinWallet,
     ...(cfg.bitcoinCookieFile ? { cookieFile: cfg.bitcoinCookieFile } : { user: cfg.bitcoinUser, password: cfg.bitcoinPassword }),
   });
   const store = LogStore.open(database, { create: false });
-  const worker = new AnchorWorker(rpc, store, {
+  const worker = new Anchorer(rpc, store, {
     intervalSec: cfg.anchorIntervalSec, confTarget: cfg.anchorConfTarget, fallbackFeeRate: cfg.anchorFallbackFeeRate,
     maxFeeRate: cfg.anchorMaxFeeRate, maxFeeSats: cfg.anchorMaxFee, finalConfirmations: cfg.anchorFinalConfirmations,
     stuckBlocks: cfg.anchorStuckBlocks, pollSec: cfg.anchorPollSec,
@@ -89,7 +89,7 @@ function startAnchoring(cfg: ServeConfig, database: string, log: winston.Logger)
 }
 
 export class Daemon {
-  private anchor: { worker: AnchorWorker; store: LogStore } | undefined;
+  private anchor: { worker: Anchorer; store: LogStore } | undefined;
   /** The metrics endpoint's own read-only connection, opened once the log is recovered. */
   private metricsStore: LogStore | undefined;
   private statusTimer: NodeJS.Timeout | undefined;

@@ -1,11 +1,14 @@
 import { anchorRootOf, unpackPath } from '../checkpoint/batch-tree.js';
-import { BitcoinFormatError, parseTransaction, txid as txidOf, verifyAnchorInclusion, findAnchorOutput } from '../bitcoin/index.js';
-import { BitcoinRpcError, type BitcoinRpc } from '../bitcoind/client.js';
+import { BitcoinFormatError } from '../bitcoin/errors.js';
+import { verifyAnchorInclusion } from '../bitcoin/inclusion.js';
+import { findAnchorOutput, parseTransaction, txid as txidOf } from '../bitcoin/tx.js';
+import { BitcoinRpcError } from '../bitcoind/errors.js';
+import type { ChainReader } from '../bitcoind/reader.js';
 import type { AnchorRow, LogStore } from '../store/log-store.js';
 import type { Failure } from './failures.js';
 
 /** Only what verify asks of a node: block headers (works on a pruned node, no txindex, no wallet). */
-export type HeaderSource = Pick<BitcoinRpc, 'getBlockHeader' | 'getBlockHeaderHex'>;
+export type HeaderSource = Pick<ChainReader, 'getBlockHeader' | 'getBlockHeaderHex'>;
 
 export interface AnchorSummary {
   /** Checkpoints in range by the state of the anchor that covers them. */

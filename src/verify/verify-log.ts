@@ -9,7 +9,7 @@ import type { Failure, ReasonCode } from './failures.js';
 import { DEFAULT_MAX_LISTED_FAILURES, FailureLog } from './failure-log.js';
 import { blockMayHold, OPEN_END_US, type TimeBounds, type TimeRange } from './range.js';
 import { AnchorChecker, type AnchorSummary, type HeaderSource } from './anchors.js';
-import { BitcoinRpcError } from '../bitcoind/client.js';
+import { BitcoinRpcError } from '../bitcoind/errors.js';
 import { genesisSignatureValid, genesisStatement } from '../checkpoint/genesis.js';
 import { ESCROW_BYTES } from '../chain/escrow.js';
 

@@ -1,10 +1,12 @@
-// src/bitcoind/client.ts against real Bitcoin Core answers.
+// src/bitcoind (transport, reader, writer) against real Bitcoin Core answers.
 //
 // test/vectors/bitcoind-rpc/anchor-lifecycle.jsonl holds 55 JSON-RPC exchanges recorded from Bitcoin
 // Core v30.99 on regtest (record.py). test/helpers/rpc-replay.ts serves them back, verbatim, to
 // whatever asks with the same path, method and params, and answers HTTP 599 to anything else.
 // So every call below that gets an answer proves the wrapper sent exactly what the real node was
-// sent; the typed results are then checked against what the real node answered.
+// sent; the typed results are then checked against what the real node answered. Set-up steps
+// and calls immutalog does not make (createwallet, generatetoaddress, getnetworkinfo, …) go
+// through the transport's untyped `call`, the same path every typed call takes.
 //
 // The recording is a hard requirement: if it is missing these tests fail, they do not skip.
 // IMMUTALOG_RPC_RECORDING can point at a re-recorded file (record.py RPC_URL COOKIE OUT).
@@ -15,12 +17,9 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import {
-  BitcoinRpcError,
-  connectBitcoind,
-  type BitcoinRpcConfig,
-  type BitcoinRpcErrorKind,
-} from '../../src/bitcoind/client.js';
+import { BitcoinRpcError, type BitcoinRpcErrorKind } from '../../src/bitcoind/errors.js';
+import { openTransport, type BitcoinRpcConfig, type RpcTransport } from '../../src/bitcoind/transport.js';
+import { BitcoindWriter, connectAnchorNode, type AnchorNode } from '../../src/bitcoind/writer.js';
 import { BITCOIND_RPC_RECORDING } from '../helpers/paths.js';
 import { loadRecording, startReplay, type RecordedExchange, type ReplayServer } from '../helpers/rpc-replay.js';
 
@@ -75,6 +74,12 @@ function cfg(srv: ReplayServer, cookie: string, over: Partial<BitcoinRpcConfig> 
   return { url: srv.url, cookieFile: cookieFile(cookie), wallet: 'anchor', timeoutMs: 5000, ...over };
 }
 
+/** The typed calls and, over the same connection, the untyped one. */
+function connect(c: BitcoinRpcConfig): { rpc: AnchorNode; t: RpcTransport } {
+  const t = openTransport(c);
+  return { rpc: new BitcoindWriter(t), t };
+}
+
 /**
  * Run one wrapper call that must send exactly one request, answered by the recorded exchange
  * `step`; the request must have that exchange's path, method and params.
@@ -115,27 +120,26 @@ async function fails(srv: ReplayServer, step: string, run: () => Promise<unknown
 describe('the recorded anchor lifecycle, replayed in order through the wrapper', () => {
   it('sends exactly what the real node was sent and types what it answered', async () => {
     const { srv, cookie } = await replay(ALL, 'ordered');
-    const rpc = connectBitcoind(cfg(srv, cookie));
+    const { rpc, t } = connect(cfg(srv, cookie));
 
-    expect(await ok(srv, 'node version', () => rpc.networkInfo())).toEqual({
+    expect(await ok(srv, 'node version', () => t.call('node', 'getnetworkinfo'))).toMatchObject({
       version: 309900,
       subversion: '/Satoshi:30.99.0/',
     });
-    expect(await ok(srv, 'chain state', () => rpc.blockchainInfo())).toEqual({
+    expect(await ok(srv, 'chain state', () => t.call('node', 'getblockchaininfo'))).toMatchObject({
       chain: 'regtest',
       blocks: 0,
       bestblockhash: '0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206',
       pruned: false,
     });
-    // Set-up steps outside the interface go through command(), which routes like the rest.
-    expect(await ok(srv, 'create the anchor wallet', () => rpc.command('node', 'createwallet', 'anchor'))).toEqual({
+    expect(await ok(srv, 'create the anchor wallet', () => t.call('node', 'createwallet', 'anchor'))).toEqual({
       name: 'anchor',
     });
     const addr = await ok(srv, 'an address of the wallet', () =>
-      rpc.command<string>('wallet', 'getnewaddress', '', 'bech32'),
+      t.call<string>('wallet', 'getnewaddress', '', 'bech32'),
     );
     const mined = await ok(srv, 'mine 101 blocks to it (coinbase maturity)', () =>
-      rpc.command<string[]>('node', 'generatetoaddress', 101, addr),
+      t.call<string[]>('node', 'generatetoaddress', 101, addr),
     );
     expect(mined).toHaveLength(101);
 
@@ -166,7 +170,7 @@ describe('the recorded anchor lifecycle, replayed in order through the wrapper',
     expect(signed).toStrictEqual({ hex: resultOf('sign with the wallet').hex, complete: true });
 
     const decoded = await ok(srv, 'decode (vsize, outputs)', () =>
-      rpc.command<{ txid: string; vsize: number }>('node', 'decoderawtransaction', signed.hex),
+      t.call<{ txid: string; vsize: number }>('node', 'decoderawtransaction', signed.hex),
     );
     expect(decoded.txid).toBe(TXID1);
 
@@ -181,8 +185,8 @@ describe('the recorded anchor lifecycle, replayed in order through the wrapper',
     expect(await ok(srv, 'broadcast the same again (already in mempool)', () => rpc.sendRawTransaction(signed.hex))).toBe(
       TXID1,
     );
-    expect(await ok(srv, 'mempool', () => rpc.command('node', 'getrawmempool'))).toEqual([TXID1]);
-    await ok(srv, 'mempool entry (fees, vsize, bip125-replaceable)', () => rpc.command('node', 'getmempoolentry', TXID1));
+    expect(await ok(srv, 'mempool', () => t.call('node', 'getrawmempool'))).toEqual([TXID1]);
+    await ok(srv, 'mempool entry (fees, vsize, bip125-replaceable)', () => t.call('node', 'getmempoolentry', TXID1));
 
     const unconfirmed = await ok(srv, 'wallet view while unconfirmed', () => rpc.getTransaction(TXID1));
     expect(unconfirmed).toStrictEqual({
@@ -192,12 +196,12 @@ describe('the recorded anchor lifecycle, replayed in order through the wrapper',
     });
 
     const other = await ok(srv, 'an address for empty blocks', () =>
-      rpc.command<string>('wallet', 'getnewaddress', '', 'bech32'),
+      t.call<string>('wallet', 'getnewaddress', '', 'bech32'),
     );
     await ok(srv, 'mine an empty block (the anchor stays in the mempool)', () =>
-      rpc.command('node', 'generateblock', other, []),
+      t.call('node', 'generateblock', other, []),
     );
-    await ok(srv, 'mine another empty block', () => rpc.command('node', 'generateblock', other, []));
+    await ok(srv, 'mine another empty block', () => t.call('node', 'generateblock', other, []));
 
     expect(await ok(srv, 'replace by fee', () => rpc.bumpFee(TXID1, 6))).toEqual({
       txid: TXID2,
@@ -205,7 +209,7 @@ describe('the recorded anchor lifecycle, replayed in order through the wrapper',
       feeSats: 990,
     });
     const gone = await fails(srv, 'the replaced tx is gone from the mempool', () =>
-      rpc.command('node', 'getmempoolentry', TXID1),
+      t.call('node', 'getmempoolentry', TXID1),
     );
     expect(gone.kind).toBe('not-found');
 
@@ -216,9 +220,9 @@ describe('the recorded anchor lifecycle, replayed in order through the wrapper',
       walletconflicts: [TXID2],
       hex: signed.hex,
     });
-    expect(await ok(srv, 'mempool after the bump', () => rpc.command('node', 'getrawmempool'))).toEqual([TXID2]);
+    expect(await ok(srv, 'mempool after the bump', () => t.call('node', 'getrawmempool'))).toEqual([TXID2]);
     expect(
-      await ok(srv, 'mine one block: the replacement confirms', () => rpc.command('node', 'generatetoaddress', 1, other)),
+      await ok(srv, 'mine one block: the replacement confirms', () => t.call('node', 'generatetoaddress', 1, other)),
     ).toEqual([BLOCK]);
 
     const minedTx = await ok(srv, 'wallet view once mined', () => rpc.getTransaction(TXID2));
@@ -232,14 +236,14 @@ describe('the recorded anchor lifecycle, replayed in order through the wrapper',
       hex: bumpedHex,
     });
 
-    expect(await ok(srv, 'raw tx with its block (no txindex needed)', () => rpc.getRawTransaction(TXID2, BLOCK))).toStrictEqual({
+    expect(await ok(srv, 'raw tx with its block (no txindex needed)', () => t.call('node', 'getrawtransaction', TXID2, true, BLOCK))).toMatchObject({
       hex: bumpedHex,
       blockhash: BLOCK,
       confirmations: 1,
-      inActiveChain: true,
+      in_active_chain: true,
     });
     const noIndex = await fails(srv, 'raw tx without block hash and without txindex (fails once mined)', () =>
-      rpc.getRawTransaction(TXID2),
+      t.call('node', 'getrawtransaction', TXID2, true),
     );
     expect(noIndex.kind).toBe('not-found');
     expect(noIndex.rpcCode).toBe(-5);
@@ -261,24 +265,24 @@ describe('the recorded anchor lifecycle, replayed in order through the wrapper',
       COINBASE_TXID,
       TXID2,
     ]);
-    await ok(srv, 'merkle proof of the tx in the block', () => rpc.command('node', 'gettxoutproof', [TXID2], BLOCK));
-    await ok(srv, 'mine 5 more: 6 confirmations', () => rpc.command('node', 'generatetoaddress', 5, other));
+    await ok(srv, 'merkle proof of the tx in the block', () => t.call('node', 'gettxoutproof', [TXID2], BLOCK));
+    await ok(srv, 'mine 5 more: 6 confirmations', () => t.call('node', 'generatetoaddress', 5, other));
     expect((await ok(srv, 'wallet view at 6 confirmations', () => rpc.getTransaction(TXID2))).confirmations).toBe(6);
     const tip = await ok(srv, 'tip height', () => rpc.getBlockCount());
     expect(tip).toBe(109);
-    expect(await ok(srv, 'block hash at the anchor height', () => rpc.getBlockHash(tip - 5))).toBe(BLOCK);
+    expect(await ok(srv, 'block hash at the anchor height', () => t.call('node', 'getblockhash', tip - 5))).toBe(BLOCK);
 
     // Reorg: the header says -1, the wallet says 0 (back in the mempool) and drops the block.
-    await ok(srv, 'reorg: invalidate the anchor block', () => rpc.command('node', 'invalidateblock', BLOCK));
+    await ok(srv, 'reorg: invalidate the anchor block', () => t.call('node', 'invalidateblock', BLOCK));
     expect((await ok(srv, 'the old block header now (confirmations -1)', () => rpc.getBlockHeader(BLOCK))).confirmations).toBe(-1);
     expect(await ok(srv, 'wallet view after the reorg', () => rpc.getTransaction(TXID2))).toStrictEqual({
       confirmations: 0,
       walletconflicts: [TXID1],
       hex: bumpedHex,
     });
-    expect(await ok(srv, 'mempool after the reorg', () => rpc.command('node', 'getrawmempool'))).toEqual([TXID2]);
-    await ok(srv, 'chain tips', () => rpc.command('node', 'getchaintips'));
-    await ok(srv, 'undo: reconsider the block', () => rpc.command('node', 'reconsiderblock', BLOCK));
+    expect(await ok(srv, 'mempool after the reorg', () => t.call('node', 'getrawmempool'))).toEqual([TXID2]);
+    await ok(srv, 'chain tips', () => t.call('node', 'getchaintips'));
+    await ok(srv, 'undo: reconsider the block', () => t.call('node', 'reconsiderblock', BLOCK));
     expect((await ok(srv, 'header again', () => rpc.getBlockHeader(BLOCK))).confirmations).toBe(6);
 
     // The errors, still in recorded order.
@@ -286,38 +290,38 @@ describe('the recorded anchor lifecycle, replayed in order through the wrapper',
     const note = (step: string, e: BitcoinRpcError) => kinds.push([step, e.kind, e.rpcCode ?? 0]);
     note('unknown block hash', await fails(srv, 'unknown block hash', () => rpc.getBlockHeader('00'.repeat(32))));
     note('bad hex', await fails(srv, 'bad hex', () => rpc.sendRawTransaction('zz')));
-    note('unknown method', await fails(srv, 'unknown method', () => rpc.command('node', 'nosuchmethod')));
+    note('unknown method', await fails(srv, 'unknown method', () => t.call('node', 'nosuchmethod')));
     // With one wallet loaded, a wallet RPC on / still works…
-    await ok(srv, 'wallet call on the node path with one wallet loaded', () => rpc.command('node', 'getbalances'));
-    await ok(srv, 'create a second wallet', () => rpc.command('node', 'createwallet', 'other'));
+    await ok(srv, 'wallet call on the node path with one wallet loaded', () => t.call('node', 'getbalances'));
+    await ok(srv, 'create a second wallet', () => t.call('node', 'createwallet', 'other'));
     // …with two it is -19: why wallet RPCs must go to /wallet/<name>.
     note(
       'wallet call on the node path with two wallets loaded',
-      await fails(srv, 'wallet call on the node path with two wallets loaded', () => rpc.command('node', 'getbalances')),
+      await fails(srv, 'wallet call on the node path with two wallets loaded', () => t.call('node', 'getbalances')),
     );
-    const nosuch = connectBitcoind(cfg(srv, cookie, { wallet: 'nosuchwallet' }));
+    const nosuch = connectAnchorNode(cfg(srv, cookie, { wallet: 'nosuchwallet' }));
     note('unknown wallet', await fails(srv, 'unknown wallet', () => nosuch.getBalanceSats()));
     expect(await ok(srv, 'tx for an empty wallet', () => rpc.createAnchorTx(ROOT))).toBe(raw);
     // These two were recorded with options {fee_rate, replaceable} only, which fundRawTransaction
-    // never sends, so they go through command() with the recorded params.
-    const empty = connectBitcoind(cfg(srv, cookie, { wallet: 'other' }));
+    // never sends, so they go through the untyped call with the recorded params.
+    const empty = openTransport(cfg(srv, cookie, { wallet: 'other' }));
     note(
       'fund from an empty wallet',
       await fails(srv, 'fund from an empty wallet', () =>
-        empty.command('wallet', 'fundrawtransaction', raw, { fee_rate: 2, replaceable: true }),
+        empty.call('wallet', 'fundrawtransaction', raw, { fee_rate: 2, replaceable: true }),
       ),
     );
     note(
       'fee rate above the wallet maximum',
       await fails(srv, 'fee rate above the wallet maximum', () =>
-        rpc.command('wallet', 'fundrawtransaction', raw, { fee_rate: 100000, replaceable: true }),
+        t.call('wallet', 'fundrawtransaction', raw, { fee_rate: 100000, replaceable: true }),
       ),
     );
     note(
       'double spend: rebroadcast the replaced tx',
       await fails(srv, 'double spend: rebroadcast the replaced tx', () => rpc.sendRawTransaction(signed.hex)),
     );
-    const wrong = connectBitcoind(cfg(srv, '__cookie__:wrong'));
+    const wrong = connectAnchorNode(cfg(srv, '__cookie__:wrong'));
     note('wrong credentials', await fails(srv, 'wrong credentials', () => wrong.getBlockCount()));
 
     expect(kinds).toEqual([
@@ -346,33 +350,33 @@ describe('every recorded error maps to its kind', () => {
     rpcCode: number;
     httpStatus?: number;
     wallet?: string;
-    run: (rpc: ReturnType<typeof connectBitcoind>) => Promise<unknown>;
+    run: (c: { rpc: AnchorNode; t: RpcTransport }) => Promise<unknown>;
   }> = [
-    { step: 'unknown block hash', kind: 'not-found', rpcCode: -5, run: (r) => r.getBlockHeader('00'.repeat(32)) },
-    { step: 'the replaced tx is gone from the mempool', kind: 'not-found', rpcCode: -5, run: (r) => r.command('node', 'getmempoolentry', TXID1) },
-    { step: 'raw tx without block hash and without txindex (fails once mined)', kind: 'not-found', rpcCode: -5, run: (r) => r.getRawTransaction(TXID2) },
-    { step: 'bad hex', kind: 'other', rpcCode: -22, run: (r) => r.sendRawTransaction('zz') },
-    { step: 'unknown method', kind: 'method', rpcCode: -32601, run: (r) => r.command('node', 'nosuchmethod') },
-    { step: 'wallet call on the node path with two wallets loaded', kind: 'wallet', rpcCode: -19, run: (r) => r.command('node', 'getbalances') },
-    { step: 'unknown wallet', kind: 'wallet', rpcCode: -18, wallet: 'nosuchwallet', run: (r) => r.getBalanceSats() },
+    { step: 'unknown block hash', kind: 'not-found', rpcCode: -5, run: ({ rpc }) => rpc.getBlockHeader('00'.repeat(32)) },
+    { step: 'the replaced tx is gone from the mempool', kind: 'not-found', rpcCode: -5, run: ({ t }) => t.call('node', 'getmempoolentry', TXID1) },
+    { step: 'raw tx without block hash and without txindex (fails once mined)', kind: 'not-found', rpcCode: -5, run: ({ t }) => t.call('node', 'getrawtransaction', TXID2, true) },
+    { step: 'bad hex', kind: 'other', rpcCode: -22, run: ({ rpc }) => rpc.sendRawTransaction('zz') },
+    { step: 'unknown method', kind: 'method', rpcCode: -32601, run: ({ t }) => t.call('node', 'nosuchmethod') },
+    { step: 'wallet call on the node path with two wallets loaded', kind: 'wallet', rpcCode: -19, run: ({ t }) => t.call('node', 'getbalances') },
+    { step: 'unknown wallet', kind: 'wallet', rpcCode: -18, wallet: 'nosuchwallet', run: ({ rpc }) => rpc.getBalanceSats() },
     {
       step: 'fund from an empty wallet',
       kind: 'insufficient-funds',
       rpcCode: -4,
       wallet: 'other',
-      run: (r) => r.command('wallet', 'fundrawtransaction', ex('fund from an empty wallet').request.params[0], { fee_rate: 2, replaceable: true }),
+      run: ({ t }) => t.call('wallet', 'fundrawtransaction', ex('fund from an empty wallet').request.params[0], { fee_rate: 2, replaceable: true }),
     },
     {
       step: 'fee rate above the wallet maximum',
       kind: 'fee-too-high',
       rpcCode: -4,
-      run: (r) => r.command('wallet', 'fundrawtransaction', ex('fee rate above the wallet maximum').request.params[0], { fee_rate: 100000, replaceable: true }),
+      run: ({ t }) => t.call('wallet', 'fundrawtransaction', ex('fee rate above the wallet maximum').request.params[0], { fee_rate: 100000, replaceable: true }),
     },
     {
       step: 'double spend: rebroadcast the replaced tx',
       kind: 'rejected',
       rpcCode: -25,
-      run: (r) => r.sendRawTransaction(resultOf('sign with the wallet').hex),
+      run: ({ rpc }) => rpc.sendRawTransaction(resultOf('sign with the wallet').hex),
     },
   ];
 
@@ -380,8 +384,8 @@ describe('every recorded error maps to its kind', () => {
     it(`${c.step} → ${c.kind} (${c.rpcCode})`, async () => {
       const x = ex(c.step);
       const { srv, cookie } = await replay([x], 'any');
-      const rpc = connectBitcoind(cfg(srv, cookie, c.wallet ? { wallet: c.wallet } : {}));
-      const e = await fails(srv, c.step, () => c.run(rpc));
+      const conn = connect(cfg(srv, cookie, c.wallet ? { wallet: c.wallet } : {}));
+      const e = await fails(srv, c.step, () => c.run(conn));
       const recorded = (x.response as { error: { code: number; message: string } }).error;
       expect(e.kind).toBe(c.kind);
       expect(e.rpcCode).toBe(c.rpcCode);
@@ -403,7 +407,7 @@ describe('every recorded error maps to its kind', () => {
     expect(x.status).toBe(401);
     expect(x.response).toBeNull();
     const { srv } = await replay([x], 'any');
-    const rpc = connectBitcoind({ url: srv.url, cookieFile: cookieFile('__cookie__:wrong'), wallet: 'anchor' });
+    const rpc = connectAnchorNode({ url: srv.url, cookieFile: cookieFile('__cookie__:wrong'), wallet: 'anchor' });
     const e = await fails(srv, 'wrong credentials', () => rpc.getBlockCount());
     expect(e.kind).toBe('auth');
     expect(e.rpcCode).toBe(401);
@@ -413,7 +417,7 @@ describe('every recorded error maps to its kind', () => {
 
   it('HTTP 401 with user/password: auth, one request, no cookie to re-read', async () => {
     const { srv } = await replay([ex('wrong credentials')], 'any');
-    const rpc = connectBitcoind({ url: srv.url, user: 'alice', password: 'wrong', wallet: 'anchor' });
+    const rpc = connectAnchorNode({ url: srv.url, user: 'alice', password: 'wrong', wallet: 'anchor' });
     const e = await fails(srv, 'wrong credentials', () => rpc.getBlockCount());
     expect(e.kind).toBe('auth');
   });
@@ -424,7 +428,7 @@ describe('cookie auth: the cookie is re-read once on 401', () => {
     const fresh = newCookie();
     const { srv } = await replay([ex('wrong credentials'), ex('tip height')], 'any', fresh);
     const file = cookieFile(newCookie()); // the cookie of the previous bitcoind run
-    const rpc = connectBitcoind({ url: srv.url, cookieFile: file, wallet: 'anchor' });
+    const rpc = connectAnchorNode({ url: srv.url, cookieFile: file, wallet: 'anchor' });
     writeFileSync(file, fresh + '\n'); // bitcoind restarts and rewrites it
     expect(await rpc.getBlockCount()).toBe(109);
     expect(srv.served.map((s) => [s.exchange?.step, s.authorized])).toEqual([
@@ -438,7 +442,7 @@ describe('cookie auth: the cookie is re-read once on 401', () => {
     // The recorded 401 is served twice (listed twice): the node answers any wrong cookie so.
     const { srv } = await replay([ex('wrong credentials'), ex('wrong credentials')], 'any');
     const file = cookieFile(newCookie());
-    const rpc = connectBitcoind({ url: srv.url, cookieFile: file, wallet: 'anchor' });
+    const rpc = connectAnchorNode({ url: srv.url, cookieFile: file, wallet: 'anchor' });
     writeFileSync(file, newCookie()); // changed, but still not the node's
     const e = await rpc.getBlockCount().catch((err: unknown) => err);
     expect(e).toBeInstanceOf(BitcoinRpcError);
@@ -454,7 +458,7 @@ describe('cookie auth: the cookie is re-read once on 401', () => {
     const cookie = newCookie();
     const { srv } = await replay([ex('tip height')], 'any', cookie);
     const file = join(tmp, `cookie-later-${++fileN}`);
-    const rpc = connectBitcoind({ url: srv.url, cookieFile: file, wallet: 'anchor' });
+    const rpc = connectAnchorNode({ url: srv.url, cookieFile: file, wallet: 'anchor' });
     const e = await rpc.getBlockCount().catch((err: unknown) => err);
     expect(e).toBeInstanceOf(BitcoinRpcError);
     expect((e as BitcoinRpcError).kind).toBe('auth');
@@ -471,7 +475,7 @@ describe('request shapes', () => {
     const step = 'fund it: replaceable, fee rate in sat/vB, change after the data output';
     const x = ex(step);
     const { srv, cookie } = await replay([x], 'any');
-    const rpc = connectBitcoind(cfg(srv, cookie));
+    const rpc = connectAnchorNode(cfg(srv, cookie));
     const r = await ok(srv, step, () =>
       rpc.fundRawTransaction(x.request.params[0] as string, {
         feeRateSatVb: 2.0004,
@@ -488,7 +492,7 @@ describe('request shapes', () => {
     const step = 'fund it: replaceable, fee rate in sat/vB, change after the data output';
     const x = ex(step);
     const { srv, cookie } = await replay([x], 'any');
-    const rpc = connectBitcoind(cfg(srv, cookie));
+    const rpc = connectAnchorNode(cfg(srv, cookie));
     const e = await rpc
       .fundRawTransaction(x.request.params[0] as string, {
         feeRateSatVb: 2,
@@ -515,10 +519,10 @@ describe('request shapes', () => {
   it('"any" mode answers recorded exchanges out of recorded order; each is used once', async () => {
     const picks = [ex('block hash at the anchor height'), ex('tip height'), ex('node version')];
     const { srv, cookie } = await replay(picks, 'any');
-    const rpc = connectBitcoind(cfg(srv, cookie));
-    expect((await rpc.networkInfo()).version).toBe(309900);
+    const { rpc, t } = connect(cfg(srv, cookie));
+    expect(await t.call('node', 'getnetworkinfo')).toMatchObject({ version: 309900 });
     expect(await rpc.getBlockCount()).toBe(109);
-    expect(await rpc.getBlockHash(104)).toBe(BLOCK);
+    expect(await t.call('node', 'getblockhash', 104)).toBe(BLOCK);
     const again = await rpc.getBlockCount().catch((err: unknown) => err);
     expect((again as BitcoinRpcError).httpStatus).toBe(599);
     expect(srv.mismatches).toHaveLength(1);
@@ -528,8 +532,8 @@ describe('request shapes', () => {
   it('"ordered" mode will not go back to an exchange before the last match', async () => {
     const picks = [ex('tip height'), ex('block hash at the anchor height')];
     const { srv, cookie } = await replay(picks, 'ordered');
-    const rpc = connectBitcoind(cfg(srv, cookie));
-    expect(await rpc.getBlockHash(104)).toBe(BLOCK);
+    const { rpc, t } = connect(cfg(srv, cookie));
+    expect(await t.call('node', 'getblockhash', 104)).toBe(BLOCK);
     const late = await rpc.getBlockCount().catch((err: unknown) => err);
     expect((late as BitcoinRpcError).httpStatus).toBe(599);
     expect(srv.mismatches).toHaveLength(1);
@@ -537,10 +541,10 @@ describe('request shapes', () => {
 
   it('arguments the node would refuse are refused before sending', async () => {
     const { srv, cookie } = await replay([], 'any');
-    const rpc = connectBitcoind(cfg(srv, cookie));
+    const rpc = connectAnchorNode(cfg(srv, cookie));
     await expect(rpc.createAnchorTx('ab')).rejects.toThrow(TypeError);
     await expect(rpc.estimateSmartFee(0)).rejects.toThrow(TypeError);
-    await expect(rpc.getBlockHash(-1)).rejects.toThrow(TypeError);
+    await expect(rpc.getBlockHeader('00')).rejects.toThrow(TypeError);
     await expect(rpc.bumpFee(TXID1, 0)).rejects.toThrow(TypeError);
     expect(srv.served).toEqual([]);
   });
@@ -553,7 +557,7 @@ describe('transport failures → unreachable (loopback only)', () => {
     const port = (probe.address() as { port: number }).port;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
 
-    const rpc = connectBitcoind({
+    const rpc = connectAnchorNode({
       url: `http://127.0.0.1:${port}`,
       cookieFile: cookieFile(newCookie()),
       wallet: 'anchor',
@@ -573,7 +577,7 @@ describe('transport failures → unreachable (loopback only)', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as { port: number }).port;
     try {
-      const rpc = connectBitcoind({
+      const rpc = connectAnchorNode({
         url: `http://127.0.0.1:${port}`,
         user: 'u',
         password: 'p',

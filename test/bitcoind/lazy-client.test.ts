@@ -22,11 +22,13 @@ function run(body: string): string[] {
 }
 
 describe('bitcoin-core is loaded on the first RPC, not before', () => {
-  it('importing the daemon, the CLI commands and the RPC module leaves it unloaded', () => {
+  it('importing the daemon, the CLI commands and the node client leaves it unloaded', () => {
     const out = run(`
       await import(${JSON.stringify(dist('serve/daemon.js'))});
       await import(${JSON.stringify(dist('cli/verify-cmd.js'))});
-      await import(${JSON.stringify(dist('bitcoind/client.js'))});
+      await import(${JSON.stringify(dist('bitcoind/transport.js'))});
+      await import(${JSON.stringify(dist('bitcoind/reader.js'))});
+      await import(${JSON.stringify(dist('bitcoind/writer.js'))});
       console.log(loaded());`);
     expect(out).toEqual(['false']);
   });
@@ -34,10 +36,10 @@ describe('bitcoin-core is loaded on the first RPC, not before', () => {
   it('the first call loads it, and a dead node still gives a classified error', () => {
     // Port 9 (discard) on loopback: nothing listens there, the connection is refused.
     const out = run(`
-      const { connectBitcoind } = await import(${JSON.stringify(dist('bitcoind/client.js'))});
-      const rpc = connectBitcoind({ url: 'http://127.0.0.1:9', user: 'u', password: 'p', timeoutMs: 5000 });
+      const { connectChainReader } = await import(${JSON.stringify(dist('bitcoind/reader.js'))});
+      const rpc = connectChainReader({ url: 'http://127.0.0.1:9', user: 'u', password: 'p', timeoutMs: 5000 });
       console.log(loaded());
-      try { await rpc.networkInfo(); console.log('answered'); } catch (e) { console.log(e.name + ':' + e.kind); }
+      try { await rpc.getBlockCount(); console.log('answered'); } catch (e) { console.log(e.name + ':' + e.kind); }
       console.log(loaded());`);
     expect(out).toEqual(['false', 'BitcoinRpcError:unreachable', 'true']);
   });

@@ -1,17 +1,12 @@
-// The error table and amount conversions of src/bitcoind/client.ts, for the codes and
+// The error table (src/bitcoind/errors.ts) and amount conversions (src/bitcoind/reply.ts), for the codes and
 // shapes that the recording (rpc-replay.test.ts) does not contain. The error objects here have the
 // shapes the `bitcoin-core` package produces (RpcError {code: number, message}, Node transport
 // errors {code: string}); the codes and messages are Bitcoin Core's (src/rpc/protocol.h,
 // src/util/error.cpp, src/wallet/rpc/spend.cpp).
 
 import { describe, expect, it } from 'vitest';
-import {
-  BitcoinRpcError,
-  btcPerKvbToSatPerVb,
-  btcToSats,
-  classifyRpcError,
-  type BitcoinRpcErrorKind,
-} from '../../src/bitcoind/client.js';
+import { BitcoinRpcError, classifyRpcError, type BitcoinRpcErrorKind } from '../../src/bitcoind/errors.js';
+import { btcPerKvbToSatPerVb, btcToSats } from '../../src/bitcoind/reply.js';
 
 function rpcError(code: number, message: string): Error & { code: number } {
   return Object.assign(new Error(message), { name: 'RpcError', code });

@@ -2,9 +2,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AnchorWorker } from '../../src/anchor/anchorer.js';
+import { Anchorer } from '../../src/anchor/anchorer.js';
 import { DEFAULT_ANCHOR_POLICY } from '../../src/anchor/policy.js';
-import { connectBitcoind } from '../../src/bitcoind/client.js';
+import { connectChainReader } from '../../src/bitcoind/reader.js';
+import { connectAnchorNode } from '../../src/bitcoind/writer.js';
 import { checkpointHash } from '../../src/checkpoint/format.js';
 import { LogStore } from '../../src/store/log-store.js';
 import { AnchorChecker } from '../../src/verify/anchors.js';
@@ -12,9 +13,9 @@ import type { Failure } from '../../src/verify/failures.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { loadRecording, startReplay } from '../helpers/rpc-replay.js';
 
-// A round of the real anchor worker recorded against Bitcoin Core v30.99 in regtest
+// A round of the real anchorer recorded against Bitcoin Core v30.99 in regtest
 // (test/integration/anchor-regtest.test.ts with IMMUTALOG_RECORD_RPC=1), with the checkpoints it
-// anchored. Replaying it runs the worker's whole lifecycle here, on every machine, against
+// anchored. Replaying it runs the anchorer's whole lifecycle here, on every machine, against
 // responses a real node gave — none invented.
 const DIR = join(REPO_ROOT, 'test', 'vectors', 'bitcoind');
 const exchanges = loadRecording(join(DIR, 'anchor-worker-round.jsonl'));
@@ -22,8 +23,8 @@ const checkpoints = JSON.parse(readFileSync(join(DIR, 'anchor-worker-round.check
 const policy = { ...DEFAULT_ANCHOR_POLICY, fallbackFeeRate: 2, stuckBlocks: 2, pollSec: 1 };
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
-describe('the anchor worker replaying a round recorded from a real node', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'immutalog-worker-replay-'));
+describe('the anchorer replaying a round recorded from a real node', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'immutalog-anchorer-replay-'));
   const store = LogStore.open(join(tmp, 'log.sqlite'), { create: true });
   for (const c of checkpoints) store.insertCheckpoint({ idx: c.idx, time_us: c.time_us, bytes: Buffer.from(c.bytes, 'hex') });
   const cookie = `__cookie__:${'ab'.repeat(32)}`;
@@ -33,11 +34,11 @@ describe('the anchor worker replaying a round recorded from a real node', () => 
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  /** One phase of the recording served to a fresh worker (the worker keeps its state in SQLite). */
-  async function phase(steps: string[], mode: 'ordered' | 'any', drive: (w: AnchorWorker) => Promise<unknown>): Promise<{ result: unknown; mismatches: unknown[] }> {
+  /** One phase of the recording served to a fresh anchorer (it keeps its state in SQLite). */
+  async function phase(steps: string[], mode: 'ordered' | 'any', drive: (w: Anchorer) => Promise<unknown>): Promise<{ result: unknown; mismatches: unknown[] }> {
     const srv = await startReplay({ exchanges: exchanges.filter((x) => steps.includes(x.step)), cookie, mode });
     try {
-      const w = new AnchorWorker(connectBitcoind({ url: srv.url, cookieFile: join(tmp, 'cookie'), wallet: 'immutalog' }), store, policy, quiet);
+      const w = new Anchorer(connectAnchorNode({ url: srv.url, cookieFile: join(tmp, 'cookie'), wallet: 'immutalog' }), store, policy, quiet);
       return { result: await drive(w), mismatches: srv.mismatches };
     } finally {
       await srv.close();
@@ -71,7 +72,7 @@ describe('the anchor worker replaying a round recorded from a real node', () => 
   it('verify checks every checkpoint up to the recorded block header, and names a checkpoint that is not what was anchored', async () => {
     const srv = await startReplay({ exchanges: exchanges.filter((x) => x.step === 'verify (final)'), cookie, mode: 'any' });
     try {
-      const node = connectBitcoind({ url: srv.url, cookieFile: join(tmp, 'cookie') });
+      const node = connectChainReader({ url: srv.url, cookieFile: join(tmp, 'cookie') });
       const failures: Failure[] = [];
       const checker = new AnchorChecker(store, node, Date.now() * 1000, (f) => failures.push(f));
       for (const c of checkpoints) await checker.check(c.idx, checkpointHash(Buffer.from(c.bytes, 'hex')), c.time_us);
