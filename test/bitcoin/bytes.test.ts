@@ -2,17 +2,8 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  BitcoinFormatError,
-  MAX_COMPACT_SIZE,
-  compactSizeLength,
-  displayHexToInternal,
-  hexToBytes,
-  internalToDisplayHex,
-  readCompactSize,
-  sha256d,
-  writeCompactSize,
-} from '../../src/bitcoin/index.js';
+import { MAX_COMPACT_SIZE, compactSizeLength, displayHexToInternal, hexToBytes, internalToDisplayHex, readCompactSize, sha256d, writeCompactSize } from '../../src/bitcoin/bytes.js';
+import { BitcoinFormatError } from '../../src/bitcoin/errors.js';
 
 const RUNS = { numRuns: 2000 };
 

@@ -6,22 +6,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  BitcoinFormatError,
-  blockMerkleRoot,
-  blockWork,
-  checkProofOfWork,
-  findAnchorOutput,
-  parseHeader,
-  parseTransaction,
-  serializeHeader,
-  serializeTransaction,
-  targetFromBits,
-  txid,
-  txidInternal,
-  u256Hex,
-  vsize,
-} from '../../src/bitcoin/index.js';
+import { BitcoinFormatError } from '../../src/bitcoin/errors.js';
+import { blockWork, checkProofOfWork, parseHeader, serializeHeader, targetFromBits, u256Hex } from '../../src/bitcoin/header.js';
+import { blockMerkleRoot } from '../../src/bitcoin/merkle-branch.js';
+import { findAnchorOutput, parseTransaction, txid, txidInternal, vsize } from '../../src/bitcoin/tx.js';
+import { serializeTransaction } from '../helpers/tx-serialize.js';
 
 interface Recorded {
   regtest_genesis: { hash: string; bits: string; target: string; time: number };

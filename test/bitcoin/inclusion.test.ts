@@ -4,15 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import {
-  merkleBranch,
-  parseTransaction,
-  serializeTransaction,
-  txidInternal,
-  verifyAnchorInclusion,
-  type InclusionInput,
-  type InclusionResult,
-} from '../../src/bitcoin/index.js';
+import { verifyAnchorInclusion, type InclusionInput, type InclusionResult } from '../../src/bitcoin/inclusion.js';
+import { merkleBranch } from '../../src/bitcoin/merkle-branch.js';
+import { parseTransaction, txidInternal } from '../../src/bitcoin/tx.js';
+import { serializeTransaction } from '../helpers/tx-serialize.js';
 import { needClients } from '../clients/available.js';
 
 /** extract.py is standard-library Python. */

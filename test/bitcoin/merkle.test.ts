@@ -1,25 +1,17 @@
-// src/bitcoin/merkle-branch.ts and txoutproof.ts against a real regtest block (getblock
-// verbosity 1 txids, getblockheader, gettxoutproof, recorded from Bitcoin Core v30.99), plus
+// src/bitcoin/merkle-branch.ts (and test/helpers/txoutproof.ts, its second opinion) against a
+// real regtest block (getblock verbosity 1 txids, getblockheader, gettxoutproof, recorded from
+// Bitcoin Core v30.99), plus
 // property tests against an independent whole-tree computation.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  BitcoinFormatError,
-  MAX_BLOCK_TXS,
-  MerkleBranchError,
-  blockMerkleRoot,
-  branchLength,
-  merkleBranch,
-  merkleBranchInternal,
-  parseHeader,
-  parseTxOutProof,
-  rootFromBranch,
-  txidInternal,
-  verifyBranch,
-} from '../../src/bitcoin/index.js';
+import { BitcoinFormatError } from '../../src/bitcoin/errors.js';
+import { parseHeader } from '../../src/bitcoin/header.js';
+import { MAX_BLOCK_TXS, MerkleBranchError, blockMerkleRoot, branchLength, merkleBranch, merkleBranchInternal, rootFromBranch, verifyBranch } from '../../src/bitcoin/merkle-branch.js';
+import { txidInternal } from '../../src/bitcoin/tx.js';
+import { parseTxOutProof } from '../helpers/txoutproof.js';
 
 interface Recorded {
   confirmed_tx: { hex: string; decoded: { txid: string }; blockhash: string; blockindex: number };

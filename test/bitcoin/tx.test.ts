@@ -5,22 +5,10 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  AnchorOutputError,
-  BitcoinFormatError,
-  findAnchorOutput,
-  locateAnchorOutput,
-  parseTransaction,
-  serializeTransaction,
-  sha256d,
-  txid,
-  txidInternal,
-  vsize,
-  weight,
-  wtxid,
-  type Transaction,
-  type TransactionFields,
-} from '../../src/bitcoin/index.js';
+import { sha256d } from '../../src/bitcoin/bytes.js';
+import { BitcoinFormatError } from '../../src/bitcoin/errors.js';
+import { AnchorOutputError, findAnchorOutput, locateAnchorOutput, parseTransaction, txid, txidInternal, vsize, weight, wtxid, type Transaction } from '../../src/bitcoin/tx.js';
+import { serializeTransaction, type TransactionFields } from '../helpers/tx-serialize.js';
 
 interface Decoded {
   txid: string;

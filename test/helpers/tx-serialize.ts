@@ -1,5 +1,9 @@
-import { displayHexToInternal, writeCompactSize } from './bytes.js';
-import type { TxInput, TxOutput } from './tx.js';
+// Transaction serialization, for the tests only: immutalog never builds a transaction (the
+// node's wallet does), it only parses them (src/bitcoin/tx.ts). The tests use it to round-trip
+// what the parser read and to make transactions that differ from a real one in one field.
+
+import { displayHexToInternal, writeCompactSize } from '../../src/bitcoin/bytes.js';
+import type { TxInput, TxOutput } from '../../src/bitcoin/tx.js';
 
 /** What serialization needs of a transaction (a parsed Transaction has all of it). */
 export interface TransactionFields {

@@ -1,7 +1,7 @@
-import { ByteReader, HASH_BYTES, internalToDisplayHex } from './bytes.js';
-import { BitcoinFormatError } from './errors.js';
-import { HEADER_BYTES, parseHeader, type BlockHeader } from './header.js';
-import { MAX_BLOCK_TXS, merkleNode } from './merkle-branch.js';
+import { ByteReader, HASH_BYTES, internalToDisplayHex } from '../../src/bitcoin/bytes.js';
+import { BitcoinFormatError } from '../../src/bitcoin/errors.js';
+import { HEADER_BYTES, parseHeader, type BlockHeader } from '../../src/bitcoin/header.js';
+import { MAX_BLOCK_TXS, merkleNode } from '../../src/bitcoin/merkle-branch.js';
 
 /**
  * gettxoutproof's CMerkleBlock (merkleblock.h, BIP 37), read offline:
@@ -9,8 +9,10 @@ import { MAX_BLOCK_TXS, merkleNode } from './merkle-branch.js';
  * The partial tree is walked depth-first exactly as Core's CPartialMerkleTree::ExtractMatches,
  * with its checks: tx count in 1..MAX_BLOCK_TXS, no more hashes than txs, every hash and every
  * flag byte used, and a right child equal to its left sibling refused (CVE-2012-2459).
- * It is a second, Core-made proof to store beside our own branch; verifytxoutproof on a node
- * does the same walk plus the check that the block is in its active chain.
+ * For the tests only: a second, Core-made proof that our own branch (src/bitcoin/merkle-branch.ts,
+ * which is what the anchorer stores and verify checks) must agree with. immutalog itself neither
+ * asks for nor stores gettxoutproof. verifytxoutproof on a node does the same walk plus the check
+ * that the block is in its active chain.
  */
 
 export interface TxOutProof {
