@@ -53,35 +53,6 @@ export function internalToDisplayHex(hash: Uint8Array): string {
   return reverseBytes(hash).toString('hex');
 }
 
-/** Size in bytes of the compact-size encoding of n. */
-export function compactSizeLength(n: number | bigint): number {
-  const v = BigInt(n);
-  if (v < 0n || v > 0xffffffffffffffffn) throw new RangeError(`compact size out of range: ${v}`);
-  if (v < 0xfdn) return 1;
-  if (v <= 0xffffn) return 3;
-  if (v <= 0xffffffffn) return 5;
-  return 9;
-}
-
-/** Compact-size ("varint" in Bitcoin Core's CompactSize sense) encoding, always minimal. */
-export function writeCompactSize(n: number | bigint): Buffer {
-  const v = BigInt(n);
-  const len = compactSizeLength(v);
-  const b = Buffer.alloc(len);
-  if (len === 1) b[0] = Number(v);
-  else if (len === 3) {
-    b[0] = 0xfd;
-    b.writeUInt16LE(Number(v), 1);
-  } else if (len === 5) {
-    b[0] = 0xfe;
-    b.writeUInt32LE(Number(v), 1);
-  } else {
-    b[0] = 0xff;
-    b.writeBigUInt64LE(v, 1);
-  }
-  return b;
-}
-
 /**
  * A bounds-checked cursor over a buffer. Every read checks the remaining length first and throws
  * BitcoinFormatError(code) instead of reading past the end.
@@ -182,11 +153,4 @@ export class ByteReader {
 function checkMax(r: ByteReader, v: number, max: number, what: string, at: number): number {
   if (v > max) r.fail(`${what} at most ${max}`, String(v), at);
   return v;
-}
-
-/** Decode one compact size at `offset`; returns the value and the offset just after it. Throws BitcoinFormatError('TX_MALFORMED'). */
-export function readCompactSize(buf: Buffer, offset = 0, max: number = MAX_COMPACT_SIZE): { value: number; next: number } {
-  const r = new ByteReader(buf, 'TX_MALFORMED', offset);
-  const value = r.compactSize('compact size', max);
-  return { value, next: r.offset };
 }

@@ -1,4 +1,4 @@
-import { ByteReader, displayHexToInternal, internalToDisplayHex, sha256d } from './bytes.js';
+import { ByteReader, internalToDisplayHex, sha256d } from './bytes.js';
 
 /**
  * The 80-byte block header (primitives/block.h):
@@ -57,28 +57,6 @@ export function parseHeader(raw: Buffer): BlockHeader {
     hashInternal,
     raw: Buffer.from(raw),
   };
-}
-
-export interface HeaderFields {
-  version: number;
-  /** Display hex. */
-  prevBlock: string;
-  /** Display hex. */
-  merkleRoot: string;
-  time: number;
-  bits: number;
-  nonce: number;
-}
-
-export function serializeHeader(h: HeaderFields): Buffer {
-  const b = Buffer.alloc(HEADER_BYTES);
-  b.writeInt32LE(h.version, 0);
-  displayHexToInternal(h.prevBlock).copy(b, 4);
-  displayHexToInternal(h.merkleRoot).copy(b, 36);
-  b.writeUInt32LE(h.time, 68);
-  b.writeUInt32LE(h.bits, 72);
-  b.writeUInt32LE(h.nonce, 76);
-  return b;
 }
 
 const U256_MASK = (1n << 256n) - 1n;

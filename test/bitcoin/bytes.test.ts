@@ -1,9 +1,11 @@
-// src/bitcoin/bytes.ts: hashing, byte order, strict hex, compact sizes.
+// src/bitcoin/bytes.ts: hashing, byte order, strict hex, compact sizes (read by ByteReader, written
+// by test/helpers/bitcoin-serialize.ts).
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_COMPACT_SIZE, compactSizeLength, displayHexToInternal, hexToBytes, internalToDisplayHex, readCompactSize, sha256d, writeCompactSize } from '../../src/bitcoin/bytes.js';
+import { MAX_COMPACT_SIZE, displayHexToInternal, hexToBytes, internalToDisplayHex, sha256d } from '../../src/bitcoin/bytes.js';
 import { BitcoinFormatError } from '../../src/bitcoin/errors.js';
+import { compactSizeLength, readCompactSize, writeCompactSize } from '../helpers/bitcoin-serialize.js';
 
 const RUNS = { numRuns: 2000 };
 

@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BitcoinFormatError } from '../../src/bitcoin/errors.js';
-import { blockWork, checkProofOfWork, parseHeader, serializeHeader, targetFromBits, u256Hex } from '../../src/bitcoin/header.js';
+import { blockWork, checkProofOfWork, parseHeader, targetFromBits, u256Hex } from '../../src/bitcoin/header.js';
 import { blockMerkleRoot } from '../../src/bitcoin/merkle-branch.js';
 import { findAnchorOutput, parseTransaction, txid, txidInternal, vsize } from '../../src/bitcoin/tx.js';
-import { serializeTransaction } from '../helpers/tx-serialize.js';
+import { serializeTransaction, serializeHeader } from '../helpers/bitcoin-serialize.js';
 
 interface Recorded {
   regtest_genesis: { hash: string; bits: string; target: string; time: number };

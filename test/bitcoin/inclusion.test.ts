@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { verifyAnchorInclusion, type InclusionInput, type InclusionResult } from '../../src/bitcoin/inclusion.js';
 import { merkleBranch } from '../../src/bitcoin/merkle-branch.js';
 import { parseTransaction, txidInternal } from '../../src/bitcoin/tx.js';
-import { serializeTransaction } from '../helpers/tx-serialize.js';
+import { serializeTransaction } from '../helpers/bitcoin-serialize.js';
 import { needClients } from '../clients/available.js';
 
 /** extract.py is standard-library Python. */

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { sha256d } from '../../src/bitcoin/bytes.js';
 import { BitcoinFormatError } from '../../src/bitcoin/errors.js';
 import { AnchorOutputError, findAnchorOutput, locateAnchorOutput, parseTransaction, txid, txidInternal, vsize, weight, wtxid, type Transaction } from '../../src/bitcoin/tx.js';
-import { serializeTransaction, type TransactionFields } from '../helpers/tx-serialize.js';
+import { serializeTransaction, type TransactionFields } from '../helpers/bitcoin-serialize.js';
 
 interface Decoded {
   txid: string;
