@@ -1,4 +1,4 @@
-// The anchor worker against a REAL Bitcoin Core in regtest (test/helpers/bitcoind.ts): every
+// The anchorer against a REAL Bitcoin Core in regtest (test/helpers/bitcoind.ts): every
 // scenario runs the real `immutalog serve` with --bitcoin-rpc/--bitcoin-cookie pointing at the
 // node, drives it over loopback UDP and `immutalog anchor --now`, moves the chain with
 // generatetoaddress / generateblock / invalidateblock / reconsiderblock, and checks the outcome
@@ -495,7 +495,7 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
       await node.restart();
     }
 
-    // One catch-up transaction for everything that waited. (Should the worker retry the failed
+    // One catch-up transaction for everything that waited. (Should the anchorer retry the failed
     // round on its own timer first, anchor --now finds it in flight: the same catch-up anchor.)
     const c = await anchorNow(d.dataDir);
     if (c.code !== 0) expect(c.stderr).toMatch(/not mined yet/);
