@@ -1,4 +1,4 @@
-/** Bumped when the tables change; `openLogStore` refuses a database of another version. */
+/** Bumped when the tables change; openDb (db.ts) refuses a database of another version. */
 export const SCHEMA_VERSION = 1;
 
 export const SCHEMA_SQL = `

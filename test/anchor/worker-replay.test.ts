@@ -25,7 +25,7 @@ const quiet = { info: () => undefined, warn: () => undefined, error: () => undef
 describe('the anchor worker replaying a round recorded from a real node', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'immutalog-worker-replay-'));
   const store = LogStore.open(join(tmp, 'log.sqlite'), { create: true });
-  for (const c of checkpoints) store.insertCheckpoint({ idx: c.idx, time_us: c.time_us, bytes: Buffer.from(c.bytes, 'hex') });
+  for (const c of checkpoints) store.checkpoints.insert({ idx: c.idx, time_us: c.time_us, bytes: Buffer.from(c.bytes, 'hex') });
   const cookie = `__cookie__:${'ab'.repeat(32)}`;
   writeFileSync(join(tmp, 'cookie'), cookie);
   afterAll(() => {
@@ -48,24 +48,24 @@ describe('the anchor worker replaying a round recorded from a real node', () => 
     const a = await phase(['daemon start', 'anchor --now'], 'ordered', (w) => w.roundNow());
     expect(a.mismatches).toEqual([]);
     const sent = exchanges.find((x) => x.request.method === 'sendrawtransaction')!;
-    const row = store.anchor(1)!;
+    const row = store.anchors.get(1)!;
     expect(row.txid).toBe((sent.response as { result: string }).result);
     expect(row.tree_size).toBe(checkpoints.length);
     expect(row.state).toBe('broadcast');
     // Every checkpoint has its proof; none waits.
-    expect(store.unanchoredCheckpoints(1000)).toEqual([]);
+    expect(store.anchors.unanchoredCheckpoints(1000)).toEqual([]);
   });
 
   it('polls it to mined (block, branch checked against the header) and then to final', async () => {
     const b = await phase(['poll until mined'], 'any', (w) => w.roundNow());
     expect(b.mismatches).toEqual([]);
-    const mined = store.anchor(1)!;
+    const mined = store.anchors.get(1)!;
     expect(mined.state).toBe('mined');
     expect(mined.block_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(mined.branch!.length % 32).toBe(0);
     const c = await phase(['poll until final'], 'any', (w) => w.roundNow());
     expect(c.mismatches).toEqual([]);
-    expect(store.anchor(1)!.state).toBe('final');
+    expect(store.anchors.get(1)!.state).toBe('final');
   });
 
   it('verify checks every checkpoint up to the recorded block header, and names a checkpoint that is not what was anchored', async () => {
@@ -80,7 +80,7 @@ describe('the anchor worker replaying a round recorded from a real node', () => 
       expect(srv.mismatches).toEqual([]);
 
       // A checkpoint whose bytes (hence hash) differ from what was anchored is named.
-      const altered = store.anchorProof(3)!;
+      const altered = store.anchors.proofOf(3)!;
       const bad: Failure[] = [];
       const again = new AnchorChecker(store, undefined, Date.now() * 1000, (f) => bad.push(f));
       const wrongHash = Buffer.alloc(32, 7);
