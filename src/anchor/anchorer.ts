@@ -280,8 +280,7 @@ export class AnchorWorker {
     const root = rootFromBranch(Buffer.from(txid, 'hex').reverse(), branch, index, { txCount: txids.length });
     if (!root.equals(parsed.merkleRootInternal)) throw new Error(`anchor ${a.id}: the branch of ${txid} does not lead to block ${blockHash}'s merkle root`);
     // The mined version's tree is the one that holds.
-    this.store.atomically(() => this.store.anchors.adoptProofs(a.id, txid));
-    this.store.anchors.update(a.id, {
+    this.store.anchors.adoptMinedVersion(a.id, txid, {
       state: 'mined', txid, tx_hex: txHex, root: Buffer.from(v.root), tree_size: v.tree_size, fee_sats: feeSats, fee_rate: feeRate, block_hash: blockHash, block_height: header.height,
       tx_index: index, block_tx_count: txids.length, branch: Buffer.concat(branch), updated_at_us: this.now() * 1000,
     });

@@ -102,6 +102,18 @@ export class Anchors {
     })();
   }
 
+  /**
+   * Version `txid` was mined: its proofs become the anchor's and the row takes `fields` (the
+   * version and its block), in one transaction, so a crash never leaves the proofs of one
+   * version under a row that names another.
+   */
+  adoptMinedVersion(id: number, txid: string, fields: Partial<Omit<AnchorRow, 'id'>>): void {
+    this.db.transaction(() => {
+      this.adoptProofs(id, txid);
+      this.update(id, fields);
+    })();
+  }
+
   private insertVersionProofs(txid: string, proofs: VersionProof[]): void {
     const ins = this.db.prepare('INSERT OR REPLACE INTO anchor_version_proofs (txid, checkpoint, leaf_index, tree_size, path) VALUES (?, ?, ?, ?, ?)');
     for (const p of proofs) ins.run(txid, p.checkpoint, p.leaf_index, p.tree_size, p.path);
@@ -109,9 +121,9 @@ export class Anchors {
 
   /**
    * The proofs of one version become the anchor's: checkpoints only a losing (later) version
-   * covered lose their proof and go back to waiting for the next round.
+   * covered lose their proof and go back to waiting for the next round. Inside a transaction only.
    */
-  adoptProofs(id: number, txid: string): void {
+  private adoptProofs(id: number, txid: string): void {
     this.db.prepare('DELETE FROM anchor_proofs WHERE anchor_id = ?').run(id);
     this.db
       .prepare('INSERT INTO anchor_proofs (checkpoint, anchor_id, leaf_index, tree_size, path) SELECT checkpoint, ?, leaf_index, tree_size, path FROM anchor_version_proofs WHERE txid = ?')
