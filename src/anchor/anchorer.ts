@@ -133,13 +133,13 @@ export class Anchorer {
 
   /** Builds, persists and broadcasts one round; undefined when nothing is waiting. */
   private async round(): Promise<AnchorRow | undefined> {
-    const inFlight = this.store.anchors(['built', 'broadcast']);
+    const inFlight = this.store.anchors.list(['built', 'broadcast']);
     if (inFlight.length > 0) {
       // One anchor in flight at a time: a second would spend the first one's change, and then
       // neither could be bumped on its own. New checkpoints wait for the next round.
       throw new AnchorRoundError('busy', `anchor ${inFlight[0]!.id} (${inFlight[0]!.txid}) is not mined yet; the next round waits for it`);
     }
-    const pending = this.store.unanchoredCheckpoints(MAX_CHECKPOINTS_PER_ROUND);
+    const pending = this.store.anchors.unanchoredCheckpoints(MAX_CHECKPOINTS_PER_ROUND);
     if (pending.length === 0) return undefined;
     const tree = buildAnchorTree(pending.map((c) => ({ index: c.idx, hash: checkpointHash(Buffer.from(c.bytes)) })));
     const rootHex = tree.root.toString('hex');
@@ -163,7 +163,7 @@ export class Anchorer {
     const accept = await this.rpc.testMempoolAccept(signed.hex);
     if (!accept.allowed) throw new AnchorRoundError('rejected', `the node would not accept the anchor: ${accept.rejectReason ?? 'no reason given'}`);
     const t = this.now() * 1000;
-    const anchorId = this.store.insertAnchor(
+    const anchorId = this.store.anchors.insert(
       {
         state: 'built', root: tree.root, tree_size: pending.length, txid: id, tx_hex: signed.hex, fee_sats: funded.feeSats,
         vsize: accept.vsize ?? tx.vsize, fee_rate: feeRate, created_at_us: t, updated_at_us: t, broadcast_height: null, bumps: 0,
@@ -171,9 +171,9 @@ export class Anchorer {
       },
       tree.proofs.map((p) => ({ checkpoint: p.checkpoint, leaf_index: p.leafIndex, tree_size: p.treeSize, path: packPath(p.path) })),
     );
-    await this.broadcast(this.store.anchor(anchorId)!);
+    await this.broadcast(this.store.anchors.get(anchorId)!);
     this.log.info(`anchor ${anchorId}: ${pending.length} checkpoints (${pending[0]!.idx}..${pending[pending.length - 1]!.idx}) in ${id}, ${funded.feeSats} sat at ${feeRate} sat/vB`);
-    return this.store.anchor(anchorId);
+    return this.store.anchors.get(anchorId);
   }
 
   /** Sends (or re-sends: the node answers an already-known tx with its txid) and records the tip. */
@@ -185,12 +185,12 @@ export class Anchorer {
       if (!(e instanceof BitcoinRpcError && e.kind === 'rejected' && e.rpcCode === -27)) throw e;
     }
     const height = await this.rpc.getBlockCount();
-    this.store.updateAnchor(a.id, { state: 'broadcast', broadcast_height: a.broadcast_height ?? height, updated_at_us: this.now() * 1000 });
+    this.store.anchors.update(a.id, { state: 'broadcast', broadcast_height: a.broadcast_height ?? height, updated_at_us: this.now() * 1000 });
   }
 
   /** One pass over every anchor that is not final. */
   private async poll(): Promise<void> {
-    const open = this.store.anchors(['built', 'broadcast', 'mined']);
+    const open = this.store.anchors.list(['built', 'broadcast', 'mined']);
     if (open.length === 0) {
       await this.rpc.getBlockCount();
       this.status.nodeReachable = true;
@@ -209,12 +209,12 @@ export class Anchorer {
       this.status.walletSats = null;
     }
     let spent = 0;
-    for (const a of this.store.anchors(['mined', 'final'])) spent += a.fee_sats;
+    for (const a of this.store.anchors.list(['mined', 'final'])) spent += a.fee_sats;
     this.status.feesSpentSats = spent;
   }
 
   private async followBroadcast(a: AnchorRow, tip: number): Promise<void> {
-    for (const v of this.store.anchorVersions(a.id)) {
+    for (const v of this.store.anchors.versions(a.id)) {
       let t;
       try {
         t = await this.rpc.getTransaction(v.txid);
@@ -246,11 +246,11 @@ export class Anchorer {
     if (estimatedFee > this.policy.maxFeeSats) {
       throw new AnchorRoundError('fee-cap', `anchor ${a.id}: a bump to ${rate} sat/vB would cost about ${estimatedFee} sat, above the cap of ${this.policy.maxFeeSats} sat`);
     }
-    const covered = this.store.anchorCheckpoints(a.id);
-    const pending = this.store.unanchoredCheckpoints(Math.max(0, MAX_CHECKPOINTS_PER_ROUND - covered.length));
+    const covered = this.store.anchors.checkpointsOf(a.id);
+    const pending = this.store.anchors.unanchoredCheckpoints(Math.max(0, MAX_CHECKPOINTS_PER_ROUND - covered.length));
     let tree: { root: Buffer; proofs: ReturnType<typeof buildAnchorTree>['proofs'] } | undefined;
     if (pending.length > 0) {
-      const all = [...covered.map((i) => this.store.checkpoint(i)!), ...pending].sort((x, y) => x.idx - y.idx);
+      const all = [...covered.map((i) => this.store.checkpoints.get(i)!), ...pending].sort((x, y) => x.idx - y.idx);
       tree = buildAnchorTree(all.map((c) => ({ index: c.idx, hash: checkpointHash(Buffer.from(c.bytes)) })));
     }
     const root = tree ? tree.root : Buffer.from(a.root);
@@ -263,13 +263,13 @@ export class Anchorer {
     }
     const proofs = tree
       ? tree.proofs.map((p) => ({ checkpoint: p.checkpoint, leaf_index: p.leafIndex, tree_size: p.treeSize, path: packPath(p.path) }))
-      : covered.map((i) => this.store.anchorProof(i)!).map((p) => ({ checkpoint: p.checkpoint, leaf_index: p.leaf_index, tree_size: p.tree_size, path: Buffer.from(p.path) }));
-    this.store.addAnchorVersion(
+      : covered.map((i) => this.store.anchors.proofOf(i)!).map((p) => ({ checkpoint: p.checkpoint, leaf_index: p.leaf_index, tree_size: p.tree_size, path: Buffer.from(p.path) }));
+    this.store.anchors.addVersion(
       a.id,
       { txid: r.txid, tx_hex: t.hex, root, tree_size: proofs.length, fee_sats: r.feeSats, fee_rate: rate, vsize: parseTransaction(raw).vsize, at_us: this.now() * 1000 },
       proofs,
     );
-    this.store.updateAnchor(a.id, { broadcast_height: tip });
+    this.store.anchors.update(a.id, { broadcast_height: tip });
     this.log.info(`anchor ${a.id}: bumped ${a.txid} -> ${r.txid} at ${rate} sat/vB (${r.feeSats} sat)${tree ? `, re-merkled to ${proofs.length} checkpoints` : ''}`);
   }
 
@@ -284,26 +284,25 @@ export class Anchorer {
     const root = rootFromBranch(Buffer.from(txid, 'hex').reverse(), branch, index, { txCount: txids.length });
     if (!root.equals(parsed.merkleRootInternal)) throw new Error(`anchor ${a.id}: the branch of ${txid} does not lead to block ${blockHash}'s merkle root`);
     // The mined version's tree is the one that holds.
-    this.store.atomically(() => this.store.adoptProofs(a.id, txid));
-    this.store.updateAnchor(a.id, {
+    this.store.anchors.adoptMinedVersion(a.id, txid, {
       state: 'mined', txid, tx_hex: txHex, root: Buffer.from(v.root), tree_size: v.tree_size, fee_sats: feeSats, fee_rate: feeRate, block_hash: blockHash, block_height: header.height,
       tx_index: index, block_tx_count: txids.length, branch: Buffer.concat(branch), updated_at_us: this.now() * 1000,
     });
     this.log.info(`anchor ${a.id}: mined in block ${header.height} (${blockHash})`);
-    await this.followMined(this.store.anchor(a.id)!);
+    await this.followMined(this.store.anchors.get(a.id)!);
   }
 
   private async followMined(a: AnchorRow): Promise<void> {
     const h = await this.rpc.getBlockHeader(a.block_hash!);
     if (h.confirmations < 0) {
       // Reorged out: the proof is void. Back to broadcast; the poll recaptures it where it lands.
-      this.store.updateAnchor(a.id, { state: 'broadcast', block_hash: null, block_height: null, tx_index: null, block_tx_count: null, branch: null, broadcast_height: await this.rpc.getBlockCount(), updated_at_us: this.now() * 1000 });
+      this.store.anchors.update(a.id, { state: 'broadcast', block_hash: null, block_height: null, tx_index: null, block_tx_count: null, branch: null, broadcast_height: await this.rpc.getBlockCount(), updated_at_us: this.now() * 1000 });
       this.log.warn(`anchor ${a.id}: block ${a.block_hash} left the best chain; waiting for ${a.txid} to be mined again`);
       await this.rpc.sendRawTransaction(a.tx_hex).catch(() => undefined);
       return;
     }
     if (h.confirmations >= this.policy.finalConfirmations) {
-      this.store.updateAnchor(a.id, { state: 'final', updated_at_us: this.now() * 1000 });
+      this.store.anchors.update(a.id, { state: 'final', updated_at_us: this.now() * 1000 });
       this.log.info(`anchor ${a.id}: final at ${h.confirmations} confirmations`);
     }
   }

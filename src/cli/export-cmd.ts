@@ -17,9 +17,9 @@ export class ExportError extends Error {}
 function blocksForRange(store: LogStore, range: TimeRange, endOfLog: number): { from: number; to: number } {
   let from = Number.MAX_SAFE_INTEGER;
   let to = 0;
-  let floorUs = Number(store.getMeta('created_at_us') ?? 0);
+  let floorUs = Number(store.meta.get('created_at_us') ?? 0);
   let unsealedFrom = 0;
-  for (const row of store.iterateCheckpoints(0)) {
+  for (const row of store.checkpoints.iterate(0)) {
     const cp = decodeCheckpoint(Buffer.from(row.bytes));
     if (blockMayHold({ fromUs: Math.min(floorUs, cp.timeUs), toUs: cp.timeUs }, range)) {
       from = Math.min(from, cp.firstSeq);
@@ -46,11 +46,11 @@ export function runExport(o: { dataDir: string; out: string; sinceUs?: number; u
   if (!existsSync(p.database)) throw new ExportError(`no database at ${p.database}`);
   const store = LogStore.open(p.database, { create: false });
   try {
-    const last = store.lastEntry();
+    const last = store.entries.last();
     const end = last ? last.seq + 1 : 0;
     const nowUs = Date.now() * 1000;
     const range = blocksForRange(store, { ...(o.sinceUs !== undefined ? { sinceUs: o.sinceUs } : {}), untilUs: o.untilUs ?? nowUs }, end);
-    const { entries } = store.exportBundle(o.out, range.from, range.to, {
+    const { entries } = store.bundle.export(o.out, range.from, range.to, {
       bundle_format: BUNDLE_FORMAT,
       bundle_exported_at_us: String(nowUs),
       // Informational: verify never takes what it checks from these (the operator wrote them).
@@ -72,9 +72,9 @@ export function runExport(o: { dataDir: string; out: string; sinceUs?: number; u
 export function bundleClaim(path: string): { untilUs: number; sinceUs?: number } | undefined {
   const store = LogStore.open(path, { create: false, readonly: true });
   try {
-    if (store.getMeta('bundle_format') === undefined) return undefined;
-    const since = Number(store.getMeta('bundle_since_us') || NaN);
-    const until = Number(store.getMeta('bundle_until_us') || NaN);
+    if (store.meta.get('bundle_format') === undefined) return undefined;
+    const since = Number(store.meta.get('bundle_since_us') || NaN);
+    const until = Number(store.meta.get('bundle_until_us') || NaN);
     return {
       untilUs: Number.isSafeInteger(until) ? until : Date.now() * 1000,
       ...(Number.isSafeInteger(since) ? { sinceUs: since } : {}),

@@ -34,7 +34,7 @@ export function runQuery(dataDir: string, filter: EntryFilter, json: boolean, ou
   const store = LogStore.open(dataPaths(dataDir).database, { create: false, readonly: true });
   let n = 0;
   try {
-    for (const r of store.iterateEntries(filter)) {
+    for (const r of store.entries.query(filter)) {
       if (out(json ? JSON.stringify(entryToJson(r)) : entryToText(r)) === false) break;
       n++;
     }

@@ -19,18 +19,18 @@ export function collectStatus(dataDir: string): Record<string, unknown> {
   const store = LogStore.open(p.database, { create: false, readonly: true });
   let db: Record<string, unknown>;
   try {
-    const last = store.lastEntry();
-    const block = store.lastBlock();
-    const cp = store.lastCheckpoint();
+    const last = store.entries.last();
+    const block = store.blocks.last();
+    const cp = store.checkpoints.last();
     const decoded = cp ? decodeCheckpoint(Buffer.from(cp.bytes)) : undefined;
     const facts = store.logFacts();
     db = {
-      checkpoints: store.checkpointCount(),
+      checkpoints: store.checkpoints.count(),
       newest_checkpoint: decoded
         ? { index: decoded.index, time: formatUs(decoded.timeUs), age_seconds: Math.round((Date.now() * 1000 - decoded.timeUs) / 1e6), reason: decoded.reason, entries: decoded.count }
         : null,
-      fingerprint: store.getMeta('fingerprint') ?? null,
-      entries: store.entryCount(),
+      fingerprint: store.meta.get('fingerprint') ?? null,
+      entries: store.entries.count(),
       last_seq: last?.seq ?? null,
       last_received_at_us: last?.received_at_us ?? null,
       // From the database, so it shows with anchoring off and with the daemon stopped.

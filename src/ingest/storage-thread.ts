@@ -57,10 +57,10 @@ let retryTimer: NodeJS.Timeout | undefined;
 
 /** The open block's tree, rebuilt from what is already committed when the thread starts. */
 const open = (() => {
-  const b = store.lastBlock();
+  const b = store.blocks.last();
   const acc = new MerkleAccumulator();
   const encoder = new StoredEntryEncoder();
-  if (b) for (const r of store.iterateSeqRange(b.first_seq, Number.MAX_SAFE_INTEGER)) acc.addLeafHash(leafHashOfPrefixed(encoder.leafInput(r)));
+  if (b) for (const r of store.entries.range(b.first_seq, Number.MAX_SAFE_INTEGER)) acc.addLeafHash(leafHashOfPrefixed(encoder.leafInput(r)));
   return { block: b?.block ?? 0, firstSeq: b?.first_seq ?? 0, acc };
 })();
 
@@ -69,7 +69,7 @@ function run(t: Exclude<Task, { kind: 'rows' }>): FromWorker | undefined {
   switch (t.kind) {
     case 'seal': {
       if (t.block !== open.block) throw new Error(`seal of block ${t.block}, but block ${open.block} is open`);
-      store.insertBlock(t.next);
+      store.blocks.insert(t.next);
       const sealed: FromWorker = { type: 'block-sealed', block: t.block, firstSeq: open.firstSeq, count: open.acc.size, entryRoot: open.acc.root() };
       open.block = t.next.block;
       open.firstSeq = t.next.first_seq;
@@ -77,7 +77,7 @@ function run(t: Exclude<Task, { kind: 'rows' }>): FromWorker | undefined {
       return sealed;
     }
     case 'checkpoint':
-      store.insertCheckpoint({ idx: t.idx, time_us: t.timeUs, bytes: t.bytes });
+      store.checkpoints.insert({ idx: t.idx, time_us: t.timeUs, bytes: t.bytes });
       return { type: 'checkpoint-committed', idx: t.idx };
     case 'close':
       store.close();
@@ -159,7 +159,7 @@ function commitRows(): [FromWorker, number] {
   }
   const leaves: Buffer[] = new Array(rows);
   let lastSeq = -1;
-  store.appendRowsFrom((insert) => {
+  store.entries.append((insert) => {
     let i = 0;
     for (const t of run) {
       visitSealedRows(t.batch, (row) => {

@@ -17,9 +17,9 @@ export interface LogIdentity {
 }
 
 export function readIdentity(store: LogStore, where: string): LogIdentity {
-  const id = store.getMeta('identity_public');
-  const fp = store.getMeta('fingerprint');
-  const aud = store.getMeta('auditor_public');
+  const id = store.meta.get('identity_public');
+  const fp = store.meta.get('fingerprint');
+  const aud = store.meta.get('auditor_public');
   if (id === undefined || fp === undefined || aud === undefined) {
     throw new OpenLogError('NOT_INITIALISED', `${where}: no log identity; run \`immutalog keys init\` or start \`immutalog serve\` once`);
   }

@@ -41,18 +41,18 @@ export function initLog(dir: string, opts: { auditorKeyOut?: string; auditorPubl
   if (existsSync(p.keyState) && !existsSync(p.database)) throw keyStateOrphaned();
   const store = LogStore.open(p.database, { create: true });
   try {
-    if (store.getMeta('identity_public') === undefined && existsSync(p.keyState)) throw keyStateOrphaned();
-    if (store.getMeta('identity_public') !== undefined) {
+    if (store.meta.get('identity_public') === undefined && existsSync(p.keyState)) throw keyStateOrphaned();
+    if (store.meta.get('identity_public') !== undefined) {
       if (existsSync(p.keyState)) {
-        throw new InitError('ALREADY_INITIALISED', `${dir} already holds a log (fingerprint ${store.getMeta('fingerprint')}); refusing to replace its keys`);
+        throw new InitError('ALREADY_INITIALISED', `${dir} already holds a log (fingerprint ${store.meta.get('fingerprint')}); refusing to replace its keys`);
       }
       // Only the crash between this function's two writes leaves an identity with no key state,
       // and then nothing has been received or sealed. Heartbeat checkpoints count: a new identity
       // under them would break the log as surely as one under entries.
-      if (store.entryCount() > 0 || store.lastCheckpoint() !== undefined) {
+      if (store.entries.count() > 0 || store.checkpoints.last() !== undefined) {
         throw new InitError(
           'KEYSTATE_MISSING',
-          `${p.keyState} is missing, but ${dir} holds a log (fingerprint ${store.getMeta('fingerprint')}) with entries or checkpoints: the writer's keys are gone, so this log cannot be extended (it still verifies). Restore keystate.json, or start a new log in another data directory.`,
+          `${p.keyState} is missing, but ${dir} holds a log (fingerprint ${store.meta.get('fingerprint')}) with entries or checkpoints: the writer's keys are gone, so this log cannot be extended (it still verifies). Restore keystate.json, or start a new log in another data directory.`,
         );
       }
     }
@@ -76,7 +76,7 @@ export function initLog(dir: string, opts: { auditorKeyOut?: string; auditorPubl
     const escrow0 = escrowBlockKey(blockKey, auditorPublic, Buffer.from(fp, 'hex'), 0);
     const statement = genesisStatement(Buffer.from(fp, 'hex'), createdAtUs, escrow0);
     store.atomically(() => {
-      store.setMeta({
+      store.meta.set({
         identity_public: identity.publicKey.toString('hex'),
         fingerprint: fp,
         auditor_public: auditorPublic!.toString('hex'),
@@ -84,7 +84,7 @@ export function initLog(dir: string, opts: { auditorKeyOut?: string; auditorPubl
         created_at_us: String(createdAtUs),
         genesis_signature: signGenesis(statement, identity).toString('hex'),
       });
-      store.replaceFirstBlock({ block: 0, first_seq: 0, opened_at_us: createdAtUs, escrow: escrow0 });
+      store.blocks.replaceFirst({ block: 0, first_seq: 0, opened_at_us: createdAtUs, escrow: escrow0 });
     });
     saveKeyState(p.keyState, {
       version: 1,

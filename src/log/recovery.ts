@@ -64,14 +64,14 @@ export function recoverLog(dir: string): RecoveredLog {
   const repairs: string[] = [];
   try {
     const logId = Buffer.from(identity.fingerprint, 'hex');
-    const hadContent = store.lastEntry() !== undefined || store.lastCheckpoint() !== undefined;
+    const hadContent = store.entries.last() !== undefined || store.checkpoints.last() !== undefined;
 
     if (ks.next) {
       const j = ks.block;
-      if (store.checkpoint(j) !== undefined) {
+      if (store.checkpoints.get(j) !== undefined) {
         repairs.push(`checkpoint ${j} was committed but the key state not yet advanced; advanced it`);
         ks = promote(ks);
-      } else if (store.block(j + 1) !== undefined) {
+      } else if (store.blocks.get(j + 1) !== undefined) {
         finishCheckpoint(store, identity, ks as KeyState & { next: NonNullable<KeyState['next']> }, logId);
         repairs.push(`checkpoint ${j} was interrupted after its block switch; completed it from the stored entries`);
         ks = promote(ks);
@@ -87,25 +87,25 @@ export function recoverLog(dir: string): RecoveredLog {
       saveKeyState(p.keyState, ks);
     }
 
-    const lastBlock = store.lastBlock();
+    const lastBlock = store.blocks.last();
     if (lastBlock && lastBlock.block > ks.block) {
       throw new OpenLogError('KEYSTATE_BEHIND', `${p.keyState}: holds block ${ks.block} but the database already has block ${lastBlock.block} (an older copy of the key state?)`);
     }
-    const last = store.lastEntry();
+    const last = store.entries.last();
     const nextSeq = last ? last.seq + 1 : 0;
     if (!lastBlock || lastBlock.block < ks.block) {
-      store.insertBlock({ block: ks.block, first_seq: nextSeq, opened_at_us: nowUs(), escrow: escrowBlockKey(ks.blockKey, identity.auditorPublic, logId, ks.block) });
+      store.blocks.insert({ block: ks.block, first_seq: nextSeq, opened_at_us: nowUs(), escrow: escrowBlockKey(ks.blockKey, identity.auditorPublic, logId, ks.block) });
     }
-    const open = store.block(ks.block)!;
-    const lastCp = store.lastCheckpoint();
+    const open = store.blocks.get(ks.block)!;
+    const lastCp = store.checkpoints.last();
     return {
       identity,
       keyState: ks,
       nextSeq,
       head: last ? last.mac : genesisHash(identity.identityPublic),
       blockFirstSeq: open.first_seq,
-      blockFloorUs: lastCp ? decodeCheckpoint(lastCp.bytes).timeUs : Number(store.getMeta('created_at_us') ?? 0),
-      latestInBlockUs: store.latestReceivedAtFrom(open.first_seq) ?? 0,
+      blockFloorUs: lastCp ? decodeCheckpoint(lastCp.bytes).timeUs : Number(store.meta.get('created_at_us') ?? 0),
+      latestInBlockUs: store.entries.latestReceivedAtFrom(open.first_seq) ?? 0,
       previousCheckpointHash: lastCp ? checkpointHash(lastCp.bytes) : GENESIS_PREVIOUS,
       restarted: hadContent,
       repairs,
@@ -116,7 +116,7 @@ export function recoverLog(dir: string): RecoveredLog {
 }
 
 function newestCheckpoint(store: LogStore): Checkpoint | undefined {
-  const row = store.lastCheckpoint();
+  const row = store.checkpoints.last();
   if (!row) return undefined;
   try {
     return decodeCheckpoint(row.bytes);
@@ -143,32 +143,32 @@ function readStartState(store: LogStore, keyStatePath: string, dir: string): { i
   if (ks.fingerprint !== identity.fingerprint) {
     throw new OpenLogError('KEYSTATE_MISMATCH', `${keyStatePath}: expected fingerprint ${identity.fingerprint}, got ${ks.fingerprint} (key state of another log)`);
   }
-  checkKeyState(ks, { identityPublic: identity.identityPublic, newest: newestCheckpoint(store), lastBlock: store.lastBlock()?.block }, keyStatePath);
+  checkKeyState(ks, { identityPublic: identity.identityPublic, newest: newestCheckpoint(store), lastBlock: store.blocks.last()?.block }, keyStatePath);
   return { identity, ks };
 }
 
 /** Completes checkpoint j = ks.block from the database, as the live path would have. */
 function finishCheckpoint(store: LogStore, identity: LogIdentity, ks: KeyState & { next: NonNullable<KeyState['next']> }, logId: Buffer): void {
   const j = ks.block;
-  const row = store.block(j);
+  const row = store.blocks.get(j);
   if (!row) throw new OpenLogError('RECOVERY_INCONSISTENT', `block ${j} named by the key state is not in the database`);
-  const nextRow = store.block(j + 1);
+  const nextRow = store.blocks.get(j + 1);
   const end = nextRow ? nextRow.first_seq : Number.MAX_SAFE_INTEGER;
   const acc = new MerkleAccumulator();
   const encoder = new StoredEntryEncoder();
   let head: Buffer | undefined;
   let latestUs = 0;
-  for (const e of store.iterateSeqRange(row.first_seq, end)) {
+  for (const e of store.entries.range(row.first_seq, end)) {
     acc.addLeafHash(leafHashOfPrefixed(encoder.leafInput(e)));
     head = e.mac;
     if (e.received_at_us > latestUs) latestUs = e.received_at_us;
   }
   if (head === undefined) {
-    const before = row.first_seq > 0 ? [...store.iterateSeqRange(row.first_seq - 1, row.first_seq)][0] : undefined;
+    const before = row.first_seq > 0 ? [...store.entries.range(row.first_seq - 1, row.first_seq)][0] : undefined;
     head = before ? before.mac : genesisHash(identity.identityPublic);
   }
   const escrow = nextRow ? nextRow.escrow : escrowBlockKey(ks.next.blockKey, identity.auditorPublic, logId, j + 1);
-  const prev = j > 0 ? store.checkpoint(j - 1) : undefined;
+  const prev = j > 0 ? store.checkpoints.get(j - 1) : undefined;
   if (j > 0 && !prev) throw new OpenLogError('RECOVERY_INCONSISTENT', `checkpoint ${j - 1} is missing while block ${j} is open`);
   // Dated as the live path dates it: at the cut, which the block switch stored as block j+1's
   // opening time (block j+1's entries are dated from it on), and never before block j's entries
@@ -184,7 +184,7 @@ function finishCheckpoint(store: LogStore, identity: LogIdentity, ks: KeyState &
     'restart',
   );
   store.atomically(() => {
-    if (!nextRow) store.insertBlock({ block: j + 1, first_seq: row.first_seq + acc.size, opened_at_us: time, escrow });
-    store.insertCheckpoint({ idx: j, time_us: time, bytes: cp.bytes });
+    if (!nextRow) store.blocks.insert({ block: j + 1, first_seq: row.first_seq + acc.size, opened_at_us: time, escrow });
+    store.checkpoints.insert({ idx: j, time_us: time, bytes: cp.bytes });
   });
 }

@@ -1,4 +1,9 @@
-/** Bumped when the tables change; `openLogStore` refuses a database of another version. */
+/**
+ * Bumped when the tables change incompatibly; openDb (db.ts) refuses a database of another
+ * version. Dropping an unused table needed none: logs made before hold a `counters` table that
+ * nothing ever wrote (the daemon's counters live in memory and start at zero with each
+ * process); they open as before, and a bundle never copies it.
+ */
 export const SCHEMA_VERSION = 1;
 
 export const SCHEMA_SQL = `
@@ -93,10 +98,4 @@ CREATE TABLE IF NOT EXISTS anchor_proofs (
 ) STRICT;
 
 CREATE INDEX IF NOT EXISTS entries_received_at ON entries(received_at_us);
-
--- Daemon counters (received, malformed, rejected, ...) so that status survives restarts.
-CREATE TABLE IF NOT EXISTS counters (
-  name  TEXT PRIMARY KEY,
-  value INTEGER NOT NULL
-) STRICT;
 `;

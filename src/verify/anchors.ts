@@ -49,7 +49,7 @@ export class AnchorChecker {
   }
 
   async check(checkpoint: number, hash: Buffer, timeUs: number): Promise<void> {
-    const proof = this.store.anchorProof(checkpoint);
+    const proof = this.store.anchors.proofOf(checkpoint);
     if (!proof) {
       this.summary.checkpointsByState.unanchored++;
       if (!this.summary.oldestUnanchored) this.summary.oldestUnanchored = { checkpoint, timeUs, ageUs: this.nowUs - timeUs };
@@ -67,7 +67,7 @@ export class AnchorChecker {
 
   private async anchorVerdict(id: number, checkpoint: number): Promise<AnchorVerdict | undefined> {
     if (this.verdicts.has(id)) return this.verdicts.get(id);
-    const row = this.store.anchor(id);
+    const row = this.store.anchors.get(id);
     if (!row) {
       this.report({ code: 'ANCHOR_MISSING', checkpoint, expected: `anchor ${id}`, actual: 'no such anchor', detail: `checkpoint ${checkpoint}'s proof names anchor ${id}, which is not in the database` });
       this.verdicts.set(id, undefined);

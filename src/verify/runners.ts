@@ -12,11 +12,11 @@ export class InlineRunner implements BlockRunner {
     this.store = LogStore.open(databasePath, { create: false, readonly: true });
   }
   run(task: BlockTask): Promise<BlockResult> {
-    return Promise.resolve(checkBlock(task, this.store.iterateSeqRangeForVerify(task.firstSeq, task.endSeq)));
+    return Promise.resolve(checkBlock(task, this.store.entries.rangeForVerify(task.firstSeq, task.endSeq)));
   }
   /** Cheap size probe (the last sequence number), to choose between inline and threads. */
   entryCountAtLeast(n: number): boolean {
-    return (this.store.lastEntry()?.seq ?? -1) + 1 >= n;
+    return (this.store.entries.last()?.seq ?? -1) + 1 >= n;
   }
   close(): Promise<void> {
     this.store.close();

@@ -129,8 +129,8 @@ interface LogFacts {
 
 /** The identity (derived from the key, not trusted from the meta row) and the signed genesis statement. */
 function readLogFacts(store: LogStore, o: VerifyOptions, failures: FailureLog): LogFacts {
-  const identityHex = store.getMeta('identity_public');
-  const fingerprint = store.getMeta('fingerprint') ?? '';
+  const identityHex = store.meta.get('identity_public');
+  const fingerprint = store.meta.get('fingerprint') ?? '';
   if (identityHex === undefined) throw new VerifyRunError('NO_IDENTITY', 'no log identity in this database (not an immutalog database, or its meta table was removed)');
   const identity = Buffer.from(identityHex, 'hex');
   const logId = Buffer.from(fingerprint, 'hex');
@@ -139,9 +139,9 @@ function readLogFacts(store: LogStore, o: VerifyOptions, failures: FailureLog): 
   if (o.identity !== undefined && o.identity.toLowerCase() !== derived) {
     failures.add({ code: 'IDENTITY_MISMATCH', expected: o.identity.toLowerCase(), actual: derived, detail: 'this log is not the one whose identity was pinned' });
   }
-  const sig = store.getMeta('genesis_signature');
-  const created = Number(store.getMeta('created_at_us'));
-  const escrow0 = store.block(0)?.escrow;
+  const sig = store.meta.get('genesis_signature');
+  const created = Number(store.meta.get('created_at_us'));
+  const escrow0 = store.blocks.get(0)?.escrow;
   const valid = sig !== undefined && Number.isSafeInteger(created) && escrow0 !== undefined && escrow0.length === ESCROW_BYTES &&
     genesisSignatureValid(genesisStatement(logId, created, Buffer.from(escrow0)), Buffer.from(sig, 'hex'), identity);
   if (!valid) {
@@ -170,7 +170,7 @@ function chainStart(store: LogStore, o: VerifyOptions, log: LogFacts, failures: 
   const start = genesisStart(log.identity, genesisHash(log.identity));
   if (!o.state) return { start, remembered: undefined };
   if (o.state.fingerprint !== log.fingerprint) throw new VerifyRunError('STATE_OTHER_LOG', `the state file belongs to log ${o.state.fingerprint}, this is ${log.fingerprint}`);
-  const row = store.checkpoint(o.state.checkpoint);
+  const row = store.checkpoints.get(o.state.checkpoint);
   const hash = row ? checkpointHash(Buffer.from(row.bytes)).toString('hex') : undefined;
   if (hash !== o.state.hash) {
     failures.add({ code: 'STATE_MISMATCH', checkpoint: o.state.checkpoint, expected: o.state.hash, actual: hash ?? 'missing', detail: `checkpoint ${o.state.checkpoint}, verified on ${o.state.verified_at}, is ${row ? 'changed' : 'gone'}: the database was rolled back or rewritten` });
@@ -241,9 +241,9 @@ async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyRep
 
   const range: TimeRange = { ...(o.sinceUs !== undefined ? { sinceUs: o.sinceUs } : {}), ...(o.untilUs !== undefined ? { untilUs: o.untilUs } : {}) };
   // A bundle's entries are checked wherever they are: an entry it carries is proven or a failure.
-  const held = o.bundle ? store.entrySeqSpan() : undefined;
+  const held = o.bundle ? store.entries.seqSpan() : undefined;
   const holds = (firstSeq: number, endSeq: number): boolean => held !== undefined && firstSeq <= held.last && Math.max(endSeq, firstSeq + 1) > held.first;
-  const lastEntry = store.lastEntry();
+  const lastEntry = store.entries.last();
   const endSeq = lastEntry ? lastEntry.seq + 1 : 0;
   const total = Math.max(0, endSeq - start.firstSeq);
 
@@ -271,7 +271,7 @@ async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyRep
   let escrowOfThisBlock: Buffer | undefined = remembered ? remembered.nextKeyEscrow : log.signedEscrow0;
   // Block j's entries lie between the signed times of checkpoints j-1 and j (range.ts).
   let floorUs = remembered ? remembered.timeUs : log.createdAtUs ?? 0;
-  for (const v of walkCheckpoints(store.iterateCheckpoints(start.index), start, log.logId, (b) => store.block(b), report)) {
+  for (const v of walkCheckpoints(store.checkpoints.iterate(start.index), start, log.logId, (b) => store.blocks.get(b), report)) {
     checkpoints++;
     const cp = v.checkpoint;
     // After a missing or undecodable checkpoint the signed escrow for this block is unknown;
@@ -371,7 +371,7 @@ async function checkUnsealed(store: LogStore, o: VerifyOptions, log: LogFacts, u
   const results: BlockResult[] = [];
   const unverified: UnverifiedWindow[] = [];
   if (u.endSeq <= u.firstSeq || !u.wanted(u.bounds, u.firstSeq, u.endSeq)) return { results, unverified };
-  const switched = store.blocksAfter(u.block)[0];
+  const switched = store.blocks.after(u.block)[0];
   const splitAt = switched ? Math.min(Math.max(switched.first_seq, u.firstSeq), u.endSeq) : u.endSeq;
   const parts = [
     { block: u.block, firstSeq: u.firstSeq, endSeq: splitAt, head: u.head, escrow: u.escrow },

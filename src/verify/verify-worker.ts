@@ -15,7 +15,7 @@ port.on('message', ({ id, task }: { id: number; task: BlockTask }) => {
       key: buf(task.key),
       ...(task.expect ? { expect: { ...task.expect, chainHead: buf(task.expect.chainHead)!, entryRoot: buf(task.expect.entryRoot)! } } : {}),
     };
-    port.postMessage({ id, result: checkBlock(t, store.iterateSeqRangeForVerify(t.firstSeq, t.endSeq)) });
+    port.postMessage({ id, result: checkBlock(t, store.entries.rangeForVerify(t.firstSeq, t.endSeq)) });
   } catch (e) {
     port.postMessage({ id, error: (e as Error).message });
   }

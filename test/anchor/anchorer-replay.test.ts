@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +27,7 @@ const quiet = { info: () => undefined, warn: () => undefined, error: () => undef
 describe('the anchorer replaying a round recorded from a real node', () => {
   const tmp = mkdtempSync(join(tmpdir(), 'immutalog-anchorer-replay-'));
   const store = LogStore.open(join(tmp, 'log.sqlite'), { create: true });
-  for (const c of checkpoints) store.insertCheckpoint({ idx: c.idx, time_us: c.time_us, bytes: Buffer.from(c.bytes, 'hex') });
+  for (const c of checkpoints) store.checkpoints.insert({ idx: c.idx, time_us: c.time_us, bytes: Buffer.from(c.bytes, 'hex') });
   const cookie = `__cookie__:${'ab'.repeat(32)}`;
   writeFileSync(join(tmp, 'cookie'), cookie);
   afterAll(() => {
@@ -49,24 +50,24 @@ describe('the anchorer replaying a round recorded from a real node', () => {
     const a = await phase(['daemon start', 'anchor --now'], 'ordered', (w) => w.roundNow());
     expect(a.mismatches).toEqual([]);
     const sent = exchanges.find((x) => x.request.method === 'sendrawtransaction')!;
-    const row = store.anchor(1)!;
+    const row = store.anchors.get(1)!;
     expect(row.txid).toBe((sent.response as { result: string }).result);
     expect(row.tree_size).toBe(checkpoints.length);
     expect(row.state).toBe('broadcast');
     // Every checkpoint has its proof; none waits.
-    expect(store.unanchoredCheckpoints(1000)).toEqual([]);
+    expect(store.anchors.unanchoredCheckpoints(1000)).toEqual([]);
   });
 
   it('polls it to mined (block, branch checked against the header) and then to final', async () => {
     const b = await phase(['poll until mined'], 'any', (w) => w.roundNow());
     expect(b.mismatches).toEqual([]);
-    const mined = store.anchor(1)!;
+    const mined = store.anchors.get(1)!;
     expect(mined.state).toBe('mined');
     expect(mined.block_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(mined.branch!.length % 32).toBe(0);
     const c = await phase(['poll until final'], 'any', (w) => w.roundNow());
     expect(c.mismatches).toEqual([]);
-    expect(store.anchor(1)!.state).toBe('final');
+    expect(store.anchors.get(1)!.state).toBe('final');
   });
 
   it('verify checks every checkpoint up to the recorded block header, and names a checkpoint that is not what was anchored', async () => {
@@ -81,7 +82,7 @@ describe('the anchorer replaying a round recorded from a real node', () => {
       expect(srv.mismatches).toEqual([]);
 
       // A checkpoint whose bytes (hence hash) differ from what was anchored is named.
-      const altered = store.anchorProof(3)!;
+      const altered = store.anchors.proofOf(3)!;
       const bad: Failure[] = [];
       const again = new AnchorChecker(store, undefined, Date.now() * 1000, (f) => bad.push(f));
       const wrongHash = Buffer.alloc(32, 7);
@@ -90,5 +91,73 @@ describe('the anchorer replaying a round recorded from a real node', () => {
     } finally {
       await srv.close();
     }
+  });
+});
+
+// When an anchor's transaction is mined, the mined version's proofs become the anchor's and the
+// anchor row records the block: the two writes must land together, or a crash between them
+// leaves the proofs of one version under a row that names another. The failure is injected in
+// the second write by a trigger in the database file (no hook in the code).
+describe('adopting the mined version of an anchor', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'immutalog-adopt-mined-'));
+  const dbPath = join(tmp, 'log.sqlite');
+  const store = LogStore.open(dbPath, { create: true });
+  for (const c of checkpoints) store.checkpoints.insert({ idx: c.idx, time_us: c.time_us, bytes: Buffer.from(c.bytes, 'hex') });
+  const cookie = `__cookie__:${'ab'.repeat(32)}`;
+  writeFileSync(join(tmp, 'cookie'), cookie);
+  afterAll(() => {
+    store.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  async function phase(steps: string[], mode: 'ordered' | 'any'): Promise<unknown[]> {
+    const srv = await startReplay({ exchanges: exchanges.filter((x) => steps.includes(x.step)), cookie, mode });
+    try {
+      await new AnchorWorker(connectBitcoind({ url: srv.url, cookieFile: join(tmp, 'cookie'), wallet: 'immutalog' }), store, policy, quiet).roundNow();
+      return srv.mismatches;
+    } finally {
+      await srv.close();
+    }
+  }
+
+  /** Runs SQL on the database file through a connection of the test's own. */
+  function onFile(sql: string): void {
+    const db = new Database(dbPath);
+    try {
+      db.exec(sql);
+    } finally {
+      db.close();
+    }
+  }
+
+  it('rolls the proofs back when recording the block fails, and adopts them on the next poll', async () => {
+    expect(await phase(['daemon start', 'anchor --now'], 'ordered')).toEqual([]);
+    const all = checkpoints.map((c) => c.idx);
+    const first = store.anchors.get(1)!;
+    expect(store.anchors.checkpointsOf(1)).toEqual(all);
+
+    // A later replacement that covers only the first checkpoint is the anchor's current version;
+    // the recorded node mines the first version, which covers all of them.
+    const fakeTxid = 'ee'.repeat(32);
+    const p0 = store.anchors.proofOf(all[0]!)!;
+    store.anchors.addVersion(
+      1,
+      { txid: fakeTxid, tx_hex: first.tx_hex, root: Buffer.alloc(32, 1), tree_size: 1, fee_sats: first.fee_sats + 1, fee_rate: first.fee_rate + 1, vsize: first.vsize, at_us: first.created_at_us + 1_000_000 },
+      [{ checkpoint: p0.checkpoint, leaf_index: 0, tree_size: 1, path: Buffer.alloc(0) }],
+    );
+    expect(store.anchors.checkpointsOf(1)).toEqual([all[0]]);
+
+    onFile("CREATE TRIGGER inject_crash BEFORE UPDATE ON anchors WHEN NEW.state = 'mined' BEGIN SELECT RAISE(ABORT, 'injected crash'); END");
+    await expect(phase(['poll until mined'], 'any')).rejects.toThrow(/injected crash/);
+    // Neither write landed: the row still names the replacement, and its proofs are still the anchor's.
+    const after = store.anchors.get(1)!;
+    expect([after.state, after.txid]).toEqual(['broadcast', fakeTxid]);
+    expect(store.anchors.checkpointsOf(1)).toEqual([all[0]]);
+
+    onFile('DROP TRIGGER inject_crash');
+    expect(await phase(['poll until mined'], 'any')).toEqual([]);
+    const mined = store.anchors.get(1)!;
+    expect([mined.state, mined.txid]).toEqual(['mined', first.txid]);
+    expect(store.anchors.checkpointsOf(1)).toEqual(all);
   });
 });

@@ -34,7 +34,7 @@ const mode = (p: string): number => statSync(p).mode & 0o777;
 const meta = (dir: string, key: string): string | undefined => {
   const s = LogStore.open(join(dir, 'immutalog.sqlite'), { create: false, readonly: true });
   try {
-    return s.getMeta(key);
+    return s.meta.get(key);
   } finally {
     s.close();
   }
@@ -155,7 +155,7 @@ describe('keys init', () => {
     expect(await d.stop()).toBe(0);
     expect(existsSync(join(dir, 'auditor-key.pem'))).toBe(false);
     const store = LogStore.open(join(dir, 'immutalog.sqlite'), { create: false, readonly: true });
-    const blocks = store.blocks();
+    const blocks = store.blocks.all();
     store.close();
     expect(blocks.length).toBeGreaterThan(0);
     const logId = Buffer.from(meta(dir, 'fingerprint')!, 'hex');

@@ -5,7 +5,7 @@ export const asInsert = (r: EntryRow): EntryInsert => ({ ...r, fieldsUtf8: Buffe
 
 /** Stores rows as they are read back through the store's one insert path. */
 export function appendRows(store: LogStore, rows: readonly EntryRow[]): void {
-  store.appendRowsFrom((insert) => {
+  store.entries.append((insert) => {
     for (const r of rows) insert(asInsert(r));
   });
 }

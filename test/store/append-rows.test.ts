@@ -1,4 +1,4 @@
-// appendRowsFrom binds the field JSON as UTF-8 bytes and lets SQLite cast them to TEXT: what it
+// Entries.append binds the field JSON as UTF-8 bytes and lets SQLite cast them to TEXT: what it
 // stores must read back exactly as an insert that binds the JSON as a string stores the same row,
 // for any JSON the sequencer writes (escapes, non-ASCII, astral characters), and a failed
 // transaction must store none of its rows.
@@ -31,7 +31,7 @@ function rows(): EntryRow[] {
   });
 }
 
-describe('LogStore.appendRowsFrom', () => {
+describe('Entries.append', () => {
   it('stores what a string-bound insert stores, field JSON as the same TEXT', async () => {
     const want = rows();
     const pathA = join(dir, 'a.sqlite');
@@ -45,11 +45,11 @@ describe('LogStore.appendRowsFrom', () => {
     const b = LogStore.open(join(dir, 'b.sqlite'), { create: true });
     // One reused row object, as the storage thread passes it.
     const view = asInsert(want[0]!);
-    b.appendRowsFrom((insert) => {
+    b.entries.append((insert) => {
       for (const r of want) insert(Object.assign(view, asInsert(r)));
     });
-    const fromA = [...a.iterateSeqRange(0, 100)];
-    const fromB = [...b.iterateSeqRange(0, 100)];
+    const fromA = [...a.entries.range(0, 100)];
+    const fromB = [...b.entries.range(0, 100)];
     a.close();
     b.close();
     expect(fromB).toHaveLength(want.length);
@@ -62,15 +62,15 @@ describe('LogStore.appendRowsFrom', () => {
     const want = rows();
     const s = LogStore.open(join(dir, 'c.sqlite'), { create: true });
     expect(() =>
-      s.appendRowsFrom((insert) => {
+      s.entries.append((insert) => {
         insert(asInsert(want[0]!));
         insert(asInsert(want[1]!));
         insert(asInsert(want[1]!)); // the same seq again: the primary key refuses it
       }),
     ).toThrow(/UNIQUE|PRIMARY/);
-    expect([...s.iterateSeqRange(0, 100)]).toEqual([]);
-    s.appendRowsFrom((insert) => insert(asInsert(want[0]!)));
-    expect([...s.iterateSeqRange(0, 100)].map((r) => r.seq)).toEqual([0]);
+    expect([...s.entries.range(0, 100)]).toEqual([]);
+    s.entries.append((insert) => insert(asInsert(want[0]!)));
+    expect([...s.entries.range(0, 100)].map((r) => r.seq)).toEqual([0]);
     s.close();
   });
 });

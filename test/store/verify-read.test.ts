@@ -1,5 +1,5 @@
-// iterateSeqRangeForVerify reads raw and mac as one concatenated BLOB and splits it: it must give
-// back exactly what iterateSeqRange gives, for any bytes (NUL, invalid UTF-8, empty, long).
+// Entries.rangeForVerify reads raw and mac as one concatenated BLOB and splits it: it must give
+// back exactly what Entries.range gives, for any bytes (NUL, invalid UTF-8, empty, long).
 
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -37,15 +37,15 @@ function rows(): EntryRow[] {
   return out;
 }
 
-describe('LogStore.iterateSeqRangeForVerify', () => {
-  it('gives the rows iterateSeqRange gives, byte for byte', () => {
+describe('Entries.rangeForVerify', () => {
+  it('gives the rows range() gives, byte for byte', () => {
     const path = join(dir, 'a.sqlite');
     const store = LogStore.open(path, { create: true });
     const want = rows();
     appendRows(store, want);
-    const plain = [...store.iterateSeqRange(0, 1000)];
-    const fast = [...store.iterateSeqRangeForVerify(0, 1000)];
-    const sub = [...store.iterateSeqRangeForVerify(100, 150)];
+    const plain = [...store.entries.range(0, 1000)];
+    const fast = [...store.entries.rangeForVerify(0, 1000)];
+    const sub = [...store.entries.rangeForVerify(100, 150)];
     store.close();
     expect(plain).toHaveLength(want.length);
     const norm = (e: EntryRow) => ({ ...e, raw: Buffer.from(e.raw).toString('hex'), mac: Buffer.from(e.mac).toString('hex') });
@@ -64,7 +64,7 @@ describe('LogStore.iterateSeqRangeForVerify', () => {
     const store = LogStore.open(path, { create: true });
     const want = rows().slice(0, 20);
     appendRows(store, want);
-    const fast = [...store.iterateSeqRangeForVerify(0, 100)];
+    const fast = [...store.entries.rangeForVerify(0, 100)];
     store.close();
     expect(fast.map((e) => Buffer.from(e.raw).toString('hex'))).toEqual(want.map((e) => e.raw.toString('hex')));
     // The insert binds the field JSON as a string here: cast from UTF-8 bytes it would be misread as UTF-16.
