@@ -113,7 +113,7 @@ describe('adopting the mined version of an anchor', () => {
   async function phase(steps: string[], mode: 'ordered' | 'any'): Promise<unknown[]> {
     const srv = await startReplay({ exchanges: exchanges.filter((x) => steps.includes(x.step)), cookie, mode });
     try {
-      await new AnchorWorker(connectBitcoind({ url: srv.url, cookieFile: join(tmp, 'cookie'), wallet: 'immutalog' }), store, policy, quiet).roundNow();
+      await new Anchorer(connectAnchorNode({ url: srv.url, cookieFile: join(tmp, 'cookie'), wallet: 'immutalog' }), store, policy, quiet).roundNow();
       return srv.mismatches;
     } finally {
       await srv.close();
