@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 
-/** The one SQLite connection a LogStore's parts share (better-sqlite3 is imported here only, and in file-lock.ts). */
+/** The one SQLite connection a LogStore's parts share (better-sqlite3 is imported here only). */
 export type Db = Database.Database;
 export type Statement = Database.Statement;
 
@@ -12,6 +12,14 @@ export type Statement = Database.Statement;
 const PAGE_SIZE = 32768;
 /** How long a statement waits for another connection's lock (a reader's checkpoint, a bundle export) before failing. */
 const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * A connection to any SQLite file, no schema, no pragmas: file-lock.ts uses SQLite only for its
+ * POSIX locks. `timeout` 0 makes a held lock an answer, not a wait.
+ */
+export function openBareSqlite(path: string, o: { timeout: number }): Db {
+  return new Database(path, { timeout: o.timeout });
+}
 
 export class StoreError extends Error {
   constructor(readonly code: 'STORE_SCHEMA_MISMATCH' | 'STORE_NOT_INITIALISED' | 'STORE_OPEN_FAILED', message: string) {

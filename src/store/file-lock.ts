@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import { openBareSqlite, type Db } from './db.js';
 
 export class FileLockError extends Error {
   readonly code = 'FILE_LOCK_FAILED';
@@ -28,14 +28,14 @@ const held = new Set<FileLock>();
  * same process is refused by SQLite's own per-file bookkeeping.
  */
 export class FileLock {
-  private constructor(private db: Database.Database | undefined) {}
+  private constructor(private db: Db | undefined) {}
 
   /** The lock, or undefined when another process (or connection) holds it. */
   static tryTake(path: string): FileLock | undefined {
-    let db: Database.Database;
+    let db: Db;
     try {
       // timeout 0: a held lock is an answer, not something to wait for.
-      db = new Database(path, { timeout: 0 });
+      db = openBareSqlite(path, { timeout: 0 });
     } catch (e) {
       throw new FileLockError(`cannot open lock file ${path}: ${(e as Error).message}`);
     }
