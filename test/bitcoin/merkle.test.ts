@@ -20,6 +20,7 @@ import {
   txidInternal,
   verifyBranch,
 } from '../../src/bitcoin/index.js';
+import { thrownAs } from '../helpers/throws.js';
 
 interface Recorded {
   confirmed_tx: { hex: string; decoded: { txid: string }; blockhash: string; blockindex: number };
@@ -44,15 +45,7 @@ function refRoot(leaves: Buffer[]): Buffer {
   return level[0]!;
 }
 
-function branchError(f: () => unknown): MerkleBranchError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof MerkleBranchError) return e;
-    throw e;
-  }
-  throw new Error('expected a MerkleBranchError');
-}
+const branchError = (f: () => unknown): MerkleBranchError => thrownAs(MerkleBranchError, f);
 
 describe('the real anchor block (getblock, getblockheader; Bitcoin Core v30.99 regtest)', () => {
   const header = parseHeader(hex(REC.header.hex));

@@ -21,6 +21,7 @@ import {
   type Transaction,
   type TransactionFields,
 } from '../../src/bitcoin/index.js';
+import { thrownAs } from '../helpers/throws.js';
 
 interface Decoded {
   txid: string;
@@ -46,15 +47,7 @@ const REC = JSON.parse(readFileSync(fileURLToPath(new URL('../vectors/bitcoin/re
 const hex = (h: string): Buffer => Buffer.from(h, 'hex');
 const RUNS = { numRuns: 3000 };
 
-function formatError(f: () => unknown): BitcoinFormatError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BitcoinFormatError) return e;
-    throw e;
-  }
-  throw new Error('expected a BitcoinFormatError, nothing was thrown');
-}
+const formatError = (f: () => unknown): BitcoinFormatError => thrownAs(BitcoinFormatError, f);
 
 function expectMatchesDecoded(tx: Transaction, raw: Buffer, d: Decoded): void {
   expect(txid(raw)).toBe(d.txid);
@@ -230,15 +223,7 @@ describe('findAnchorOutput on other output shapes', () => {
   const anchorScript = Buffer.concat([Buffer.from([0x6a, 0x20]), data]);
   const p2tr = base.outputs[1]!.script;
 
-  function anchorError(tx: Transaction): AnchorOutputError {
-    try {
-      findAnchorOutput(tx);
-    } catch (e) {
-      if (e instanceof AnchorOutputError) return e;
-      throw e;
-    }
-    throw new Error('expected an AnchorOutputError');
-  }
+  const anchorError = (tx: Transaction): AnchorOutputError => thrownAs(AnchorOutputError, () => findAnchorOutput(tx));
 
   it('no OP_RETURN: undefined', () => {
     expect(findAnchorOutput(withOutputs([p2tr]))).toBeUndefined();
