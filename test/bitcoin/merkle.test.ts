@@ -12,6 +12,7 @@ import { parseHeader } from '../../src/bitcoin/header.js';
 import { MAX_BLOCK_TXS, MerkleBranchError, blockMerkleRoot, branchLength, merkleBranch, merkleBranchInternal, rootFromBranch, verifyBranch } from '../../src/bitcoin/merkle-branch.js';
 import { txidInternal } from '../../src/bitcoin/tx.js';
 import { parseTxOutProof } from '../helpers/txoutproof.js';
+import { thrownAs } from '../helpers/throws.js';
 
 interface Recorded {
   confirmed_tx: { hex: string; decoded: { txid: string }; blockhash: string; blockindex: number };
@@ -36,15 +37,7 @@ function refRoot(leaves: Buffer[]): Buffer {
   return level[0]!;
 }
 
-function branchError(f: () => unknown): MerkleBranchError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof MerkleBranchError) return e;
-    throw e;
-  }
-  throw new Error('expected a MerkleBranchError');
-}
+const branchError = (f: () => unknown): MerkleBranchError => thrownAs(MerkleBranchError, f);
 
 describe('the real anchor block (getblock, getblockheader; Bitcoin Core v30.99 regtest)', () => {
   const header = parseHeader(hex(REC.header.hex));

@@ -9,6 +9,7 @@ import { sha256d } from '../../src/bitcoin/bytes.js';
 import { BitcoinFormatError } from '../../src/bitcoin/errors.js';
 import { AnchorOutputError, findAnchorOutput, locateAnchorOutput, parseTransaction, txid, txidInternal, vsize, weight, wtxid, type Transaction } from '../../src/bitcoin/tx.js';
 import { serializeTransaction, type TransactionFields } from '../helpers/bitcoin-serialize.js';
+import { thrownAs } from '../helpers/throws.js';
 
 interface Decoded {
   txid: string;
@@ -34,15 +35,7 @@ const REC = JSON.parse(readFileSync(fileURLToPath(new URL('../vectors/bitcoin/re
 const hex = (h: string): Buffer => Buffer.from(h, 'hex');
 const RUNS = { numRuns: 3000 };
 
-function formatError(f: () => unknown): BitcoinFormatError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof BitcoinFormatError) return e;
-    throw e;
-  }
-  throw new Error('expected a BitcoinFormatError, nothing was thrown');
-}
+const formatError = (f: () => unknown): BitcoinFormatError => thrownAs(BitcoinFormatError, f);
 
 function expectMatchesDecoded(tx: Transaction, raw: Buffer, d: Decoded): void {
   expect(txid(raw)).toBe(d.txid);
@@ -218,15 +211,7 @@ describe('findAnchorOutput on other output shapes', () => {
   const anchorScript = Buffer.concat([Buffer.from([0x6a, 0x20]), data]);
   const p2tr = base.outputs[1]!.script;
 
-  function anchorError(tx: Transaction): AnchorOutputError {
-    try {
-      findAnchorOutput(tx);
-    } catch (e) {
-      if (e instanceof AnchorOutputError) return e;
-      throw e;
-    }
-    throw new Error('expected an AnchorOutputError');
-  }
+  const anchorError = (tx: Transaction): AnchorOutputError => thrownAs(AnchorOutputError, () => findAnchorOutput(tx));
 
   it('no OP_RETURN: undefined', () => {
     expect(findAnchorOutput(withOutputs([p2tr]))).toBeUndefined();

@@ -73,7 +73,7 @@ describe('sealBatch → visitSealedRows', () => {
       const { block, rows } = unpackRows(batch.buffer, (l) => leafInputs.push(Buffer.from(l)));
       expect(block).toBe(7);
       expect(rows).toHaveLength(items.length);
-      let head = head0;
+      let head: Buffer = head0;
       for (let i = 0; i < items.length; i++) {
         const it = items[i]!;
         const row = rows[i]!;

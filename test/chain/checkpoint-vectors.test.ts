@@ -40,6 +40,7 @@ import {
 import { checkpointSignatureValid, signCheckpoint } from '../../src/checkpoint/sign.js';
 import type { TransportName } from '../../src/chain/entry-format.js';
 import { needClients } from '../clients/available.js';
+import { codeOf } from '../helpers/throws.js';
 
 /** Regenerating the vectors needs python3-cryptography; the rest of the file reads them. */
 const generator = needClients('python3-cryptography');
@@ -126,15 +127,6 @@ function body(v: CheckpointVector): CheckpointBody {
 
 function full(v: CheckpointVector): Checkpoint {
   return { ...body(v), signature: hex(v.signature_hex) };
-}
-
-function codeOf(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: unknown }).code;
-  }
-  return 'did not throw';
 }
 
 function hexAll(bs: readonly Buffer[]): string[] {

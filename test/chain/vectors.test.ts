@@ -25,6 +25,7 @@ import {
 import { chainMac, genesisHash } from '../../src/chain/mac.js';
 import type { TransportName } from '../../src/chain/entry-format.js';
 import { needClients } from '../clients/available.js';
+import { codeOf } from '../helpers/throws.js';
 
 const crossCheck = needClients('python3-cryptography');
 
@@ -143,15 +144,6 @@ function pythonOpenEscrow(requests: PyOpenRequest[]): PyOpenResult[] {
   const results = JSON.parse(python(PY_OPEN_ESCROW, JSON.stringify(requests))) as PyOpenResult[];
   expect(results).toHaveLength(requests.length);
   return results;
-}
-
-function codeOf(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return (e as { code?: unknown }).code;
-  }
-  return 'did not throw';
 }
 
 describe('test vectors file', () => {

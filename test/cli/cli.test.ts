@@ -1,7 +1,6 @@
 // The command line: keys init, query filters, status, --help; run as a user would (a child process).
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { LogStore, type EntryRow } from '../../src/store/log-store.js';
 import { CLI, REPO_ROOT } from '../helpers/paths.js';
 import { spawn } from 'node:child_process';
 import { query, runCli, startDaemon, tempDataDir as newTempDir, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
+import { sendStream, sendUdp } from '../helpers/send.js';
 import { needClients } from '../clients/available.js';
 import { OPENSSL } from '../clients/proc.js';
 
@@ -42,6 +42,16 @@ const meta = (dir: string, key: string): string | undefined => {
 
 function openssl(args: string[]): Buffer {
   return execFileSync(OPENSSL, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A key pair made by openssl in a fresh directory: its private and public PEM files. */
+function opensslKeyPair(algorithm: 'X25519' | 'ED25519'): { dir: string; priv: string; pub: string } {
+  const dir = tempDataDir('immutalog-auditor-');
+  const priv = join(dir, 'key.pem');
+  const pub = join(dir, 'key.pub.pem');
+  openssl(['genpkey', '-algorithm', algorithm, '-out', priv]);
+  openssl(['pkey', '-in', priv, '-pubout', '-out', pub]);
+  return { dir, priv, pub };
 }
 
 /** Raw 32-byte key from an X25519/Ed25519 SubjectPublicKeyInfo PEM (the DER ends with the key). */
@@ -128,11 +138,7 @@ describe('keys init', () => {
   });
 
   opensslClient.it('--auditor-public-key with an openssl X25519 key writes no private key, and that key opens the escrowed block keys', async () => {
-    const keys = tempDataDir('immutalog-auditor-');
-    const priv = join(keys, 'auditor.pem');
-    const pub = join(keys, 'auditor.pub.pem');
-    openssl(['genpkey', '-algorithm', 'X25519', '-out', priv]);
-    openssl(['pkey', '-in', priv, '-pubout', '-out', pub]);
+    const { priv, pub } = opensslKeyPair('X25519');
 
     const dir = tempDataDir();
     const r = runCli(['keys', 'init', '--data-dir', dir, '--auditor-public-key', pub]);
@@ -145,12 +151,7 @@ describe('keys init', () => {
     // End to end: the block keys the daemon escrows open with the openssl private key, and only with it.
     const d = await startDaemon({ dataDir: dir, args: ['--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0'] });
     daemons.push(d);
-    await new Promise<void>((resolve, reject) => {
-      const s = connect(d.tcpPort, '127.0.0.1', () => s.end('<13>one\n<13>two\n'));
-      s.on('error', reject);
-      s.on('close', () => resolve());
-      s.resume();
-    });
+    await sendStream(d.tcpPort, Buffer.from('<13>one\n<13>two\n'));
     await waitFor(() => query(dir).length, (n) => n >= 2);
     expect(await d.stop()).toBe(0);
     expect(existsSync(join(dir, 'auditor-key.pem'))).toBe(false);
@@ -168,9 +169,7 @@ describe('keys init', () => {
   });
 
   opensslClient.it('--auditor-public-key refuses the auditor PRIVATE key (exit 2): it must never reach the receiver', () => {
-    const keys = tempDataDir('immutalog-auditor-');
-    const priv = join(keys, 'x.pem');
-    openssl(['genpkey', '-algorithm', 'X25519', '-out', priv]);
+    const { priv } = opensslKeyPair('X25519');
     const dir = tempDataDir();
     const r = runCli(['keys', 'init', '--data-dir', dir, '--auditor-public-key', priv]);
     expect(r.code).toBe(2);
@@ -179,11 +178,7 @@ describe('keys init', () => {
   });
 
   opensslClient.it('--auditor-public-key refuses an Ed25519 key and a missing file (exit 2), creating no log', () => {
-    const keys = tempDataDir('immutalog-auditor-');
-    const priv = join(keys, 'ed.pem');
-    const pub = join(keys, 'ed.pub.pem');
-    openssl(['genpkey', '-algorithm', 'ED25519', '-out', priv]);
-    openssl(['pkey', '-in', priv, '-pubout', '-out', pub]);
+    const { dir: keys, pub } = opensslKeyPair('ED25519');
     const dir = tempDataDir();
     const r = runCli(['keys', 'init', '--data-dir', dir, '--auditor-public-key', pub]);
     expect(r.code).toBe(2);
@@ -259,9 +254,7 @@ describe('query and status on a log', () => {
       await sleep(3);
     }
     await new Promise<void>((resolve) => sock.end(resolve));
-    const u = createSocket('udp4');
-    await new Promise<void>((resolve, reject) => u.send(Buffer.from(CONTROL), d.udpPort, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
-    u.close();
+    await sendUdp(d.udpPort, [CONTROL]);
     await waitFor(() => query(dir).length, (n) => n >= ALL.length);
     // status.json is rewritten every 2 s: wait for the counters to reach these messages.
     running = await waitFor(
@@ -512,7 +505,6 @@ describe('query --level on syslog severities; a reader that goes away (query | h
     dir = tempDataDir();
     const d = await startDaemon({ dataDir: dir, args: ['--udp', '127.0.0.1:0'] });
     daemons.push(d);
-    const u = createSocket('udp4');
     const lines = [
       '<131>1 2026-11-26T12:00:00Z vm app - - - local0.err, no oslo.log fields',
       '<132>1 2026-11-26T12:00:00Z vm app - - - local0.warning, no oslo.log fields',
@@ -520,8 +512,7 @@ describe('query --level on syslog severities; a reader that goes away (query | h
       '<131>2026-11-26 12:55:45,584.584 22496 WARNING tacker.vnfm [-] oslo WARNING sent as local0.err',
       ...Array.from({ length: 300 }, (_, i) => `<134>1 - vm app - - - filler ${i} ${'x'.repeat(200)}`),
     ];
-    for (const l of lines) await new Promise<void>((resolve, reject) => u.send(Buffer.from(l), d.udpPort, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
-    u.close();
+    await sendUdp(d.udpPort, lines);
     await waitFor(() => query(dir).length, (n) => n >= lines.length, 15_000);
     expect(await d.stop()).toBe(0);
   });

@@ -3,10 +3,10 @@
 // /etc/rsyslog.conf includes /etc/rsyslog.d/*.conf. Like test/clients/rsyslog.ts: own work
 // directory and pid file under a temp directory, foreground (-n), stopped by its own pid, no
 // imuxsock (/dev/log is never opened), internal messages kept in a file of the temp directory.
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RSYSLOGD, requireExecutable, run, sleep, spawnTracked, stopChild, type RunResult } from './proc.js';
+import { RSYSLOGD, requireExecutable, run, type RunResult } from './proc.js';
+import { RSYSLOGD_ENV, spawnRsyslogd } from './rsyslog.js';
 
 export interface SnippetRsyslogOptions {
   dir: string;
@@ -27,8 +27,6 @@ export interface SnippetRsyslogd {
   output(): string;
   stop(): Promise<void>;
 }
-
-const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC', LC_ALL: 'C.UTF-8' };
 
 /**
  * The wrapper: settings a private instance needs (work directory for the snippet's disk queue,
@@ -63,35 +61,12 @@ export function writeSnippetWrapper(o: SnippetRsyslogOptions): string {
 /** `rsyslogd -N1 -f CONF`: rsyslog's own config check. */
 export function validateRsyslogConfig(conf: string): Promise<RunResult> {
   requireExecutable(RSYSLOGD, 'rsyslog');
-  return run(RSYSLOGD, ['-N1', '-f', conf], { env: ENV, timeoutMs: 20_000 });
+  return run(RSYSLOGD, ['-N1', '-f', conf], { env: RSYSLOGD_ENV, timeoutMs: 20_000 });
 }
 
 export async function startSnippetRsyslogd(o: SnippetRsyslogOptions): Promise<SnippetRsyslogd> {
   requireExecutable(RSYSLOGD, 'rsyslog');
   const conf = writeSnippetWrapper(o);
-  const pidFile = join(o.dir, 'rsyslogd.pid');
-  const child: ChildProcess = spawnTracked(RSYSLOGD, ['-n', '-f', conf, '-i', pidFile], { stdio: ['ignore', 'pipe', 'pipe'], env: ENV });
-  let out = '';
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  const pid = child.pid!;
-  const allLog = (): string => (existsSync(join(o.dir, 'all.log')) ? readFileSync(join(o.dir, 'all.log'), 'utf8') : '');
-  const stop = (): Promise<void> => stopChild(child);
-  try {
-    const portFile = join(o.dir, 'imtcp.port');
-    const end = Date.now() + 15_000;
-    let tcp = 0;
-    while (Date.now() < end && child.exitCode === null) {
-      if (existsSync(portFile)) tcp = Number(readFileSync(portFile, 'utf8').trim()) || 0;
-      if (tcp > 0 && allLog().includes('] start')) break;
-      await sleep(50);
-    }
-    if (tcp === 0 || !allLog().includes('] start')) throw new Error(`private rsyslogd did not come up (exit ${child.exitCode}; tcp ${tcp}): ${out}\n${allLog()}`);
-    const written = Number(readFileSync(pidFile, 'utf8').trim());
-    if (written !== pid) throw new Error(`rsyslogd pid file says ${written}, spawned ${pid}`);
-    return { pid, tcpPort: tcp, conf, dir: o.dir, allLog, output: () => out, stop };
-  } catch (e) {
-    await stop();
-    throw e;
-  }
+  const up = await spawnRsyslogd(o.dir, conf, 'all.log');
+  return { pid: up.pid, tcpPort: up.tcpPort, conf, dir: o.dir, allLog: up.log, output: up.output, stop: up.stop };
 }

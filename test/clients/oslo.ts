@@ -122,6 +122,11 @@ export async function runOsloEmitter(tackerConf: string, sidecarPath: string, op
   return { sidecar: JSON.parse(readFileSync(sidecarPath, 'utf8')) as Sidecar, stderr: r.stderr };
 }
 
+/** writeOsloConfig into `o.dir`, then the emitter with its sidecar beside the config: the records oslo.log sent. */
+export async function emitOslo(o: OsloConfigOptions, opts: { big?: number } = {}): Promise<Sidecar> {
+  return (await runOsloEmitter(writeOsloConfig(o), join(o.dir, 'sidecar.json'), opts)).sidecar;
+}
+
 /** `%(asctime)s` with datefmt `%Y-%m-%d %H:%M:%S` under TZ=UTC. */
 export function asctime(created: number): string {
   return new Date(Math.floor(created) * 1000).toISOString().slice(0, 19).replace('T', ' ');
@@ -154,6 +159,26 @@ export function expectedContextText(r: EmittedRecord): string {
     s += '\n' + tb.map((l) => `${t} ${r.process} ERROR ${r.name} ${l}`).join('\n');
   }
   return s;
+}
+
+/**
+ * The `fields.oslo` immutalog must parse from record `r` of emitter run `s` as the given formatter
+ * wrote it (no instance; an exception only on R04). JSONFormatter's asctime has no milliseconds.
+ */
+export function expectedOsloFields(r: EmittedRecord, s: Sidecar, formatter: 'context' | 'json'): Record<string, unknown> {
+  return {
+    kind: formatter,
+    time: formatter === 'context' ? osloTime(r) : asctime(r.created),
+    pid: s.pid,
+    level: r.levelname,
+    logger: r.name,
+    request_id: r.context ? CTX.request_id : null,
+    global_request_id: r.context ? CTX.global_request_id : null,
+    user: r.context ? CTX.user_id : null,
+    project: r.context ? CTX.project_id : null,
+    instance: null,
+    exception: r.id === 'R04',
+  };
 }
 
 /** JSONFormatter's `traceback`: format_exception() elements rstripped, split into lines, empty ones dropped. */

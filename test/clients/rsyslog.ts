@@ -7,6 +7,12 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFi
 import { join } from 'node:path';
 import { RSYSLOGD, requireExecutable, runOk, sleep, spawnTracked, stopChild } from './proc.js';
 
+/** The environment a private rsyslogd runs in: no locale or time zone of the host. */
+export const RSYSLOGD_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC', LC_ALL: 'C.UTF-8' };
+
+/** How long a private rsyslogd may take to come up (bounds a hang, not a speed). */
+const RSYSLOGD_UP_MS = 15_000;
+
 export function requireRsyslog(): void {
   requireExecutable(RSYSLOGD, 'rsyslog');
 }
@@ -90,34 +96,52 @@ export async function startRsyslogd(o: RsyslogOptions): Promise<PrivateRsyslogd>
   requireRsyslog();
   mkdirSync(join(o.dir, 'work'), { recursive: true });
   const conf = join(o.dir, 'rsyslog.conf');
-  const pidFile = join(o.dir, 'rsyslogd.pid');
   writeFileSync(conf, rsyslogConfig(o));
-  const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', TZ: 'UTC', LC_ALL: 'C.UTF-8' };
-  await runOk(RSYSLOGD, ['-N1', '-f', conf], { env, timeoutMs: 20_000 });
+  await runOk(RSYSLOGD, ['-N1', '-f', conf], { env: RSYSLOGD_ENV, timeoutMs: 20_000 });
+  let udp: number[] = [];
+  const up = await spawnRsyslogd(o.dir, conf, 'internal.log', (pid) => (udp = udpPortsOf(pid)).length === 1, () => `udp ${udp}`);
+  return { pid: up.pid, udpPort: udp[0]!, tcpPort: up.tcpPort, dir: o.dir, internalLog: up.log, output: up.output, stop: up.stop };
+}
 
-  const child: ChildProcess = spawnTracked(RSYSLOGD, ['-n', '-f', conf, '-i', pidFile], { stdio: ['ignore', 'pipe', 'pipe'], env });
+/** A private rsyslogd that came up: its pid, its imtcp port (from listenPortFileName), its output and one of its log files. */
+export interface SpawnedRsyslogd {
+  pid: number;
+  tcpPort: number;
+  log(): string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs rsyslogd -n on `conf` (pid file and imtcp.port in `dir`) and waits until it is up: the
+ * port file names a port, `logFile` (in `dir`) has its start message, and `ready(pid)` holds.
+ * One that does not come up within RSYSLOGD_UP_MS, or whose pid file names another process,
+ * is stopped, and the error carries its output, the log and `detail()`.
+ */
+export async function spawnRsyslogd(dir: string, conf: string, logFile: string, ready: (pid: number) => boolean = () => true, detail: () => string = () => ''): Promise<SpawnedRsyslogd> {
+  const pidFile = join(dir, 'rsyslogd.pid');
+  const child: ChildProcess = spawnTracked(RSYSLOGD, ['-n', '-f', conf, '-i', pidFile], { stdio: ['ignore', 'pipe', 'pipe'], env: RSYSLOGD_ENV });
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
   const pid = child.pid!;
-  const internal = (): string => (existsSync(join(o.dir, 'internal.log')) ? readFileSync(join(o.dir, 'internal.log'), 'utf8') : '');
+  const log = (): string => (existsSync(join(dir, logFile)) ? readFileSync(join(dir, logFile), 'utf8') : '');
   const stop = (): Promise<void> => stopChild(child);
   try {
-    const portFile = join(o.dir, 'imtcp.port');
-    const end = Date.now() + 15_000;
-    let udp: number[] = [];
+    const portFile = join(dir, 'imtcp.port');
+    const end = Date.now() + RSYSLOGD_UP_MS;
     let tcp = 0;
-    while (Date.now() < end && child.exitCode === null) {
-      udp = udpPortsOf(pid);
+    let isUp = false;
+    while (!isUp && Date.now() < end && child.exitCode === null) {
       if (existsSync(portFile)) tcp = Number(readFileSync(portFile, 'utf8').trim()) || 0;
-      if (udp.length === 1 && tcp > 0 && internal().includes('] start')) break;
-      await sleep(50);
+      isUp = ready(pid) && tcp > 0 && log().includes('] start');
+      if (!isUp) await sleep(50);
     }
-    if (udp.length !== 1 || tcp === 0) throw new Error(`private rsyslogd did not come up (exit ${child.exitCode}; udp ${udp}, tcp ${tcp}): ${out}\n${internal()}`);
+    if (!isUp) throw new Error(`private rsyslogd did not come up (exit ${child.exitCode}; tcp ${tcp}${detail() ? `, ${detail()}` : ''}): ${out}\n${log()}`);
     // -n keeps rsyslogd in the foreground: the pid it writes is the one we spawned.
     const written = Number(readFileSync(pidFile, 'utf8').trim());
     if (written !== pid) throw new Error(`rsyslogd pid file says ${written}, spawned ${pid}`);
-    return { pid, udpPort: udp[0]!, tcpPort: tcp, dir: o.dir, internalLog: internal, output: () => out, stop };
+    return { pid, tcpPort: tcp, log, output: () => out, stop };
   } catch (e) {
     await stop();
     throw e;

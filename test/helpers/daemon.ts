@@ -53,6 +53,22 @@ export function query(dataDir: string, extra: string[] = []): QueriedEntry[] {
   return r.stdout.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as QueriedEntry);
 }
 
+/** After the count is reached, how long an extra (unexpected) entry still has to show up: loopback delivers in far less. */
+const SETTLE_MS = 400;
+
+/**
+ * The entries stored after seq `after` once there are `n` (waiting at most `timeoutMs`, then
+ * returning what there is), read again SETTLE_MS later so that one too many would show: the
+ * caller compares the count.
+ */
+export async function settledEntries(d: RunningDaemon, n: number, opts: { after?: number; timeoutMs?: number } = {}): Promise<QueriedEntry[]> {
+  const after = opts.after ?? -1;
+  const since = (): QueriedEntry[] => query(d.dataDir).filter((e) => e.seq > after);
+  await waitFor(since, (r) => r.length >= n, opts.timeoutMs ?? 20_000, 50);
+  await new Promise((r) => setTimeout(r, SETTLE_MS));
+  return since();
+}
+
 /**
  * One poll's pause counts for at most this long. A longer gap means that nothing ran here (the
  * machine's VM paused, or its clock jumped): only time the daemon could have used counts

@@ -1,13 +1,15 @@
-// Shared harness for the tamper, checkpoint-crash and verify-state integration tests: real
-// daemons on loopback, real SQLite files, tampering done on COPIES of a data directory with
-// better-sqlite3, and `immutalog verify --json` run as a child process.
+// Shared harness for the integration tests that build a log, stop, crash or refuse a daemon on
+// it, tamper with it and verify it (tamper, checkpoint-crash, verify-state, keystate-refusal,
+// single-writer, start-gate, ...): real daemons on loopback, real SQLite files, tampering done
+// on COPIES of a data directory with better-sqlite3, and `immutalog verify --json` run as a
+// child process.
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, expect } from 'vitest';
 import { encodeStoredEntry } from '../../src/chain/encoding.js';
 import type { EntryRow } from '../../src/store/log-store.js';
 import { generateSigningKeyPair, type RawKeyPair } from '../../src/chain/keys.js';
@@ -15,8 +17,9 @@ import { chainMac } from '../../src/chain/mac.js';
 import { checkpointHash, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../../src/checkpoint/format.js';
 import { signCheckpoint } from '../../src/checkpoint/sign.js';
 import { fieldsToJson, parseRecord } from '../../src/parse/index.js';
-import { runCli, START_TIMEOUT_MS, startDaemon, waitFor, type RunningDaemon } from './daemon.js';
+import { query, runCli, START_TIMEOUT_MS, startDaemon, waitFor, type QueriedEntry, type RunningDaemon } from './daemon.js';
 import { CLI } from './paths.js';
+import { sendTcp } from './send.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -51,6 +54,16 @@ export class Scratch {
     return d;
   }
 
+  /**
+   * A cleanly stopped log on `dir`: a daemon started, `tags` sent as osloMessage records over TCP
+   * and committed (the first at `firstSeq`), then stopped with exit 0.
+   */
+  async stoppedLog(dir: string, args: string[], tags: readonly string[], firstSeq = 0): Promise<void> {
+    const d = await this.daemon(dir, args);
+    await sendCommitted(d, tags, firstSeq);
+    expect(await d.stop()).toBe(0);
+  }
+
   async cleanup(): Promise<void> {
     for (const d of this.daemons) {
       if (d.child.exitCode === null && d.child.signalCode === null) await d.kill();
@@ -59,6 +72,15 @@ export class Scratch {
     for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
     this.dirs.length = 0;
   }
+}
+
+/** A Scratch for one test file: what it made is stopped and removed after the file's last test. */
+export function scratchForFile(): Scratch {
+  const scratch = new Scratch();
+  afterAll(async () => {
+    await scratch.cleanup();
+  });
+  return scratch;
 }
 
 /** startDaemon() on a given data directory with extra environment (the fault switch). */
@@ -77,29 +99,12 @@ export function osloMessage(tag: string): Buffer {
   );
 }
 
-/** One TCP connection, LF-framed, written in order; resolves once the socket closed cleanly. */
-export async function sendTcp(port: number, msgs: Buffer[]): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const s = connect({ port, host: '127.0.0.1' });
-    s.on('error', reject);
-    s.on('connect', () => {
-      s.end(Buffer.concat(msgs.flatMap((m) => [m, Buffer.from('\n')])));
-    });
-    s.on('close', (hadError) => (hadError ? reject(new Error('tcp send failed')) : resolve()));
-  });
-}
+export { sendTcp, sendUdp } from './send.js';
 
-/** Datagrams one by one (each awaited, a short pause every 10), so loopback does not drop any. */
-export async function sendUdp(port: number, msgs: Buffer[]): Promise<void> {
-  const sock = createSocket('udp4');
-  try {
-    for (let i = 0; i < msgs.length; i++) {
-      await new Promise<void>((resolve, reject) => sock.send(msgs[i]!, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
-      if (i % 10 === 9) await sleep(5);
-    }
-  } finally {
-    sock.close();
-  }
+/** Sends `tags` as osloMessage records on one TCP connection and waits until they are committed (the first at `firstSeq`). */
+export async function sendCommitted(d: RunningDaemon, tags: readonly string[], firstSeq = 0): Promise<void> {
+  await sendTcp(d.tcpPort, tags.map(osloMessage));
+  await waitCommitted(d, firstSeq + tags.length - 1);
 }
 
 /** Waits (bounded) until the daemon reports `lastSeq` committed; throws with the status otherwise. */
@@ -167,6 +172,13 @@ export function fingerprintOf(dataDir: string): string {
   const fp = JSON.parse(r.stdout).database.fingerprint as string;
   if (!/^[0-9a-f]{64}$/.test(fp)) throw new Error(`status gave no fingerprint: ${r.stdout}`);
   return fp;
+}
+
+/** The whole log verifies (exit 0) with its pinned identity and the auditor key in its directory. */
+export function expectVerified(dir: string): VerifyRun {
+  const r = verifyCli(dir, ['--identity', fingerprintOf(dir), '--auditor-key', join(dir, 'auditor-key.pem'), ...BIG_AGE]);
+  expect(r.code, summary(r)).toBe(0);
+  return r;
 }
 
 /** Short summary of failures for assertion messages. */
@@ -321,6 +333,29 @@ export function freshSigner(): RawKeyPair {
 /** The tag of an osloMessage() record, read back from its raw bytes. */
 export function tagOf(raw: Buffer): string {
   return /\] (\S+) done$/.exec(raw.toString('latin1'))?.[1] ?? '?';
+}
+
+/** The tags of queried osloMessage() records, in their order. */
+export const tagsOf = (rows: readonly QueriedEntry[]): string[] => rows.map((r) => tagOf(Buffer.from(r.raw, 'base64')));
+
+/** The tags of every record stored in `dir`, in sequence order (`immutalog query`). */
+export const storedTags = (dir: string): string[] => tagsOf(query(dir));
+
+/** 0..n-1; with a prefix, the tags prefix-0..prefix-(n-1). */
+export function range(n: number): number[];
+export function range(n: number, prefix: string): string[];
+export function range(n: number, prefix?: string): (number | string)[] {
+  return Array.from({ length: n }, (_, i) => (prefix === undefined ? i : `${prefix}-${i}`));
+}
+
+/** How long a start that must be refused may run: a refused start ends at once; past this it is taken to be serving (and killed). */
+export const REFUSED_WITHIN_MS = 30_000;
+
+/** `serve` that must end by itself (refused) rather than keep serving; the caller checks its exit code and output. */
+export async function refusedServe(dir: string, args: string[]): Promise<{ code: number | null; output: string }> {
+  const r = await serveUntilExit(dir, args, {}, REFUSED_WITHIN_MS);
+  expect(r.timedOut, `serve must be refused, not keep running:\n${r.output}`).toBe(false);
+  return r;
 }
 
 /** Writes all messages on one TCP connection; resolves when the socket is closed, by either side, cleanly or not. */

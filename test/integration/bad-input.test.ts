@@ -5,9 +5,8 @@ import Database from 'better-sqlite3';
 import { isUtf8 } from 'node:buffer';
 import { createSocket, type SocketType } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StreamFramer } from '../../src/receive/framing.js';
 import { perTestDaemons } from '../helpers/per-test.js';
 import { query, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
@@ -395,13 +394,21 @@ describe('--frame-timeout 1', () => {
 });
 
 describe('--frame-timeout 1 and backpressure', () => {
-  it('a connection paused by the daemon itself (write queue congested) is not timed out as a stalled sender', async () => {
+  /**
+   * A daemon with a 1 s frame timeout and a 64 KiB queue high-water mark, and `db` holding
+   * SQLite's write lock so commits wait (until `db.exec('ROLLBACK')`): the queue climbs above its
+   * high-water mark and the daemon pauses the sender, typically in the middle of a frame.
+   */
+  async function congestedDaemon(): Promise<{ d: RunningDaemon; db: Database.Database }> {
     const d = await daemon(['--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--frame-timeout', '1', '--queue-high-water-bytes', '65536']);
-    // Hold SQLite's write lock so commits wait: the queue stays above its high-water mark and the
-    // daemon pauses the sender, typically in the middle of a frame.
     const db = new Database(join(d.dataDir, 'immutalog.sqlite'));
     track({ destroy: () => db.open && db.close() } as unknown as Socket);
     db.exec('BEGIN EXCLUSIVE');
+    return { d, db };
+  }
+
+  it('a connection paused by the daemon itself (write queue congested) is not timed out as a stalled sender', async () => {
+    const { d, db } = await congestedDaemon();
     const frames = Array.from({ length: 400 }, (_, i) => `<13>frame ${String(i).padStart(4, '0')} ${'p'.repeat(977)}`);
     const c = await openClient(d.tcpPort);
     c.sock.write(frames.map((f) => f + '\n').join(''));
@@ -422,10 +429,7 @@ describe('--frame-timeout 1 and backpressure', () => {
   });
 
   it('once the congestion clears, a sender that really stalled mid-frame is still timed out', async () => {
-    const d = await daemon(['--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--frame-timeout', '1', '--queue-high-water-bytes', '65536']);
-    const db = new Database(join(d.dataDir, 'immutalog.sqlite'));
-    track({ destroy: () => db.open && db.close() } as unknown as Socket);
-    db.exec('BEGIN EXCLUSIVE');
+    const { d, db } = await congestedDaemon();
     // A bit more than the high-water mark, ending in half a frame: the daemon reads it all, and the
     // read that crosses the mark pauses the connection with the half frame held.
     const frames = Array.from({ length: 80 }, (_, i) => `<13>frame ${String(i).padStart(4, '0')} ${'q'.repeat(977)}`);

@@ -1,21 +1,12 @@
-import { createSocket } from 'node:dgram';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { query, runCli, startDaemon, waitFor, type QueriedEntry } from '../helpers/daemon.js';
+import { sendUdp } from '../helpers/send.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function send(port: number, texts: string[]): Promise<void> {
-  const u = createSocket('udp4');
-  for (const t of texts) {
-    await new Promise<void>((r, j) => u.send(Buffer.from(t), port, '127.0.0.1', (e) => (e ? j(e) : r())));
-    await sleep(2);
-  }
-  u.close();
-}
 
 function verifyBundle(bundle: string, extra: string[] = []): { code: number | null; report: any } {
   const r = runCli(['verify', '--bundle', bundle, '--json', ...extra]);
@@ -32,12 +23,12 @@ describe('export and verify --bundle', () => {
   beforeAll(async () => {
     const d = await startDaemon({ args: ['--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--checkpoint-entries', '10'] });
     dataDir = d.dataDir;
-    await send(d.udpPort, Array.from({ length: 35 }, (_, i) => `<134>1 - - tacker-server - - - first ${i}`));
+    await sendUdp(d.udpPort, Array.from({ length: 35 }, (_, i) => `<134>1 - - tacker-server - - - first ${i}`));
     await waitFor(() => query(dataDir).length, (n) => n === 35);
     await sleep(50);
     splitAt = new Date().toISOString();
     await sleep(50);
-    await send(d.udpPort, Array.from({ length: 35 }, (_, i) => `<134>1 - - tacker-server - - - second ${i}`));
+    await sendUdp(d.udpPort, Array.from({ length: 35 }, (_, i) => `<134>1 - - tacker-server - - - second ${i}`));
     await waitFor(() => query(dataDir).length, (n) => n === 70);
     expect(await d.stop()).toBe(0);
     rows = query(dataDir);

@@ -6,42 +6,32 @@
 // present exactly once.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FAULT_POINTS, type FaultPoint } from '../../src/ingest/fault.js';
-import { query, type QueriedEntry } from '../helpers/daemon.js';
+import { query } from '../helpers/daemon.js';
 import {
-  fingerprintOf,
+  expectVerified,
   osloMessage,
+  range,
   readKeyState,
   readLog,
-  Scratch,
+  scratchForFile,
   seededRandom,
+  sendCommitted,
   serveUntilExit,
-  sendTcp,
   sendTcpLossy,
   sleep,
   steadyLoad,
-  summary,
   tagOf,
-  verifyCli,
-  waitCommitted,
+  tagsOf,
   waitExit,
 } from '../helpers/tamper-log.js';
 
-const scratch = new Scratch();
-afterAll(async () => {
-  await scratch.cleanup();
-});
-
-const BIG_AGE = ['--max-checkpoint-age', '100000000'];
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-const tags = (rows: QueriedEntry[]): string[] => rows.map((r) => tagOf(Buffer.from(r.raw, 'base64')));
+const scratch = scratchForFile();
 
 /** The whole audit: exit 0, no failure, nothing left unverified. */
 function expectFullyVerified(dir: string): void {
-  const fp = fingerprintOf(dir);
-  const r = verifyCli(dir, ['--identity', fp, '--auditor-key', join(dir, 'auditor-key.pem'), ...BIG_AGE]);
-  expect(r.code, summary(r)).toBe(0);
+  const r = expectVerified(dir);
   expect(r.report!.failures).toEqual([]);
   expect(r.report!.unverified).toEqual([]);
   expect(r.report!.identityPinned).toBe(true);
@@ -91,15 +81,14 @@ describe('a crash at each checkpoint fault point is recovered', () => {
 
       // Restart without the fault, five more, clean stop.
       const d2 = await scratch.daemon(dir, args);
-      const run2 = range(5).map((i) => `run2-${i}`);
-      await sendTcp(d2.tcpPort, run2.map(osloMessage));
-      await waitCommitted(d2, committed1.length + 4);
+      const run2 = range(5, 'run2');
+      await sendCommitted(d2, run2, committed1.length);
       expect(await d2.stop()).toBe(0);
       expect(existsSync(join(dir, 'immutalog.sqlite'))).toBe(true);
 
       const rows = query(dir);
       expect(rows.map((r) => r.seq)).toEqual(range(committed1.length + 5));
-      expect(tags(rows)).toEqual([...committed1, ...run2]);
+      expect(tagsOf(rows)).toEqual([...committed1, ...run2]);
       // Nothing committed before the crash was rewritten by recovery.
       const after = readLog(dir);
       for (const e of before.entries) {
@@ -121,11 +110,8 @@ describe('a crash loop in the start-up (restart) checkpoint is recovered', () =>
       const dir = scratch.dir(`immutalog-faultloop-${point}-`);
       const args = ['--checkpoint-entries', '10', '--checkpoint-interval', '3600'];
       // A log with content, cleanly stopped, so that every start owes a restart checkpoint.
-      const d0 = await scratch.daemon(dir, args);
-      const first = range(15).map((i) => `first-${i}`);
-      await sendTcp(d0.tcpPort, first.map(osloMessage));
-      await waitCommitted(d0, 14);
-      expect(await d0.stop()).toBe(0);
+      const first = range(15, 'first');
+      await scratch.stoppedLog(dir, args, first);
       const checkpointsBefore = readLog(dir).checkpoints.length;
 
       for (let attempt = 0; attempt < 3; attempt++) {
@@ -142,13 +128,12 @@ describe('a crash loop in the start-up (restart) checkpoint is recovered', () =>
       else expect(mid.checkpoints.length).toBeGreaterThan(checkpointsBefore);
 
       const d = await scratch.daemon(dir, args);
-      const last = range(5).map((i) => `last-${i}`);
-      await sendTcp(d.tcpPort, last.map(osloMessage));
-      await waitCommitted(d, 19);
+      const last = range(5, 'last');
+      await sendCommitted(d, last, 15);
       expect(await d.stop()).toBe(0);
       const rows = query(dir);
       expect(rows.map((r) => r.seq)).toEqual(range(20));
-      expect(tags(rows)).toEqual([...first, ...last]);
+      expect(tagsOf(rows)).toEqual([...first, ...last]);
       expect(readKeyState(dir).next_block_key).toBeUndefined();
       expectFullyVerified(dir);
     });
@@ -177,15 +162,14 @@ describe('SIGKILL from outside at random moments under steady load', () => {
     }
     // A last clean run.
     const d = await scratch.daemon(dir, args);
-    const tail = range(5).map((i) => `final-${i}`);
+    const tail = range(5, 'final');
     const committedSoFar = readLogCount(dir);
-    await sendTcp(d.tcpPort, tail.map(osloMessage));
-    await waitCommitted(d, committedSoFar + 4);
+    await sendCommitted(d, tail, committedSoFar);
     expect(await d.stop()).toBe(0);
 
     const rows = query(dir);
     expect(rows.map((r) => r.seq), why).toEqual(range(rows.length));
-    const got = tags(rows);
+    const got = tagsOf(rows);
     expect(new Set(got).size, `no message twice; ${why}`).toBe(got.length);
     // Rounds are sequential, so the log is round 0's committed prefix, then round 1's, ...
     let at = 0;

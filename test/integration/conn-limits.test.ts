@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricSample, perTestDaemons } from '../helpers/per-test.js';
 import { query, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
 import { makePki, type Pki } from '../clients/certs.js';

@@ -1,26 +1,7 @@
-import { createSocket } from 'node:dgram';
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedFrames, manifest, streamBytes, type CorpusCase } from '../helpers/corpus.js';
 import { query, startDaemon, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
-
-async function sendDatagrams(port: number, frames: Buffer[]): Promise<void> {
-  const s = createSocket('udp4');
-  for (const f of frames) {
-    await new Promise<void>((resolve, reject) => s.send(f, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  s.close();
-}
-
-async function sendStream(port: number, data: Buffer): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const sock = connect(port, '127.0.0.1', () => sock.end(data));
-    sock.on('error', reject);
-    sock.on('close', () => resolve());
-    sock.resume();
-  });
-}
+import { sendStream, sendUdp } from '../helpers/send.js';
 
 describe('the shared wire corpus, replayed over its own transport', () => {
   let d: RunningDaemon;
@@ -38,7 +19,7 @@ describe('the shared wire corpus, replayed over its own transport', () => {
     it(`${c.name} comes back byte-exact`, async () => {
       const expected = expectedFrames(c);
       const first = stored;
-      if (c.kind === 'dgram') await sendDatagrams(d.udpPort, expected);
+      if (c.kind === 'dgram') await sendUdp(d.udpPort, expected, 1); // datagrams of up to 64 KiB: a pause after each
       else await sendStream(d.tcpPort, streamBytes(c));
       const rows = await waitFor(
         () => query(d.dataDir, ['--limit', String(first + expected.length + 1)]).slice(first),

@@ -15,12 +15,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { query, runCli, startDaemon, tempDataDir, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
+import { query, runCli, settledEntries, startDaemon, tempDataDir, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { CLIENTS_DIR, SYSTEM_PYTHON, requireExecutable, run, stopDaemonAndClean } from '../clients/proc.js';
 import { UDP_RECV_BUFFER_BYTES } from '../../src/receive/udp.js';
 import {
-  CTX, LOCAL0, OSLO_EMIT, SCRIPT, expectedContextText, osloTime, priOf, pythonSyslogBytes, runOsloEmitter, type EmittedRecord, type Sidecar,
+  CTX, LOCAL0, OSLO_EMIT, SCRIPT, expectedOsloFields, expectedContextText, osloTime, priOf, pythonSyslogBytes, runOsloEmitter, type EmittedRecord, type Sidecar,
 } from '../clients/oslo.js';
 import { escapeRegExp, logger, loggerHost, loggerMessageRe, RFC3339_US, TIME_QUALITY } from '../clients/logger.js';
 import { startSnippetRsyslogd, validateRsyslogConfig, writeSnippetWrapper, type SnippetRsyslogd } from '../clients/etc-rsyslog.js';
@@ -69,14 +69,6 @@ async function serveOnEtcPort(args = ['--udp', ADDR, '--tcp', ADDR], dataDir?: s
   return d;
 }
 
-/** Waits for exactly n entries after `after` (seq): until n are there, then a little longer so an extra one would show. */
-async function entries(d: RunningDaemon, n: number, after = -1): Promise<QueriedEntry[]> {
-  const since = (): QueriedEntry[] => query(d.dataDir).filter((e) => e.seq > after);
-  await waitFor(since, (r) => r.length >= n, 20_000, 50);
-  await new Promise((r) => setTimeout(r, 400));
-  return since();
-}
-
 /** A tacker.conf whose only line is log_config_append = <the etc/ file, unchanged>. */
 function tackerConf(dir: string, loggingConf: string, extra: string[] = []): string {
   mkdirSync(dir, { recursive: true });
@@ -101,19 +93,7 @@ function expectOsloEntry(e: QueriedEntry, r: EmittedRecord, s: Sidecar, transpor
   expect(e.peer, r.id).toMatch(/^127\.0\.0\.1:\d+$/);
   expect(latin1(e), r.id).toBe(want.toString('latin1'));
   expect([e.fields.fmt, e.fields.pri, e.fields.facility, e.fields.severity], r.id).toEqual(['bare', pri, LOCAL0, pri & 7]);
-  expect(e.fields.oslo, r.id).toEqual({
-    kind: 'context',
-    time: osloTime(r),
-    pid: s.pid,
-    level: r.levelname,
-    logger: r.name,
-    request_id: r.context ? CTX.request_id : null,
-    global_request_id: r.context ? CTX.global_request_id : null,
-    user: r.context ? CTX.user_id : null,
-    project: r.context ? CTX.project_id : null,
-    instance: null,
-    exception: r.id === 'R04',
-  });
+  expect(e.fields.oslo, r.id).toEqual(expectedOsloFields(r, s, 'context'));
 }
 
 /** LOG.exception(): ONE entry holding the whole chained traceback, one LF per traceback line. */
@@ -136,7 +116,7 @@ oslo.describe(`etc/tacker/logging-udp.conf, unchanged: oslo.log -> SysLogHandler
     d = await serveOnEtcPort();
     conf = tackerConf(join(tmp, 'udp'), LOGGING_UDP);
     side = (await runOsloEmitter(conf, join(tmp, 'udp', 'sidecar.json'))).sidecar;
-    rows = await entries(d, 6);
+    rows = await settledEntries(d, 6);
   });
   afterAll(async () => {
     if (d) expect(await stopDaemonAndClean(d)).toBe(0);
@@ -176,7 +156,7 @@ oslo.describe(`etc/tacker/logging-udp.conf, unchanged: oslo.log -> SysLogHandler
     expect(r.stderr).toMatch(/OSError: \[Errno 90\] Message too long/);
     const big = JSON.parse(readFileSync(join(tmp, 'udp', 'big.json'), 'utf8')) as Sidecar;
     expect(big.records.map((x) => x.id)).toEqual(infoAndAbove(8).map((x) => x.id));
-    const more = await entries(d!, 6, before);
+    const more = await settledEntries(d!, 6, { after: before });
     expect(more.length).toBe(6);
     more.forEach((e, i) => expectOsloEntry(e, big.records[i]!, big, 'udp'));
   });
@@ -191,7 +171,7 @@ oslo.describe(`etc/tacker/logging-tcp.conf, unchanged: oslo.log -> SysLogHandler
     d = await serveOnEtcPort();
     const conf = tackerConf(join(tmp, 'tcp'), LOGGING_TCP);
     side = (await runOsloEmitter(conf, join(tmp, 'tcp', 'sidecar.json'), { big: 20_000 })).sidecar;
-    rows = await entries(d, 7);
+    rows = await settledEntries(d, 7);
   });
   afterAll(async () => {
     if (d) expect(await stopDaemonAndClean(d)).toBe(0);
@@ -301,7 +281,7 @@ oslo.describe('etc/tacker/tacker.conf.sample, read by oslo.config as Tacker read
       expect(c.non_default).toMatchObject({ debug: true, use_syslog: true, syslog_log_facility: 'LOG_LOCAL5', use_json: true, log_file: logFile });
       const { sidecar } = await runOsloEmitter(conf, join(dir, 'sidecar.json'));
       expect(sidecar.records.map((r) => r.id)).toEqual(infoAndAbove(7).map((x) => x.id));
-      const rows = await entries(d!, 6);
+      const rows = await settledEntries(d!, 6);
       expect(rows.length).toBe(6);
       rows.forEach((e, i) => {
         const r = sidecar.records[i]!;
@@ -353,7 +333,7 @@ rsyslog.describe(`etc/rsyslog.d/60-tacker-immutalog.conf, include()d unchanged b
     await sendToRsyslog(rs!, 'local0.info', 'nova-api', 'NOT-FORWARDED local0 from nova-api');
     await sendToRsyslog(rs!, 'local0.info', 'tacker', 'NOT-FORWARDED local0 from tacker');
     await sendToRsyslog(rs!, 'local0.err', 'tacker-conductor', 'VNF 6b0c5a2e instantiation failed');
-    const rows = await entries(d!, 2);
+    const rows = await settledEntries(d!, 2);
     expect(rows.length, `stored: ${rows.map(latin1).join(' | ')}\nrsyslogd saw:\n${rs!.allLog()}`).toBe(2);
     const m0 = forwardedRe('tacker-server', 'VNF 6b0c5a2e instantiation started').exec(latin1(rows[0]!));
     expect(m0, latin1(rows[0]!)).not.toBeNull();
@@ -405,7 +385,7 @@ rsyslog.describe("etc/rsyslog.d/60-tacker-immutalog.conf with the global() its c
     const long = 'L'.repeat(20_000);
     await sendToRsyslog(rs!, 'local0.err', 'tacker-server', multi);
     await sendToRsyslog(rs!, 'local0.info', 'tacker-server', long, ['--size', '65536']);
-    const rows = await entries(d!, 2);
+    const rows = await settledEntries(d!, 2);
     expect(rows.length).toBe(2);
     expect(latin1(rows[0]!)).toMatch(new RegExp(forwardedRe('tacker-server', multi).source.replace('^<134>', '^<131>')));
     expect(countLf(raw(rows[0]!))).toBe(3);
@@ -449,7 +429,7 @@ describe('etc/immutalog.conf, unchanged: serve --config etc/immutalog.conf runs 
   loggerClient.it('stores what logger sends to the default port over UDP and TCP', async () => {
     await logger(['--server', ETC_HOST, '--port', String(ETC_PORT), '--udp', '--rfc5424', '-p', 'local0.info', '-t', 'tacker-server'], { message: 'defaults over udp' });
     await logger(['--server', ETC_HOST, '--port', String(ETC_PORT), '--tcp', '--octet-count', '--rfc5424', '-p', 'local0.info', '-t', 'tacker-server'], { message: 'defaults over tcp' });
-    const rows = await entries(d!, 2);
+    const rows = await settledEntries(d!, 2);
     expect(rows.length).toBe(2);
     const byTransport = new Map(rows.map((e) => [e.transport, e]));
     for (const t of ['udp', 'tcp']) {

@@ -5,43 +5,26 @@
 // leaves are recovered as before (test/integration/checkpoint-crash.test.ts).
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateSigningKeyPair } from '../../src/chain/keys.js';
 import { logFileHashes } from '../helpers/log-files.js';
-import { query } from '../helpers/daemon.js';
 import {
-  BIG_AGE,
+  expectVerified,
   fingerprintOf,
-  osloMessage,
+  range,
   readLog,
-  Scratch,
-  sendTcp,
-  serveUntilExit,
-  summary,
-  tagOf,
-  verifyCli,
-  waitCommitted,
+  refusedServe,
+  scratchForFile,
+  sendCommitted,
+  storedTags,
 } from '../helpers/tamper-log.js';
 
-const scratch = new Scratch();
-afterAll(async () => {
-  await scratch.cleanup();
-});
-
-/** A refused start ends at once; past this it is taken to be serving (the old code) and killed. */
-const REFUSED_WITHIN_MS = 30_000;
+const scratch = scratchForFile();
 const ARGS = ['--checkpoint-entries', '5', '--checkpoint-interval', '3600'];
 const DB_FILES = ['immutalog.sqlite', 'immutalog.sqlite-wal', 'immutalog.sqlite-shm'];
 
-const range = (n: number, prefix: string): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
-
 /** A log with `n` entries (checkpoints every 5), cleanly stopped. */
-async function stoppedLog(dir: string, n: number, prefix: string, from = 0): Promise<void> {
-  const d = await scratch.daemon(dir, ARGS);
-  await sendTcp(d.tcpPort, range(n, prefix).map(osloMessage));
-  await waitCommitted(d, from + n - 1);
-  expect(await d.stop()).toBe(0);
-}
+const stoppedLog = (dir: string, n: number, prefix: string, from = 0): Promise<void> => scratch.stoppedLog(dir, ARGS, range(n, prefix), from);
 
 type KeyStateJson = Record<string, string | number>;
 const readKs = (dir: string): KeyStateJson => JSON.parse(readFileSync(join(dir, 'keystate.json'), 'utf8')) as KeyStateJson;
@@ -51,18 +34,12 @@ const writeKs = (dir: string, ks: KeyStateJson): void => writeFileSync(join(dir,
 async function expectRefused(dir: string, reason: RegExp): Promise<string> {
   const checkpointsBefore = readLog(dir).checkpoints.length;
   const before = logFileHashes(dir);
-  const r = await serveUntilExit(dir, ARGS, {}, REFUSED_WITHIN_MS);
-  expect(r.timedOut, `serve must refuse this key state, not run:\n${r.output}`).toBe(false);
+  const r = await refusedServe(dir, ARGS);
   expect(r.code, r.output).toBe(2);
   expect(r.output).toMatch(reason);
   expect(readLog(dir).checkpoints.length).toBe(checkpointsBefore);
   expect(logFileHashes(dir)).toEqual(before);
   return r.output;
-}
-
-function expectVerified(dir: string): void {
-  const r = verifyCli(dir, ['--identity', fingerprintOf(dir), '--auditor-key', join(dir, 'auditor-key.pem'), ...BIG_AGE]);
-  expect(r.code, summary(r)).toBe(0);
 }
 
 describe('a start refuses a key state no crash can leave', () => {
@@ -104,15 +81,14 @@ describe('a start refuses a key state no crash can leave', () => {
 
     writeKs(dir, good);
     await stoppedLog(dir, 3, 'b', 7);
-    expect(query(dir).map((r) => tagOf(Buffer.from(r.raw, 'base64')))).toEqual([...range(7, 'a'), ...range(3, 'b')]);
+    expect(storedTags(dir)).toEqual([...range(7, 'a'), ...range(3, 'b')]);
     expectVerified(dir);
   });
 
   it('a pending next_signing_private that does not belong to next_signing_public (after a crash): exit 2, writes nothing', async () => {
     const dir = scratch.dir('immutalog-ks-badnext-');
     const d = await scratch.daemon(dir, ARGS);
-    await sendTcp(d.tcpPort, range(7, 'a').map(osloMessage));
-    await waitCommitted(d, 6);
+    await sendCommitted(d, range(7, 'a'));
     await d.kill();
     const ks = readKs(dir);
     expect(ks.next_signing_private, 'a running daemon keeps the next keys pending').toBeDefined();
@@ -140,8 +116,7 @@ describe('a start refuses a key state no crash can leave', () => {
     for (const f of DB_FILES) rmSync(join(dir, f), { force: true });
     rmSync(join(dir, 'auditor-key.pem'));
     const before = logFileHashes(dir);
-    const r = await serveUntilExit(dir, ARGS, {}, REFUSED_WITHIN_MS);
-    expect(r.timedOut, r.output).toBe(false);
+    const r = await refusedServe(dir, ARGS);
     expect(r.code, r.output).toBe(2);
     expect(r.output).toMatch(/immutalog\.sqlite is missing/);
     expect(logFileHashes(dir)).toEqual(before);

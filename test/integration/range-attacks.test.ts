@@ -4,31 +4,29 @@
 // 1 with the reason code; before the fix each of them printed VERIFIED.
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { formatUs } from '../../src/cli/time-arg.js';
 import { runCli } from '../helpers/daemon.js';
 import {
   fingerprintOf,
   osloMessage,
   readLog,
-  Scratch,
-  sendTcp,
+  range,
+  scratchForFile,
+  sendCommitted,
   sleep,
   summary,
   verifyCli,
-  waitCommitted,
   withDb,
   BIG_AGE,
   type VerifyRun,
 } from '../helpers/tamper-log.js';
 
-const scratch = new Scratch();
+const scratch = scratchForFile();
 let LOG: string;
 let FP: string;
 /** Phase B's receive times: the auditor's window. */
 let WINDOW: { sinceUs: number; untilUs: number; firstSeq: number; lastSeq: number };
-
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 beforeAll(async () => {
   LOG = scratch.dir('immutalog-range-');
@@ -37,9 +35,8 @@ beforeAll(async () => {
   for (const phase of ['a', 'b', 'c']) {
     // Two bursts per phase, so each phase spans several blocks.
     for (const half of [0, 1]) {
-      await sendTcp(d.tcpPort, range(30).map((i) => osloMessage(`${phase}${half}-${i}`)));
+      await sendCommitted(d, range(30, `${phase}${half}`), seq + 1);
       seq += 30;
-      await waitCommitted(d, seq);
     }
     await sleep(2_500);
   }
@@ -52,10 +49,6 @@ beforeAll(async () => {
   // The window is strictly inside the log, with whole sealed blocks before and after it.
   expect(log.entries[0]!.received_at_us).toBeLessThan(WINDOW.sinceUs);
   expect(log.entries.at(-1)!.received_at_us).toBeGreaterThan(WINDOW.untilUs);
-});
-
-afterAll(async () => {
-  await scratch.cleanup();
 });
 
 const windowArgs = (): string[] => ['--since', formatUs(WINDOW.sinceUs), '--until', formatUs(WINDOW.untilUs)];

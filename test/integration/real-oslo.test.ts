@@ -5,11 +5,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { query, runCli, startDaemon, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
+import { runCli, settledEntries, startDaemon, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
 import { stopDaemonAndClean } from '../clients/proc.js';
 import {
-  CTX, LOCAL0, LOCAL1, SCRIPT, expectedContextText, expectedJsonTraceback, osloTime, asctime, priOf,
-  pythonSyslogBytes, requireOslo, runOsloEmitter, writeOsloConfig, type Sidecar,
+  CTX, LOCAL0, LOCAL1, SCRIPT, emitOslo, expectedOsloFields, expectedContextText, expectedJsonTraceback, osloTime, asctime, priOf,
+  pythonSyslogBytes, requireOslo, type Sidecar,
 } from '../clients/oslo.js';
 import { needClients } from '../clients/available.js';
 
@@ -17,13 +17,6 @@ import { needClients } from '../clients/available.js';
 const clients = needClients('python3-oslo.log');
 
 const BIG = 20_000;
-
-/** Waits for exactly n entries: until n are there, then a little longer so an extra one would show. */
-async function entries(d: RunningDaemon, n: number): Promise<QueriedEntry[]> {
-  await waitFor(() => query(d.dataDir), (r) => r.length >= n, 15_000, 50);
-  await new Promise((r) => setTimeout(r, 300));
-  return query(d.dataDir);
-}
 
 const raw = (e: QueriedEntry): Buffer => Buffer.from(e.raw, 'base64');
 const countLf = (b: Buffer): number => b.reduce((n, c) => n + (c === 0x0a ? 1 : 0), 0);
@@ -61,19 +54,7 @@ function checkContextRun(rows: QueriedEntry[], s: Sidecar, transport: 'udp' | 't
     expect([e.fields.pri, e.fields.facility, e.fields.severity], r.id).toEqual([pri, LOCAL0, pri & 7]);
     expect(e.fields.host, r.id).toBeNull();
     expect(e.fields.app, r.id).toBeNull();
-    expect(e.fields.oslo, r.id).toEqual({
-      kind: 'context',
-      time: osloTime(r),
-      pid: s.pid,
-      level: r.levelname,
-      logger: r.name,
-      request_id: r.context ? CTX.request_id : null,
-      global_request_id: r.context ? CTX.global_request_id : null,
-      user: r.context ? CTX.user_id : null,
-      project: r.context ? CTX.project_id : null,
-      instance: null,
-      exception: r.id === 'R04',
-    });
+    expect(e.fields.oslo, r.id).toEqual(expectedOsloFields(r, s, 'context'));
   });
   // The PRI of each level, spelled out (local0 = 16): INFO 134, DEBUG 135, WARNING 132, ERROR 131.
   expect(rows.slice(0, 4).map((e) => raw(e).toString('latin1').slice(0, 5))).toEqual(['<134>', '<135>', '<132>', '<131>']);
@@ -109,9 +90,8 @@ clients.describe('oslo.log ContextFormatter -> SysLogHandler UDP (local0) -> imm
   let side: Sidecar;
   beforeAll(async () => {
     d = await startDaemon();
-    const conf = writeOsloConfig({ dir: join(tmp, 'udp'), host: '127.0.0.1', port: d.udpPort, transport: 'udp', formatter: 'context', facility: 'LOG_LOCAL0' });
-    side = (await runOsloEmitter(conf, join(tmp, 'udp', 'sidecar.json'))).sidecar;
-    rows = await entries(d, 7);
+    side = await emitOslo({ dir: join(tmp, 'udp'), host: '127.0.0.1', port: d.udpPort, transport: 'udp', formatter: 'context', facility: 'LOG_LOCAL0' });
+    rows = await settledEntries(d, 7);
   });
   afterAll(async () => {
     if (d) expect(await stopDaemonAndClean(d)).toBe(0);
@@ -146,9 +126,8 @@ clients.describe('oslo.log ContextFormatter -> SysLogHandler TCP (local0, NUL fr
   beforeAll(async () => {
     // The Python TCP handler connects when fileConfig builds it, so immutalog runs first.
     d = await startDaemon();
-    const conf = writeOsloConfig({ dir: join(tmp, 'tcp'), host: '127.0.0.1', port: d.tcpPort, transport: 'tcp', formatter: 'context', facility: 'LOG_LOCAL0' });
-    side = (await runOsloEmitter(conf, join(tmp, 'tcp', 'sidecar.json'), { big: BIG })).sidecar;
-    rows = await entries(d, 8);
+    side = await emitOslo({ dir: join(tmp, 'tcp'), host: '127.0.0.1', port: d.tcpPort, transport: 'tcp', formatter: 'context', facility: 'LOG_LOCAL0' }, { big: BIG });
+    rows = await settledEntries(d, 8);
   });
   afterAll(async () => {
     if (d) expect(await stopDaemonAndClean(d)).toBe(0);
@@ -188,9 +167,8 @@ clients.describe('oslo.log JSONFormatter -> SysLogHandler UDP (local1) -> immuta
   let side: Sidecar;
   beforeAll(async () => {
     d = await startDaemon();
-    const conf = writeOsloConfig({ dir: join(tmp, 'json'), host: '127.0.0.1', port: d.udpPort, transport: 'udp', formatter: 'json', facility: 'LOG_LOCAL1' });
-    side = (await runOsloEmitter(conf, join(tmp, 'json', 'sidecar.json'))).sidecar;
-    rows = await entries(d, 7);
+    side = await emitOslo({ dir: join(tmp, 'json'), host: '127.0.0.1', port: d.udpPort, transport: 'udp', formatter: 'json', facility: 'LOG_LOCAL1' });
+    rows = await settledEntries(d, 7);
   });
   afterAll(async () => {
     if (d) expect(await stopDaemonAndClean(d)).toBe(0);
@@ -217,19 +195,7 @@ clients.describe('oslo.log JSONFormatter -> SysLogHandler UDP (local1) -> immuta
       expect(o.context.request_id ?? null, r.id).toBe(r.context ? CTX.request_id : null);
       expect(e.flags, r.id).toBe(0);
       expect([e.fields.fmt, e.fields.pri, e.fields.facility, e.fields.severity], r.id).toEqual(['bare', pri, LOCAL1, pri & 7]);
-      expect(e.fields.oslo, r.id).toEqual({
-        kind: 'json',
-        time: asctime(r.created),
-        pid: side.pid,
-        level: r.levelname,
-        logger: r.name,
-        request_id: r.context ? CTX.request_id : null,
-        global_request_id: r.context ? CTX.global_request_id : null,
-        user: r.context ? CTX.user_id : null,
-        project: r.context ? CTX.project_id : null,
-        instance: null,
-        exception: r.id === 'R04',
-      });
+      expect(e.fields.oslo, r.id).toEqual(expectedOsloFields(r, side, 'json'));
     });
     // The UTF-8 message survives as JSON escapes, surrogate pair for the emoji.
     expect(raw(rows[4]!).toString('ascii')).toContain('\\u30d1\\u30c3\\u30b1\\u30fc\\u30b8-\\u65e5\\u672c\\u8a9e');

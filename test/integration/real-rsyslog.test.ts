@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { query, startDaemon, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
+import { query, settledEntries, startDaemon, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
 import { stopDaemonAndClean } from '../clients/proc.js';
 import { bytesOf, escapeRegExp, logger, loggerHost, requireLogger, RFC3339_US, TIME_QUALITY } from '../clients/logger.js';
-import { LOCAL0, SCRIPT, expectedContextText, priOf, requireOslo, runOsloEmitter, writeOsloConfig, type Sidecar } from '../clients/oslo.js';
+import { LOCAL0, SCRIPT, emitOslo, expectedContextText, priOf, requireOslo, type Sidecar } from '../clients/oslo.js';
 import { requireRsyslog, rsyslogEscape, startRsyslogd, type PrivateRsyslogd } from '../clients/rsyslog.js';
 import { needClients } from '../clients/available.js';
 
@@ -39,10 +39,9 @@ afterAll(() => {
 
 /** Waits until the log holds `total` entries, then a little longer so an extra one would show. */
 async function upTo(d: RunningDaemon, total: number, rs: PrivateRsyslogd): Promise<QueriedEntry[]> {
-  const rows = await waitFor(() => query(d.dataDir), (r) => r.length >= total, 20_000, 50);
+  const rows = await settledEntries(d, total);
   if (rows.length < total) throw new Error(`immutalog has ${rows.length} of ${total} entries; rsyslogd said:\n${rs.internalLog()}${rs.output()}`);
-  await new Promise((r) => setTimeout(r, 300));
-  return query(d.dataDir);
+  return rows;
 }
 
 /** An octet-counted RFC 5424 frame as rsyslog forwards a logger RFC 3164 message: MSG keeps its leading space. */
@@ -135,8 +134,7 @@ clients.describe('rsyslog (stock escaping) -> omfwd octet-counted RFC 5424 -> im
   });
 
   it('oslo.log SysLogHandler UDP to imudp: 7 records, in order, the oslo text intact but split by rsyslog', async () => {
-    const conf = writeOsloConfig({ dir: join(tmp, 'stock-oslo'), host: '127.0.0.1', port: rs!.udpPort, transport: 'udp', formatter: 'context', facility: 'LOG_LOCAL0' });
-    const { sidecar } = await runOsloEmitter(conf, join(tmp, 'stock-oslo', 'sidecar.json'));
+    const sidecar = await emitOslo({ dir: join(tmp, 'stock-oslo'), host: '127.0.0.1', port: rs!.udpPort, transport: 'udp', formatter: 'context', facility: 'LOG_LOCAL0' });
     const rows = (await upTo(d!, 12, rs!)).slice(5);
     checkOsloRun(rows, sidecar, true);
     // Stock rsyslog escapes the traceback's LFs: still one entry, no raw LF but the template's.
@@ -173,8 +171,7 @@ clients.describe('rsyslog with parser.escapeControlCharactersOnReceive="off": ra
   });
 
   it("oslo.log's traceback record arrives as ONE entry with every raw LF", async () => {
-    const conf = writeOsloConfig({ dir: join(tmp, 'noescape-oslo'), host: '127.0.0.1', port: rs!.udpPort, transport: 'udp', formatter: 'context', facility: 'LOG_LOCAL0' });
-    const { sidecar } = await runOsloEmitter(conf, join(tmp, 'noescape-oslo', 'sidecar.json'));
+    const sidecar = await emitOslo({ dir: join(tmp, 'noescape-oslo'), host: '127.0.0.1', port: rs!.udpPort, transport: 'udp', formatter: 'context', facility: 'LOG_LOCAL0' });
     const rows = (await upTo(d!, 8, rs!)).slice(1);
     checkOsloRun(rows, sidecar, false);
     const exc = raw(rows[3]!);

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { query, startDaemon, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
 import { makePki, type Pki } from '../clients/certs.js';
 import { CLIENTS_DIR, SYSTEM_PYTHON, sleep, spawnTracked, stopDaemonAndClean } from '../clients/proc.js';

@@ -5,41 +5,22 @@
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { logFileHashes } from '../helpers/log-files.js';
-import { query, runCli } from '../helpers/daemon.js';
+import { runCli } from '../helpers/daemon.js';
 import {
   BIG_AGE,
-  fingerprintOf,
-  osloMessage,
+  expectVerified,
+  range,
   readLog,
-  Scratch,
-  sendTcp,
-  serveUntilExit,
-  summary,
-  tagOf,
+  refusedServe,
+  scratchForFile,
+  sendCommitted,
+  storedTags,
   verifyCli,
-  waitCommitted,
 } from '../helpers/tamper-log.js';
 
-const scratch = new Scratch();
-afterAll(async () => {
-  await scratch.cleanup();
-});
-
-/**
- * A refused start ends at once; one that is not refused keeps serving. Past this it is taken to
- * be serving (and killed): the bound only ends a test that would otherwise hang on the old code.
- */
-const REFUSED_WITHIN_MS = 30_000;
-
-const range = (n: number, prefix: string): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
-const tagsIn = (dir: string): string[] => query(dir).map((r) => tagOf(Buffer.from(r.raw, 'base64')));
-
-function expectVerified(dir: string): void {
-  const r = verifyCli(dir, ['--identity', fingerprintOf(dir), '--auditor-key', join(dir, 'auditor-key.pem'), ...BIG_AGE]);
-  expect(r.code, summary(r)).toBe(0);
-}
+const scratch = scratchForFile();
 
 /** A TCP port held by another socket, so that a listener asking for it cannot bind. */
 async function occupiedPort(): Promise<{ port: number; server: Server }> {
@@ -55,38 +36,31 @@ describe('one writer per data directory', () => {
     const dir = scratch.dir('immutalog-lock-second-');
     const d1 = await scratch.daemon(dir, ARGS);
     const first = range(12, 'a');
-    await sendTcp(d1.tcpPort, first.map(osloMessage));
-    await waitCommitted(d1, 11);
+    await sendCommitted(d1, first);
     const before = logFileHashes(dir);
 
-    const r = await serveUntilExit(dir, ARGS, {}, REFUSED_WITHIN_MS);
-    expect(r.timedOut, `the second serve must be refused, not run alongside:\n${r.output}`).toBe(false);
+    const r = await refusedServe(dir, ARGS);
     expect(r.code, r.output).toBe(2);
     expect(r.output).toContain(`pid ${d1.child.pid}`);
     expect(logFileHashes(dir)).toEqual(before);
 
     const more = range(8, 'b');
-    await sendTcp(d1.tcpPort, more.map(osloMessage));
-    await waitCommitted(d1, 19);
+    await sendCommitted(d1, more, 12);
     expect(await d1.stop()).toBe(0);
-    expect(tagsIn(dir)).toEqual([...first, ...more]);
+    expect(storedTags(dir)).toEqual([...first, ...more]);
     expect(readLog(dir).checkpoints.filter((c) => c.cp.reason === 'restart')).toEqual([]);
     expectVerified(dir);
   });
 
   it('a serve whose listener cannot bind exits non-zero and leaves the existing log byte-identical (no restart or shutdown checkpoint)', async () => {
     const dir = scratch.dir('immutalog-lock-bind-');
-    const d = await scratch.daemon(dir, ARGS);
-    await sendTcp(d.tcpPort, range(7, 'c').map(osloMessage));
-    await waitCommitted(d, 6);
-    expect(await d.stop()).toBe(0);
+    await scratch.stoppedLog(dir, ARGS, range(7, 'c'));
     const checkpointsBefore = readLog(dir).checkpoints.length;
     const before = logFileHashes(dir);
 
     const taken = await occupiedPort();
     try {
-      const r = await serveUntilExit(dir, [...ARGS, '--tcp', `127.0.0.1:${taken.port}`], {}, REFUSED_WITHIN_MS);
-      expect(r.timedOut, r.output).toBe(false);
+      const r = await refusedServe(dir, [...ARGS, '--tcp', `127.0.0.1:${taken.port}`]);
       expect(r.code, r.output).not.toBe(0);
       expect(r.output).toMatch(/EADDRINUSE/);
     } finally {
@@ -111,32 +85,28 @@ describe('one writer per data directory', () => {
   it('a SIGKILLed holder leaves no stale lock: the next serve starts, and a third is refused naming the new holder', async () => {
     const dir = scratch.dir('immutalog-lock-kill-');
     const d1 = await scratch.daemon(dir, ARGS);
-    await sendTcp(d1.tcpPort, range(3, 'd').map(osloMessage));
-    await waitCommitted(d1, 2);
+    await sendCommitted(d1, range(3, 'd'));
     await d1.kill();
 
     const d2 = await scratch.daemon(dir, ARGS);
     expect(d2.status().pid).toBe(d2.child.pid);
-    const r = await serveUntilExit(dir, ARGS, {}, REFUSED_WITHIN_MS);
-    expect(r.timedOut, r.output).toBe(false);
+    const r = await refusedServe(dir, ARGS);
     expect(r.code, r.output).toBe(2);
     expect(r.output).toContain(`pid ${d2.child.pid}`);
     expect(r.output).not.toContain(`pid ${d1.child.pid}`);
 
-    await sendTcp(d2.tcpPort, range(3, 'e').map(osloMessage));
-    await waitCommitted(d2, 5);
+    await sendCommitted(d2, range(3, 'e'), 3);
     expect(await d2.stop()).toBe(0);
-    expect(tagsIn(dir)).toEqual([...range(3, 'd'), ...range(3, 'e')]);
+    expect(storedTags(dir)).toEqual([...range(3, 'd'), ...range(3, 'e')]);
     expectVerified(dir);
   });
 
   it('read-only commands (status, query, verify) run while serve holds the lock', async () => {
     const dir = scratch.dir('immutalog-lock-readers-');
     const d = await scratch.daemon(dir, ARGS);
-    await sendTcp(d.tcpPort, range(5, 'f').map(osloMessage));
-    await waitCommitted(d, 4);
+    await sendCommitted(d, range(5, 'f'));
     expect(runCli(['status', '--data-dir', dir]).code).toBe(0);
-    expect(tagsIn(dir)).toEqual(range(5, 'f'));
+    expect(storedTags(dir)).toEqual(range(5, 'f'));
     expect(verifyCli(dir, BIG_AGE).code).toBe(0);
     expect(await d.stop()).toBe(0);
   });

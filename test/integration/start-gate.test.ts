@@ -6,21 +6,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { query, waitFor } from '../helpers/daemon.js';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/daemon.js';
 import { logFileHashes } from '../helpers/log-files.js';
 import { CLI } from '../helpers/paths.js';
-import { BIG_AGE, fingerprintOf, osloMessage, readLog, Scratch, sendTcp, sendUdp, summary, tagOf, verifyCli, waitCommitted } from '../helpers/tamper-log.js';
+import { BIG_AGE, expectVerified, fingerprintOf, osloMessage, range, readLog, scratchForFile, sendUdp, storedTags, summary, verifyCli } from '../helpers/tamper-log.js';
 
-const scratch = new Scratch();
-afterAll(async () => {
-  await scratch.cleanup();
-});
+const scratch = scratchForFile();
 
 /** Bounds the waits for a start that never reaches the point waited for (a failure, not a speed). */
 const START_BOUND_MS = 60_000;
 const ARGS = ['--checkpoint-entries', '1000', '--checkpoint-interval', '3600'];
-const range = (n: number, prefix: string): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
 
 /** Writes LF-framed messages on one connection and half-closes it, without waiting for the peer (which may be paused). */
 function writeTcp(port: number, msgs: Buffer[]): Promise<void> {
@@ -47,10 +43,7 @@ function heldServe(dir: string): { child: ChildProcess; out: () => string; exite
 describe('the start gate', () => {
   it('listeners are bound before the log is touched; TCP and UDP messages sent then are stored after the restart checkpoint, in order, none lost', async () => {
     const dir = scratch.dir('immutalog-gate-');
-    const d0 = await scratch.daemon(dir, ARGS);
-    await sendTcp(d0.tcpPort, range(3, 'before').map(osloMessage));
-    await waitCommitted(d0, 2);
-    expect(await d0.stop()).toBe(0);
+    await scratch.stoppedLog(dir, ARGS, range(3, 'before'));
     const checkpointsBefore = readLog(dir).checkpoints.length;
     const before = logFileHashes(dir);
 
@@ -90,7 +83,7 @@ describe('the start gate', () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
 
-    const tags = query(dir).map((r) => tagOf(Buffer.from(r.raw, 'base64')));
+    const tags = storedTags(dir);
     expect(tags.slice(0, 3)).toEqual(range(3, 'before'));
     expect(tags.filter((t) => t.startsWith('tcp-'))).toEqual(range(40, 'tcp'));
     expect(tags.filter((t) => t.startsWith('udp-'))).toEqual(range(40, 'udp'));
@@ -101,8 +94,7 @@ describe('the start gate', () => {
     expect(restart, 'a restart checkpoint').toBeDefined();
     expect(log.entries.filter((e) => e.seq >= 3).every((e) => e.block > restart.idx)).toBe(true);
     expect(existsSync(join(dir, 'fault-release-start'))).toBe(true);
-    const v = verifyCli(dir, ['--identity', fingerprintOf(dir), '--auditor-key', join(dir, 'auditor-key.pem'), ...BIG_AGE]);
-    expect(v.code, summary(v)).toBe(0);
+    expectVerified(dir);
   });
 });
 
@@ -125,7 +117,7 @@ describe('a stop asked for during the start', () => {
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
-    expect(query(dir).map((r) => tagOf(Buffer.from(r.raw, 'base64')))).toEqual(range(20, 'held'));
+    expect(storedTags(dir)).toEqual(range(20, 'held'));
     const r = verifyCli(dir, ['--identity', fingerprintOf(dir), ...BIG_AGE]);
     expect(r.code, summary(r)).toBe(0);
   });

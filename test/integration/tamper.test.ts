@@ -14,7 +14,7 @@
 //         seq 0..39, the open block 2 holds seq 40..49 and no checkpoint covers it.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeStoredEntry } from '../../src/chain/encoding.js';
 import { escrowBlockKey } from '../../src/chain/escrow.js';
 import { genesisHash } from '../../src/chain/mac.js';
@@ -40,8 +40,9 @@ import {
   readLog,
   rechain,
   resign,
-  Scratch,
-  sendTcp,
+  range,
+  scratchForFile,
+  sendCommitted,
   sendUdp,
   setRaw,
   sleep,
@@ -54,7 +55,7 @@ import {
   type VerifyRun,
 } from '../helpers/tamper-log.js';
 
-const scratch = new Scratch();
+const scratch = scratchForFile();
 
 let MAIN: string;
 let OLD: string;
@@ -68,7 +69,6 @@ let B57: { block: number; firstSeq: number; count: number };
 /** First sequence number of phase 2 (the tail that the truncation case cuts off). */
 let PHASE2_FIRST: number;
 
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 const text = (raw: Buffer): string => tagOf(raw);
 
 function verifyMain(dir: string, extra: string[] = []): VerifyRun {
@@ -112,8 +112,7 @@ beforeAll(async () => {
   let d = await scratch.daemon(MAIN, args);
   const tcp1 = range(100).map((i) => `p1-tcp-${String(i).padStart(3, '0')}`);
   const udp1 = range(100).map((i) => `p1-udp-${String(i).padStart(3, '0')}`);
-  await sendTcp(d.tcpPort, tcp1.map(osloMessage));
-  await waitCommitted(d, 99);
+  await sendCommitted(d, tcp1);
   await sendUdp(d.udpPort, udp1.map(osloMessage));
   await waitCommitted(d, 199);
   expect(await d.stop()).toBe(0);
@@ -124,8 +123,7 @@ beforeAll(async () => {
   await sleep(4_500);
   const p2 = range(40).map((i) => `p2-tcp-${String(i).padStart(3, '0')}`);
   for (let b = 0; b < 4; b++) {
-    await sendTcp(d.tcpPort, p2.slice(b * 10, b * 10 + 10).map(osloMessage));
-    await waitCommitted(d, 199 + (b + 1) * 10);
+    await sendCommitted(d, p2.slice(b * 10, b * 10 + 10), 200 + b * 10);
     if (b < 3) await sleep(2_500);
   }
   expect(await d.stop()).toBe(0);
@@ -148,29 +146,22 @@ beforeAll(async () => {
   // Sent in three paced parts, each committed (and its checkpoint sealed) before the next, so
   // blocks 0 and 1 hold exactly 20 entries (a burst arriving while a checkpoint is being written
   // would overfill the block being closed; see the report).
-  const openMsgs = range(50).map((i) => osloMessage(`open-${String(i).padStart(3, '0')}`));
+  const openTags = range(50).map((i) => `open-${String(i).padStart(3, '0')}`);
   const waitCheckpoints = async (n: number): Promise<void> => {
     for (let i = 0; i < 1200 && (o.status()?.checkpoints_this_run ?? 0) < n; i++) await sleep(50);
     expect(o.status()?.checkpoints_this_run, `${n} checkpoints committed`).toBeGreaterThanOrEqual(n);
   };
-  await sendTcp(o.tcpPort, openMsgs.slice(0, 20));
-  await waitCommitted(o, 19);
+  await sendCommitted(o, openTags.slice(0, 20));
   await waitCheckpoints(1);
-  await sendTcp(o.tcpPort, openMsgs.slice(20, 40));
-  await waitCommitted(o, 39);
+  await sendCommitted(o, openTags.slice(20, 40), 20);
   await waitCheckpoints(2);
-  await sendTcp(o.tcpPort, openMsgs.slice(40));
-  await waitCommitted(o, 49);
+  await sendCommitted(o, openTags.slice(40), 40);
   await o.kill();
   expect(o.child.signalCode).toBe('SIGKILL');
   FP_OPEN = fingerprintOf(OPEN);
   const openLog = readLog(OPEN);
   expect(openLog.entries.map((e) => e.seq)).toEqual(range(50));
   expect(openLog.checkpoints.map((c) => [c.idx, c.cp.firstSeq, c.cp.count])).toEqual([[0, 0, 20], [1, 20, 20]]);
-});
-
-afterAll(async () => {
-  await scratch.cleanup();
 });
 
 function allBlocks0(dir: string): { block: number }[] {

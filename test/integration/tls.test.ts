@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { query, startDaemon, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
+import { query, settledEntries, startDaemon, waitFor, type QueriedEntry, type RunningDaemon } from '../helpers/daemon.js';
 import { makePki, type Pki } from '../clients/certs.js';
 import { SYSTEM_PYTHON, requireExecutable, stopDaemonAndClean } from '../clients/proc.js';
 import { nodeTlsSend, octetFrame, plainSend, pythonTlsSend } from '../clients/tls.js';
@@ -34,12 +34,6 @@ function tlsCounters(d: RunningDaemon): any {
 /** Waits for the next status.json (rewritten every 2 s) to satisfy cond; returns the TLS counters. */
 async function countersWhen(d: RunningDaemon, cond: (c: any) => boolean): Promise<any> {
   return waitFor(() => tlsCounters(d), (c) => c !== undefined && cond(c), 8000, 100);
-}
-
-async function entries(d: RunningDaemon, n: number): Promise<QueriedEntry[]> {
-  await waitFor(() => query(d.dataDir), (r) => r.length >= n, 15_000, 50);
-  await new Promise((r) => setTimeout(r, 300));
-  return query(d.dataDir);
 }
 
 function expectStored(rows: QueriedEntry[], sent: Buffer[], port: number, label: string): void {
@@ -88,7 +82,7 @@ clients.describe('--tls with a server certificate only', () => {
     expect(r.refused).toBe(false);
     expect(r.secured).toBe(true);
     expect(r.protocol).toMatch(/^TLSv1\.[23]$/);
-    const rows = (await entries(d!, sent.length)).slice(stored);
+    const rows = (await settledEntries(d!, sent.length)).slice(stored);
     stored += rows.length;
     expectStored(rows, sent, d!.tlsPort, 'node');
     expect(raw(rows[1]!).toString('utf8').split('\n').length).toBe(4);
@@ -102,7 +96,7 @@ clients.describe('--tls with a server certificate only', () => {
     const r = await pythonTlsSend({ port: d!.tlsPort, ca: pki.caCert, data: Buffer.concat(sent.map(octetFrame)) });
     expect(r).toMatchObject({ ok: true });
     expect(r.version).toMatch(/^TLSv1\.[23]$/);
-    const rows = (await entries(d!, stored + sent.length)).slice(stored);
+    const rows = (await settledEntries(d!, stored + sent.length)).slice(stored);
     stored += rows.length;
     expectStored(rows, sent, d!.tlsPort, 'python');
   });
@@ -122,7 +116,7 @@ clients.describe('--tls with a server certificate only', () => {
     const sent = messages('after-garbage').slice(0, 2);
     const r = await nodeTlsSend({ port: d!.tlsPort, ca: pki.read(pki.caCert), writes: [Buffer.concat(sent.map(octetFrame))] });
     expect(r).toMatchObject({ secured: true, refused: false, error: null });
-    const rows = (await entries(d!, before + 2)).slice(before);
+    const rows = (await settledEntries(d!, before + 2)).slice(before);
     expectStored(rows, sent, d!.tlsPort, 'after garbage');
   });
 });
@@ -181,13 +175,13 @@ clients.describe('--tls with --tls-client-ca (mutual authentication)', () => {
       writes: [Buffer.concat(sentNode.map(octetFrame))],
     });
     expect(r).toMatchObject({ secured: true, refused: false, error: null });
-    const rows = await entries(d!, sentNode.length);
+    const rows = await settledEntries(d!, sentNode.length);
     expectStored(rows, sentNode, d!.tlsPort, 'node mtls');
 
     const sentPy = messages('python-mtls').slice(0, 3);
     const p = await pythonTlsSend({ port: d!.tlsPort, ca: pki.caCert, cert: pki.clientCert, key: pki.clientKey, data: Buffer.concat(sentPy.map(octetFrame)) });
     expect(p).toMatchObject({ ok: true });
-    const all = await entries(d!, sentNode.length + sentPy.length);
+    const all = await settledEntries(d!, sentNode.length + sentPy.length);
     expectStored(all.slice(sentNode.length), sentPy, d!.tlsPort, 'python mtls');
     expect(all.length).toBe(7);
     const c = await countersWhen(d!, (x) => x.received === 7);

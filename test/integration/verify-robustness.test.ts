@@ -7,15 +7,15 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/daemon.js';
 import { CLI, REPO_ROOT } from '../helpers/paths.js';
 import {
   fingerprintOf,
   osloMessage,
   readLog,
-  Scratch,
-  sendTcp,
+  range,
+  scratchForFile,
   sendTcpLossy,
   sleep,
   steadyLoad,
@@ -31,10 +31,7 @@ import { needClients } from '../clients/available.js';
 /** The independent verifier (test/verifier/verify.py) cross-checks one test here. */
 const verifyPy = needClients('python3-cryptography');
 
-const scratch = new Scratch();
-afterAll(async () => {
-  await scratch.cleanup();
-});
+const scratch = scratchForFile();
 
 /** `verify --json` as a child process, awaited without blocking this process's event loop. */
 function verifyAsync(dir: string, args: string[]): Promise<{ code: number | null; report: { counts: { entries: number }; failures: unknown[] } | undefined; stderr: string }> {
@@ -56,7 +53,6 @@ function verifyAsync(dir: string, args: string[]): Promise<{ code: number | null
   });
 }
 
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 const auditorKey = (dir: string): string[] => ['--auditor-key', join(dir, 'auditor-key.pem')];
 
 /** Writes `n` 256-byte LF-framed messages on one TCP connection as fast as the socket takes them. */
@@ -177,10 +173,7 @@ describe('unreadable input: exit 2, one line', () => {
   let real: string;
   beforeAll(async () => {
     real = scratch.dir('immutalog-unreadable-src-');
-    const d = await scratch.daemon(real, ['--checkpoint-entries', '10']);
-    await sendTcp(d.tcpPort, range(25).map((i) => osloMessage(`u-${i}`)));
-    await waitCommitted(d, 24);
-    expect(await d.stop()).toBe(0);
+    await scratch.stoppedLog(real, ['--checkpoint-entries', '10'], range(25, 'u'));
   });
 
   const cases: [string, (dir: string) => void][] = [
@@ -240,10 +233,7 @@ describe("the auditor's own mistakes", () => {
   beforeAll(async () => {
     dir = scratch.dir('immutalog-auditor-');
     other = scratch.dir('immutalog-auditor-other-');
-    const d = await scratch.daemon(dir, ['--checkpoint-entries', '10']);
-    await sendTcp(d.tcpPort, range(25).map((i) => osloMessage(`a-${i}`)));
-    await waitCommitted(d, 24);
-    expect(await d.stop()).toBe(0);
+    await scratch.stoppedLog(dir, ['--checkpoint-entries', '10'], range(25, 'a'));
     const o = await scratch.daemon(other, []);
     expect(await o.stop()).toBe(0);
   });

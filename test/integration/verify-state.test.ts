@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   checkpointAt,
   checkpointHash,
@@ -15,7 +15,9 @@ import {
   osloMessage,
   putCheckpoint,
   readLog,
-  Scratch,
+  range,
+  scratchForFile,
+  sendCommitted,
   sendTcp,
   setRaw,
   summary,
@@ -26,8 +28,7 @@ import {
   type VerifyRun,
 } from '../helpers/tamper-log.js';
 
-const scratch = new Scratch();
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+const scratch = scratchForFile();
 
 /** The log after run 1 (a copy, never written again) and after run 2. */
 let OLD: string;
@@ -48,18 +49,16 @@ beforeAll(async () => {
   const args = ['--checkpoint-entries', '20', '--checkpoint-interval', '3600'];
   LOG = scratch.dir('immutalog-state-log-');
   let d = await scratch.daemon(LOG, args);
-  await sendTcp(d.tcpPort, range(20).map((i) => osloMessage(`run1-${i}`)));
-  await waitCommitted(d, 19);
-  await sendTcp(d.tcpPort, range(15).map((i) => osloMessage(`run1-${20 + i}`)));
-  await waitCommitted(d, 34);
+  const run1 = range(35, 'run1');
+  await sendCommitted(d, run1.slice(0, 20));
+  await sendCommitted(d, run1.slice(20), 20);
   expect(await d.stop()).toBe(0);
   OLD = scratch.copy(LOG, 'immutalog-state-old-');
 
   d = await scratch.daemon(LOG, args);
-  await sendTcp(d.tcpPort, range(20).map((i) => osloMessage(`run2-${i}`)));
-  await waitCommitted(d, 54);
-  await sendTcp(d.tcpPort, range(25).map((i) => osloMessage(`run2-${20 + i}`)));
-  await waitCommitted(d, 79);
+  const run2 = range(45, 'run2');
+  await sendCommitted(d, run2.slice(0, 20), 35);
+  await sendCommitted(d, run2.slice(20), 55);
   expect(await d.stop()).toBe(0);
   FP = fingerprintOf(LOG);
 
@@ -73,10 +72,6 @@ beforeAll(async () => {
   stateDir = scratch.dir('immutalog-state-files-');
   expect(readLog(LOG).entries.length).toBe(80);
   expect(readLog(OLD).entries.length).toBe(35);
-});
-
-afterAll(async () => {
-  await scratch.cleanup();
 });
 
 /** First run on the older log: the state every other case starts from. */

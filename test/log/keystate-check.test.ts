@@ -16,6 +16,9 @@ const fp = fingerprint(identity.publicKey);
 /** signer[j] signs checkpoint j (signer[0] is the identity key); checkpoint j certifies signer[j+1]. */
 const signer: RawKeyPair[] = [identity, generateSigningKeyPair(), generateSigningKeyPair(), generateSigningKeyPair()];
 
+/** With next keys the state is one a checkpoint can be built from (buildCheckpoint needs them). */
+function ks(block: number, signing: RawKeyPair): KeyState;
+function ks(block: number, signing: RawKeyPair, next: RawKeyPair): KeyState & { next: NonNullable<KeyState['next']> };
 function ks(block: number, signing: RawKeyPair, next?: RawKeyPair): KeyState {
   return {
     version: 1, fingerprint: fp, block, blockKey: randomBytes(32), signingPublic: signing.publicKey, signingPrivate: signing.privateKey,

@@ -10,9 +10,7 @@
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createSocket } from 'node:dgram';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +23,7 @@ import { EMPTY_TREE_ROOT } from '../../src/checkpoint/merkle.js';
 import { signCheckpoint } from '../../src/checkpoint/sign.js';
 import { formatUs } from '../../src/cli/time-arg.js';
 import { query, runCli, startDaemon, waitFor, type RunningDaemon } from '../helpers/daemon.js';
+import { sendStream, sendUdp } from '../helpers/send.js';
 import { needClients } from '../clients/available.js';
 
 const clients = needClients('python3-cryptography');
@@ -101,26 +100,12 @@ function messages(tag: string, n: number): Msg[] {
   return out;
 }
 
-async function sendUdp(port: number, raws: Buffer[]): Promise<void> {
-  const s = createSocket('udp4');
-  for (const r of raws) await new Promise<void>((res, rej) => s.send(r, port, '127.0.0.1', (e) => (e ? rej(e) : res())));
-  s.close();
-}
-
-async function sendTcp(port: number, bytes: Buffer): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const c = connect(port, '127.0.0.1', () => c.end(bytes));
-    c.on('error', reject);
-    c.on('close', () => resolve());
-  });
-}
-
 async function send(port: { udp: number; tcp: number }, msgs: Msg[]): Promise<void> {
   await sendUdp(port.udp, msgs.filter((m) => m.way === 'udp').map((m) => m.raw));
   const octet = msgs.filter((m) => m.way === 'octet').map((m) => Buffer.concat([b(`${m.raw.length} `), m.raw]));
   const lf = msgs.filter((m) => m.way === 'lf').map((m) => Buffer.concat([m.raw, b('\n')]));
   const nul = msgs.filter((m) => m.way === 'nul').map((m) => Buffer.concat([m.raw, Buffer.from([0])]));
-  for (const frames of [octet, lf, nul]) if (frames.length) await sendTcp(port.tcp, Buffer.concat(frames));
+  for (const frames of [octet, lf, nul]) if (frames.length) await sendStream(port.tcp, Buffer.concat(frames));
 }
 
 // ---------------------------------------------------------------------------------------------
