@@ -4,7 +4,7 @@ import { genesisHash } from '../chain/mac.js';
 import { checkpointHash, decodeCheckpoint, type Checkpoint } from '../checkpoint/format.js';
 import { LogStore } from '../store/log-store.js';
 import type { BlockResult, BlockTask } from './block-check.js';
-import { genesisStart, walkCheckpoints, type ChainStart } from './checkpoint-chain.js';
+import { genesisStart, walkCheckpoints, type ChainStart, type VerifiedCheckpoint } from './checkpoint-chain.js';
 import type { Failure, ReasonCode } from './failures.js';
 import { DEFAULT_MAX_LISTED_FAILURES, FailureLog } from './failure-log.js';
 import { blockMayHold, OPEN_END_US, type TimeBounds, type TimeRange } from './range.js';
@@ -231,6 +231,134 @@ class Tally {
   }
 }
 
+/**
+ * Block checks in flight, at most twice the runner's parallelism, folded into the tally as they
+ * finish (in any order).
+ */
+class BlockQueue {
+  readonly tally: Tally;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly o: VerifyOptions, failures: FailureLog, private readonly total: number) {
+    this.tally = new Tally(failures);
+  }
+
+  /** `expectedCount`: the entries the block's checkpoint signs (undefined for an unsealed block). */
+  take(r: BlockResult, expectedCount: number | undefined): void {
+    if (this.o.bundle && expectedCount !== undefined && expectedCount > 0 && r.checked === 0) {
+      // The bundle holds nothing of a block the range needs: one failure that says so.
+      this.tally.take({ ...r, failures: [{ code: 'RANGE_NOT_COVERED', block: r.block, checkpoint: r.block, expected: `${expectedCount} entries`, actual: 'none in the bundle', detail: `the requested range needs block ${r.block}, whose entries this bundle does not hold` }], omitted: {} });
+    } else {
+      this.tally.take(r);
+    }
+    this.o.onProgress?.(this.tally.entries, this.total);
+  }
+
+  async submit(task: BlockTask): Promise<void> {
+    const p = this.o.runner.run(task).then((r) => this.take(r, task.expect?.count));
+    const tracked = p.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+    if (this.inFlight.size >= this.o.runner.parallelism * 2) await Promise.race(this.inFlight);
+  }
+
+  drain(): Promise<unknown> {
+    return Promise.all(this.inFlight);
+  }
+}
+
+/** Whether a block is checked, from its signed time bounds and its sequence range. */
+type Wanted = (b: TimeBounds, firstSeq: number, endSeq: number) => boolean;
+
+/** The blocks the requested range may hold entries of; for a bundle, also every block it carries entries of. */
+function blocksWanted(store: LogStore, o: VerifyOptions): Wanted {
+  const range: TimeRange = { ...(o.sinceUs !== undefined ? { sinceUs: o.sinceUs } : {}), ...(o.untilUs !== undefined ? { untilUs: o.untilUs } : {}) };
+  // A bundle's entries are checked wherever they are: an entry it carries is proven or a failure.
+  const held = o.bundle ? store.entrySeqSpan() : undefined;
+  const holds = (firstSeq: number, endSeq: number): boolean => held !== undefined && firstSeq <= held.last && Math.max(endSeq, firstSeq + 1) > held.first;
+  return (b, firstSeq, endSeq) => blockMayHold(b, range) || holds(firstSeq, endSeq);
+}
+
+/** What the walk over the sealed blocks shares with the rest of the run. */
+interface SealedWalk {
+  log: LogFacts;
+  start: ChainStart;
+  remembered: Checkpoint | undefined;
+  wanted: Wanted;
+  queue: BlockQueue;
+  anchors: AnchorChecker;
+  report: (f: Failure) => void;
+  maxFailures: number;
+}
+
+/**
+ * The sealed blocks, checkpoint by checkpoint: the chain of checkpoints (checkpoint-chain.ts),
+ * each disclosed key against its escrow, checkpoint times, and, for a block the run wants, its
+ * anchor and its entries (queued). Returns where the unsealed tail starts.
+ */
+async function checkSealed(store: LogStore, o: VerifyOptions, w: SealedWalk): Promise<{ checkpoints: number; last: { cp: Checkpoint; hash: Buffer } | undefined; floorUs: number }> {
+  let checkpoints = 0;
+  let last: { cp: Checkpoint; hash: Buffer } | undefined;
+  let escrowOfThisBlock: Buffer | undefined = w.remembered ? w.remembered.nextKeyEscrow : w.log.signedEscrow0;
+  // Block j's entries lie between the signed times of checkpoints j-1 and j (range.ts).
+  let floorUs = w.remembered ? w.remembered.timeUs : w.log.createdAtUs ?? 0;
+  for (const v of walkCheckpoints(store.iterateCheckpoints(w.start.index), w.start, w.log.logId, (b) => store.block(b), w.report)) {
+    checkpoints++;
+    const cp = v.checkpoint;
+    // After a missing or undecodable checkpoint the signed escrow for this block is unknown;
+    // that failure is already reported, and guessing here would only add a cascade.
+    if (cp.index !== (last ? last.cp.index + 1 : w.start.index)) escrowOfThisBlock = undefined;
+    if (o.auditor && escrowOfThisBlock) checkDisclosedKey(o.auditor, escrowOfThisBlock, w.log.logId, cp, w.report);
+    escrowOfThisBlock = cp.nextKeyEscrow;
+    checkCheckpointTime(cp, floorUs, w.report);
+    const bounds: TimeBounds = { fromUs: Math.min(floorUs, cp.timeUs), toUs: cp.timeUs };
+    if (w.wanted(bounds, cp.firstSeq, cp.firstSeq + cp.count)) await checkSealedBlock(v, bounds, w);
+    floorUs = cp.timeUs;
+    last = { cp, hash: v.hash };
+  }
+  return { checkpoints, last, floorUs };
+}
+
+/** With the auditor key, the disclosed key must also be the one escrowed when the block opened. */
+function checkDisclosedKey(auditor: RawKeyPair, escrow: Buffer, logId: Buffer, cp: Checkpoint, report: (f: Failure) => void): void {
+  let escrowed: Buffer | undefined;
+  try {
+    escrowed = openEscrow(Buffer.from(escrow), auditor, logId, cp.index);
+  } catch (e) {
+    if (!(e instanceof EscrowError)) throw e;
+  }
+  if (!escrowed || !escrowed.equals(cp.blockKey)) {
+    report({ code: 'BLOCK_ESCROW_MISMATCH', block: cp.index, checkpoint: cp.index, expected: cp.blockKey.toString('hex'), actual: escrowed?.toString('hex') ?? 'escrow does not open', detail: `the key escrowed for block ${cp.index} is not the key checkpoint ${cp.index} discloses` });
+  }
+}
+
+/** `floorUs`: the previous checkpoint's time, or the log's signed creation time. */
+function checkCheckpointTime(cp: Checkpoint, floorUs: number, report: (f: Failure) => void): void {
+  if (cp.timeUs < floorUs) {
+    report({ code: 'CHECKPOINT_TIME_BACKWARDS', checkpoint: cp.index, receivedAtUs: cp.timeUs, expected: `at or after ${floorUs}`, actual: String(cp.timeUs), detail: `checkpoint ${cp.index} is dated before the ${cp.index === 0 ? "log's creation" : `checkpoint ${cp.index - 1}`}` });
+  }
+}
+
+/** A sealed block the run wants: its anchor now, its entries against its checkpoint on the runner. */
+async function checkSealedBlock(v: VerifiedCheckpoint, bounds: TimeBounds, w: SealedWalk): Promise<void> {
+  const cp = v.checkpoint;
+  try {
+    await w.anchors.check(cp.index, v.hash, cp.timeUs);
+  } catch (e) {
+    if (e instanceof BitcoinRpcError) throw new VerifyRunError('NODE_UNREACHABLE', `the Bitcoin node could not be asked for block headers: ${e.message}`);
+    throw e;
+  }
+  w.queue.tally.sealedChecked(cp.index, cp.firstSeq, cp.count, bounds);
+  await w.queue.submit({
+    block: cp.index, firstSeq: cp.firstSeq, endSeq: cp.firstSeq + cp.count, startHead: v.startHead, key: cp.blockKey,
+    expect: { count: cp.count, chainHead: cp.chainHead, entryRoot: cp.entryRoot, checkpoint: cp.index }, bounds, maxFailures: w.maxFailures,
+  });
+}
+
+/**
+ * The run in its order: identity and genesis, where the walk starts, the sealed blocks, the
+ * unsealed tail, the heartbeat. Failures arrive in this order and ties in log order are listed
+ * by arrival (failure-log.ts), so the steps keep it.
+ */
 async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyReport> {
   const failures = new FailureLog(o.maxFailures ?? DEFAULT_MAX_LISTED_FAILURES);
   const maxFailures = failures.limit;
@@ -239,77 +367,12 @@ async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyRep
   const { start, remembered } = chainStart(store, o, log, failures);
   if (o.auditor) checkAuditorKey(o.auditor, log, remembered);
 
-  const range: TimeRange = { ...(o.sinceUs !== undefined ? { sinceUs: o.sinceUs } : {}), ...(o.untilUs !== undefined ? { untilUs: o.untilUs } : {}) };
-  // A bundle's entries are checked wherever they are: an entry it carries is proven or a failure.
-  const held = o.bundle ? store.entrySeqSpan() : undefined;
-  const holds = (firstSeq: number, endSeq: number): boolean => held !== undefined && firstSeq <= held.last && Math.max(endSeq, firstSeq + 1) > held.first;
+  const wanted = blocksWanted(store, o);
   const lastEntry = store.lastEntry();
   const endSeq = lastEntry ? lastEntry.seq + 1 : 0;
-  const total = Math.max(0, endSeq - start.firstSeq);
-
-  const tally = new Tally(failures);
-  const take = (r: BlockResult, expectedCount: number | undefined): void => {
-    if (o.bundle && expectedCount !== undefined && expectedCount > 0 && r.checked === 0) {
-      // The bundle holds nothing of a block the range needs: one failure that says so.
-      tally.take({ ...r, failures: [{ code: 'RANGE_NOT_COVERED', block: r.block, checkpoint: r.block, expected: `${expectedCount} entries`, actual: 'none in the bundle', detail: `the requested range needs block ${r.block}, whose entries this bundle does not hold` }], omitted: {} });
-    } else {
-      tally.take(r);
-    }
-    o.onProgress?.(tally.entries, total);
-  };
-  const inFlight = new Set<Promise<void>>();
-  const submit = async (task: BlockTask): Promise<void> => {
-    const p = o.runner.run(task).then((r) => take(r, task.expect?.count));
-    const tracked = p.finally(() => inFlight.delete(tracked));
-    inFlight.add(tracked);
-    if (inFlight.size >= o.runner.parallelism * 2) await Promise.race(inFlight);
-  };
-
-  let checkpoints = 0;
-  let last: { cp: Checkpoint; hash: Buffer } | undefined;
+  const queue = new BlockQueue(o, failures, Math.max(0, endSeq - start.firstSeq));
   const anchors = new AnchorChecker(store, o.headers, o.nowUs, report);
-  let escrowOfThisBlock: Buffer | undefined = remembered ? remembered.nextKeyEscrow : log.signedEscrow0;
-  // Block j's entries lie between the signed times of checkpoints j-1 and j (range.ts).
-  let floorUs = remembered ? remembered.timeUs : log.createdAtUs ?? 0;
-  for (const v of walkCheckpoints(store.iterateCheckpoints(start.index), start, log.logId, (b) => store.block(b), report)) {
-    checkpoints++;
-    const cp = v.checkpoint;
-    // After a missing or undecodable checkpoint the signed escrow for this block is unknown;
-    // that failure is already reported, and guessing here would only add a cascade.
-    if (cp.index !== (last ? last.cp.index + 1 : start.index)) escrowOfThisBlock = undefined;
-    // With the auditor key, the disclosed key must also be the one escrowed when the block opened.
-    if (o.auditor && escrowOfThisBlock) {
-      let escrowed: Buffer | undefined;
-      try {
-        escrowed = openEscrow(Buffer.from(escrowOfThisBlock), o.auditor, log.logId, cp.index);
-      } catch (e) {
-        if (!(e instanceof EscrowError)) throw e;
-      }
-      if (!escrowed || !escrowed.equals(cp.blockKey)) {
-        report({ code: 'BLOCK_ESCROW_MISMATCH', block: cp.index, checkpoint: cp.index, expected: cp.blockKey.toString('hex'), actual: escrowed?.toString('hex') ?? 'escrow does not open', detail: `the key escrowed for block ${cp.index} is not the key checkpoint ${cp.index} discloses` });
-      }
-    }
-    escrowOfThisBlock = cp.nextKeyEscrow;
-    if (cp.timeUs < floorUs) {
-      report({ code: 'CHECKPOINT_TIME_BACKWARDS', checkpoint: cp.index, receivedAtUs: cp.timeUs, expected: `at or after ${floorUs}`, actual: String(cp.timeUs), detail: `checkpoint ${cp.index} is dated before the ${cp.index === 0 ? "log's creation" : `checkpoint ${cp.index - 1}`}` });
-    }
-    const bounds: TimeBounds = { fromUs: Math.min(floorUs, cp.timeUs), toUs: cp.timeUs };
-    if (blockMayHold(bounds, range) || holds(cp.firstSeq, cp.firstSeq + cp.count)) {
-      try {
-        await anchors.check(cp.index, v.hash, cp.timeUs);
-      } catch (e) {
-        if (e instanceof BitcoinRpcError) throw new VerifyRunError('NODE_UNREACHABLE', `the Bitcoin node could not be asked for block headers: ${e.message}`);
-        throw e;
-      }
-      tally.sealedChecked(cp.index, cp.firstSeq, cp.count, bounds);
-      await submit({
-        block: cp.index, firstSeq: cp.firstSeq, endSeq: cp.firstSeq + cp.count, startHead: v.startHead, key: cp.blockKey,
-        expect: { count: cp.count, chainHead: cp.chainHead, entryRoot: cp.entryRoot, checkpoint: cp.index }, bounds, maxFailures,
-      });
-    }
-    floorUs = cp.timeUs;
-    last = { cp, hash: v.hash };
-  }
+  const { checkpoints, last, floorUs } = await checkSealed(store, o, { log, start, remembered, wanted, queue, anchors, report, maxFailures });
 
   const tail = last?.cp ?? remembered;
   const open = await checkUnsealed(store, o, log, {
@@ -319,14 +382,15 @@ async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyRep
     escrow: tail ? tail.nextKeyEscrow : log.signedEscrow0,
     bounds: { fromUs: floorUs, toUs: OPEN_END_US },
     endSeq,
-    wanted: (b, first, end) => blockMayHold(b, range) || holds(first, end),
+    wanted,
     maxFailures,
   }, report);
-  for (const r of open.results) take(r, undefined);
-  await Promise.all(inFlight);
+  for (const r of open.results) queue.take(r, undefined);
+  await queue.drain();
 
   const newestCheckpoint = checkFreshness(o, tail, log.createdAtUs, report);
   const identityMatched = o.identity !== undefined && o.identity.toLowerCase() === log.fingerprint;
+  const tally = queue.tally;
   return {
     fingerprint: log.fingerprint,
     identityPinned: o.identity !== undefined,
@@ -356,7 +420,7 @@ interface UnsealedStart {
   bounds: TimeBounds;
   /** End of the log (exclusive) in this read's snapshot. */
   endSeq: number;
-  wanted: (b: TimeBounds, firstSeq: number, endSeq: number) => boolean;
+  wanted: Wanted;
   maxFailures: number;
 }
 
