@@ -10,7 +10,8 @@ import { dataPaths } from '../log/data-dir.js';
 import { bundleClaim } from './export-cmd.js';
 import { REASON_CODES } from '../verify/failures.js';
 import { InlineRunner, WorkerPoolRunner } from '../verify/runners.js';
-import { verifyDatabase, type AuditorState, type VerifyReport } from '../verify/verify-log.js';
+import { verifyDatabase } from '../verify/verify-log.js';
+import type { AuditorState, VerifyReport } from '../verify/report.js';
 import { EXIT } from './exit-codes.js';
 import { connectBitcoind } from '../bitcoind/client.js';
 

@@ -1,4 +1,4 @@
-import type { VerifyReport } from '../verify/verify-log.js';
+import type { VerifyReport } from '../verify/report.js';
 import { formatUs } from './time-arg.js';
 
 function time(us: number | null | undefined): string {

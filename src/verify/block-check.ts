@@ -49,6 +49,13 @@ export interface BlockResult {
   omitted: Partial<Record<ReasonCode, number>>;
 }
 
+/** Runs block checks, inline or on worker threads; results may come back in any order. */
+export interface BlockRunner {
+  run(task: BlockTask): Promise<BlockResult>;
+  /** How many tasks to keep in flight. */
+  readonly parallelism: number;
+}
+
 /**
  * Walks one block in order: continuity, filing, MAC chain, parsed fields, and (for a sealed
  * block) the count, chain head and Merkle root its checkpoint signed. After a MAC mismatch it

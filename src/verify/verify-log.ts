@@ -3,30 +3,17 @@ import { fingerprint as fingerprintOf, type RawKeyPair } from '../chain/keys.js'
 import { genesisHash } from '../chain/mac.js';
 import { checkpointHash, decodeCheckpoint, type Checkpoint } from '../checkpoint/format.js';
 import { LogStore } from '../store/log-store.js';
-import type { BlockResult, BlockTask } from './block-check.js';
+import type { BlockResult, BlockRunner } from './block-check.js';
 import { genesisStart, walkCheckpoints, type ChainStart, type VerifiedCheckpoint } from './checkpoint-chain.js';
-import type { Failure, ReasonCode } from './failures.js';
+import type { Failure } from './failures.js';
+import type { AuditorState, UnverifiedWindow, VerifyReport } from './report.js';
+import { BlockQueue } from './tally.js';
 import { DEFAULT_MAX_LISTED_FAILURES, FailureLog } from './failure-log.js';
 import { blockMayHold, OPEN_END_US, type TimeBounds, type TimeRange } from './range.js';
-import { AnchorChecker, type AnchorSummary, type HeaderSource } from './anchors.js';
+import { AnchorChecker, type HeaderSource } from './anchors.js';
 import { BitcoinRpcError } from '../bitcoind/client.js';
 import { genesisSignatureValid, genesisStatement } from '../checkpoint/genesis.js';
 import { ESCROW_BYTES } from '../chain/escrow.js';
-
-/** What an auditor keeps between runs (`verify --state FILE`). */
-export interface AuditorState {
-  fingerprint: string;
-  checkpoint: number;
-  hash: string;
-  verified_at: string;
-}
-
-/** Runs block checks, inline or on worker threads; results may come back in any order. */
-export interface BlockRunner {
-  run(task: BlockTask): Promise<BlockResult>;
-  /** How many tasks to keep in flight. */
-  readonly parallelism: number;
-}
 
 export interface VerifyOptions {
   sinceUs?: number;
@@ -50,47 +37,6 @@ export interface VerifyOptions {
   onProgress?: (entriesDone: number, entriesTotal: number) => void;
   /** Failures listed with their evidence (the earliest in log order); the rest are counted. */
   maxFailures?: number;
-}
-
-export interface UnverifiedWindow {
-  block: number;
-  firstSeq: number;
-  lastSeq: number;
-  firstTimeUs: number | undefined;
-  lastTimeUs: number | undefined;
-  why: string;
-}
-
-/** What the signed checkpoints of the blocks checked prove: their entries and their time span. */
-export interface ProvedRange {
-  firstBlock: number;
-  lastBlock: number;
-  firstSeq: number;
-  /** Exclusive. */
-  endSeq: number;
-  fromUs: number;
-  toUs: number;
-}
-
-export interface VerifyReport {
-  fingerprint: string;
-  identityPinned: boolean;
-  /** The pinned identity is this log's (false when not pinned or not matched). */
-  identityMatched: boolean;
-  requested: { sinceUs: number | null; untilUs: number | null };
-  proved: ProvedRange | null;
-  found: { firstSeq: number | null; lastSeq: number | null; firstTimeUs: number | null; lastTimeUs: number | null };
-  counts: { entries: number; blocks: number; checkpoints: number; openBlockEntries: number; otherParserVersion: number };
-  newestCheckpoint: { index: number; timeUs: number; ageUs: number; reason: string } | null;
-  unverified: UnverifiedWindow[];
-  resumedFrom: number | null;
-  anchors: AnchorSummary;
-  /** The earliest failures in log order, at most maxFailures of them. */
-  failures: Failure[];
-  failureCount: number;
-  failuresByCode: Partial<Record<ReasonCode, number>>;
-  /** The state to remember for the next run; only when nothing failed. */
-  nextState: AuditorState | null;
 }
 
 export class VerifyRunError extends Error {
@@ -181,89 +127,6 @@ function chainStart(store: LogStore, o: VerifyOptions, log: LogFacts, failures: 
     start: { index: cp.index + 1, previousHash: Buffer.from(o.state.hash, 'hex'), signer: cp.nextSigningKey, firstSeq: cp.firstSeq + cp.count, startHead: cp.chainHead },
     remembered: cp,
   };
-}
-
-/** Folds block results in as they come, so memory does not grow with the number of blocks. */
-class Tally {
-  entries = 0;
-  blocks = 0;
-  otherParserVersion = 0;
-  private firstSeq = Infinity;
-  private lastSeq = -Infinity;
-  private firstTimeUs = Infinity;
-  private lastTimeUs = -Infinity;
-  private proved: ProvedRange | null = null;
-
-  constructor(private readonly failures: FailureLog) {}
-
-  take(r: BlockResult): void {
-    this.blocks++;
-    this.entries += r.checked;
-    this.otherParserVersion += r.otherParserVersion;
-    if (r.checked > 0) {
-      this.firstSeq = Math.min(this.firstSeq, r.lastSeq! - r.checked + 1);
-      this.lastSeq = Math.max(this.lastSeq, r.lastSeq!);
-      this.firstTimeUs = Math.min(this.firstTimeUs, r.firstTimeUs!);
-      this.lastTimeUs = Math.max(this.lastTimeUs, r.lastTimeUs!);
-    }
-    for (const f of r.failures) this.failures.add(f);
-    this.failures.addOmitted(r.omitted);
-  }
-
-  /** A sealed block was checked: its signed range joins what the report says is proved. */
-  sealedChecked(block: number, firstSeq: number, count: number, b: TimeBounds): void {
-    const p = this.proved;
-    if (!p) {
-      this.proved = { firstBlock: block, lastBlock: block, firstSeq, endSeq: firstSeq + count, fromUs: b.fromUs, toUs: b.toUs };
-      return;
-    }
-    if (block < p.firstBlock) Object.assign(p, { firstBlock: block, firstSeq, fromUs: b.fromUs });
-    if (block > p.lastBlock) Object.assign(p, { lastBlock: block, endSeq: firstSeq + count, toUs: b.toUs });
-  }
-
-  get provedRange(): ProvedRange | null {
-    return this.proved;
-  }
-
-  get found(): VerifyReport['found'] {
-    const any = this.entries > 0;
-    return { firstSeq: any ? this.firstSeq : null, lastSeq: any ? this.lastSeq : null, firstTimeUs: any ? this.firstTimeUs : null, lastTimeUs: any ? this.lastTimeUs : null };
-  }
-}
-
-/**
- * Block checks in flight, at most twice the runner's parallelism, folded into the tally as they
- * finish (in any order).
- */
-class BlockQueue {
-  readonly tally: Tally;
-  private readonly inFlight = new Set<Promise<void>>();
-
-  constructor(private readonly o: VerifyOptions, failures: FailureLog, private readonly total: number) {
-    this.tally = new Tally(failures);
-  }
-
-  /** `expectedCount`: the entries the block's checkpoint signs (undefined for an unsealed block). */
-  take(r: BlockResult, expectedCount: number | undefined): void {
-    if (this.o.bundle && expectedCount !== undefined && expectedCount > 0 && r.checked === 0) {
-      // The bundle holds nothing of a block the range needs: one failure that says so.
-      this.tally.take({ ...r, failures: [{ code: 'RANGE_NOT_COVERED', block: r.block, checkpoint: r.block, expected: `${expectedCount} entries`, actual: 'none in the bundle', detail: `the requested range needs block ${r.block}, whose entries this bundle does not hold` }], omitted: {} });
-    } else {
-      this.tally.take(r);
-    }
-    this.o.onProgress?.(this.tally.entries, this.total);
-  }
-
-  async submit(task: BlockTask): Promise<void> {
-    const p = this.o.runner.run(task).then((r) => this.take(r, task.expect?.count));
-    const tracked = p.finally(() => this.inFlight.delete(tracked));
-    this.inFlight.add(tracked);
-    if (this.inFlight.size >= this.o.runner.parallelism * 2) await Promise.race(this.inFlight);
-  }
-
-  drain(): Promise<unknown> {
-    return Promise.all(this.inFlight);
-  }
 }
 
 /** Whether a block is checked, from its signed time bounds and its sequence range. */
@@ -370,7 +233,7 @@ async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyRep
   const wanted = blocksWanted(store, o);
   const lastEntry = store.lastEntry();
   const endSeq = lastEntry ? lastEntry.seq + 1 : 0;
-  const queue = new BlockQueue(o, failures, Math.max(0, endSeq - start.firstSeq));
+  const queue = new BlockQueue(o.runner, failures, { bundle: o.bundle === true, total: Math.max(0, endSeq - start.firstSeq), onProgress: o.onProgress });
   const anchors = new AnchorChecker(store, o.headers, o.nowUs, report);
   const { checkpoints, last, floorUs } = await checkSealed(store, o, { log, start, remembered, wanted, queue, anchors, report, maxFailures });
 
