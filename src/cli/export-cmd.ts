@@ -1,8 +1,11 @@
 import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
 import { decodeCheckpoint } from '../checkpoint/format.js';
 import { LogStore } from '../store/log-store.js';
 import { dataPaths } from '../log/data-dir.js';
 import { blockMayHold, OPEN_END_US, type TimeRange } from '../verify/range.js';
+import { CannotRun } from './cannot-run.js';
+import { CONFIG_OPTION, DATA_DIR_OPTION, dataDirOf, timeOpt } from './common-args.js';
 
 /** Bundle format version, in the bundle's meta table (`bundle_format`). */
 export const BUNDLE_FORMAT = '1';
@@ -82,4 +85,26 @@ export function bundleClaim(path: string): { untilUs: number; sinceUs?: number }
   } finally {
     store.close();
   }
+}
+
+/** `immutalog export`. */
+export function registerExport(program: Command): void {
+  program
+    .command('export')
+    .description('write a self-contained bundle (entries, checkpoints, disclosed keys, anchors with proofs, identity) for `verify --bundle` on another machine')
+    .requiredOption('--out <file>', 'the bundle to write (must not exist)')
+    .addOption(DATA_DIR_OPTION())
+    .addOption(CONFIG_OPTION())
+    .option('--since <time>', 'start of the range (whole blocks covering it are exported)')
+    .option('--until <time>', 'end of the range (exclusive)')
+    .action((o: { out: string; dataDir?: string; config?: string; since?: string; until?: string }) => {
+      const since = timeOpt(o.since, '--since');
+      const until = timeOpt(o.until, '--until');
+      try {
+        const r = runExport({ dataDir: dataDirOf(o), out: o.out, ...(since !== undefined ? { sinceUs: since } : {}), ...(until !== undefined ? { untilUs: until } : {}) });
+        process.stdout.write(`exported entries ${r.firstSeq}..${r.endSeq - 1} (${r.entries}) with every checkpoint and anchor to ${o.out}\n`);
+      } catch (e) {
+        throw new CannotRun((e as Error).message);
+      }
+    });
 }

@@ -117,47 +117,69 @@ export const CONFIG_KEYS: Record<string, keyof ServeConfig> = {
   queue_high_water_bytes: 'queueHighWaterBytes',
 };
 
+/** Each option's raw value and where it came from; later layers replace earlier ones. */
+type Sources = Map<OptionSpec, Source>;
+type Flags = Record<string, string | string[] | undefined>;
+
 /**
  * Embedded defaults, then the INI file, then command-line flags (a repeated flag such as
  * `--udp` gives a list). Unknown sections and options are errors that name the file line.
  */
-export function loadServeConfig(opts: { file?: string; flags?: Record<string, string | string[] | undefined> }): ServeConfig {
-  const sources = new Map<OptionSpec, Source>();
+export function loadServeConfig(opts: { file?: string; flags?: Flags }): ServeConfig {
+  const sources: Sources = new Map();
   for (const spec of OPTIONS) sources.set(spec, { value: spec.default, where: 'default', file: '(embedded default)', line: undefined });
-  if (opts.file !== undefined) {
-    let text: string;
-    try {
-      text = readFileSync(opts.file, 'utf8');
-    } catch (e) {
-      throw new ConfigError(opts.file, undefined, `cannot read the configuration file: ${(e as Error).message}`);
+  if (opts.file !== undefined) addFile(sources, opts.file);
+  addFlags(sources, opts.flags);
+  dropListenerDefaults(sources);
+  const out: Record<string, unknown> = {};
+  for (const spec of OPTIONS) out[CONFIG_KEYS[spec.name]!] = convert(spec, sources.get(spec)!);
+  const cfg = out as unknown as ServeConfig;
+  checkTogether(cfg, sources, opts.file);
+  return cfg;
+}
+
+function addFile(sources: Sources, file: string): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(file, undefined, `cannot read the configuration file: ${(e as Error).message}`);
+  }
+  const doc = parseIni(text, file);
+  for (const [section, entries] of doc) {
+    if (!OPTIONS.some((o) => o.section === section)) {
+      throw new ConfigError(file, entries.line, `unknown section [${section}]; known: ${[...new Set(OPTIONS.map((o) => o.section))].join(', ')}`);
     }
-    const doc = parseIni(text, opts.file);
-    for (const [section, entries] of doc) {
-      if (!OPTIONS.some((o) => o.section === section)) {
-        throw new ConfigError(opts.file, entries.line, `unknown section [${section}]; known: ${[...new Set(OPTIONS.map((o) => o.section))].join(', ')}`);
-      }
-      for (const [name, v] of entries) {
-        const spec = findOption(section, name);
-        if (!spec) throw new ConfigError(opts.file, v.line, `unknown option ${name} in [${section}]`);
-        sources.set(spec, { value: v.value, where: 'file', file: opts.file, line: v.line });
-      }
+    for (const [name, v] of entries) {
+      const spec = findOption(section, name);
+      if (!spec) throw new ConfigError(file, v.line, `unknown option ${name} in [${section}]`);
+      sources.set(spec, { value: v.value, where: 'file', file, line: v.line });
     }
   }
+}
+
+function addFlags(sources: Sources, flags: Flags | undefined): void {
   for (const spec of OPTIONS) {
-    const f = opts.flags?.[spec.flag];
+    const f = flags?.[spec.flag];
     if (f === undefined) continue;
     const value = Array.isArray(f) ? f.join(',') : f;
     sources.set(spec, { value, where: 'flag', file: `--${spec.flag}`, line: undefined });
   }
-  // Listener defaults apply only when no listener is configured at all: `--tcp HOST:PORT` alone
-  // must not also bind the default UDP port (a second instance would fail on a port it was never given).
+}
+
+/**
+ * Listener defaults apply only when no listener is configured at all: `--tcp HOST:PORT` alone
+ * must not also bind the default UDP port (a second instance would fail on a port it was never given).
+ */
+function dropListenerDefaults(sources: Sources): void {
   const listenerSpecs = LISTENER_OPTIONS.map((n) => findOption('syslog', n)!);
   if (listenerSpecs.some((spec) => sources.get(spec)!.where !== 'default')) {
     for (const spec of listenerSpecs) if (sources.get(spec)!.where === 'default') sources.set(spec, { ...sources.get(spec)!, value: '' });
   }
-  const out: Record<string, unknown> = {};
-  for (const spec of OPTIONS) out[CONFIG_KEYS[spec.name]!] = convert(spec, sources.get(spec)!);
-  const cfg = out as unknown as ServeConfig;
+}
+
+/** Rules over several options (each option alone is checked by convert). */
+function checkTogether(cfg: ServeConfig, sources: Sources, file: string | undefined): void {
   if (cfg.dataDir.trim() === '') {
     const spec = findOption('DEFAULT', 'data_dir')!;
     fail(sources.get(spec)!, spec, 'a directory');
@@ -182,7 +204,6 @@ export function loadServeConfig(opts: { file?: string; flags?: Record<string, st
     }
   }
   if (cfg.udp.length + cfg.tcp.length + cfg.tls.length === 0) {
-    throw new ConfigError(opts.file ?? '(flags)', undefined, 'no listener configured: set at least one of udp, tcp or tls');
+    throw new ConfigError(file ?? '(flags)', undefined, 'no listener configured: set at least one of udp, tcp or tls');
   }
-  return cfg;
 }

@@ -9,7 +9,7 @@ export { PARSER_VERSION } from './version.js';
 
 /**
  * Parses one received syslog record (framing already removed). Pure: no I/O,
- * deterministic, linear in the input, never throws. See FORMATS.md.
+ * deterministic, linear in the input, never throws. The shapes and fields: README, "Parsing".
  */
 export function parseRecord(raw: Buffer): ParsedFields {
   try {

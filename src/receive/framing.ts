@@ -1,4 +1,5 @@
-// Pure stream framer: bytes in, syslog frames out. Rules and their reasons: FRAMING.md.
+// Pure stream framer: bytes in, syslog frames out. The rules, with the reasons an operator
+// needs: README, "Stream framing".
 import { FLAG_INCOMPLETE, FLAG_TRUNCATED } from '../chain/entry-format.js';
 
 export type FramingMode = 'auto' | 'octet' | 'lf' | 'nul';

@@ -49,6 +49,13 @@ export interface BlockResult {
   omitted: Partial<Record<ReasonCode, number>>;
 }
 
+/** Runs block checks, inline or on worker threads; results may come back in any order. */
+export interface BlockRunner {
+  run(task: BlockTask): Promise<BlockResult>;
+  /** How many tasks to keep in flight. */
+  readonly parallelism: number;
+}
+
 /**
  * Walks one block in order: continuity, filing, MAC chain, parsed fields, and (for a sealed
  * block) the count, chain head and Merkle root its checkpoint signed. After a MAC mismatch it
@@ -115,22 +122,35 @@ export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResu
     expectSeq = e.seq + 1;
     checked++;
   }
-  const x = task.expect;
-  if (x) {
-    const endSeq = task.firstSeq + x.count;
-    if (checked !== x.count || expectSeq !== endSeq) {
-      if (!chainBroken && expectSeq < endSeq) {
-        failures.push('SEQ_GAP', () => ({ code: 'SEQ_GAP', seq: expectSeq, block: task.block, expected: String(endSeq - 1), actual: String(expectSeq - 1), detail: `block ${task.block} ends at entry ${expectSeq - 1}; its checkpoint covers up to ${endSeq - 1}` }));
-      }
-      failures.push('BLOCK_COUNT_MISMATCH', () => ({ code: 'BLOCK_COUNT_MISMATCH', block: task.block, checkpoint: x.checkpoint, expected: String(x.count), actual: String(checked), detail: `block ${task.block} holds ${checked} entries; checkpoint ${x.checkpoint} says ${x.count}` }));
-    }
-    if (!prev.equals(x.chainHead)) {
-      failures.push('BLOCK_HEAD_MISMATCH', () => ({ code: 'BLOCK_HEAD_MISMATCH', block: task.block, checkpoint: x.checkpoint, expected: x.chainHead.toString('hex'), actual: Buffer.from(prev).toString('hex'), detail: `block ${task.block} ends on another MAC than checkpoint ${x.checkpoint} signed` }));
-    }
-    const root = acc!.root();
-    if (!root.equals(x.entryRoot)) {
-      failures.push('BLOCK_ROOT_MISMATCH', () => ({ code: 'BLOCK_ROOT_MISMATCH', block: task.block, checkpoint: x.checkpoint, expected: x.entryRoot.toString('hex'), actual: root.toString('hex'), detail: `entries of block ${task.block} do not hash to the Merkle root of checkpoint ${x.checkpoint}` }));
-    }
-  }
+  if (task.expect) checkAgainstCheckpoint(task, task.expect, { checked, nextSeq: expectSeq, chainBroken, head: prev, root: acc!.root() }, failures);
   return { block: task.block, checked, lastSeq, firstTimeUs, lastTimeUs, otherParserVersion, failures: failures.listed, omitted: failures.omitted };
+}
+
+/** What a block's walk ended on. */
+interface WalkEnd {
+  checked: number;
+  /** The sequence number after the last entry walked. */
+  nextSeq: number;
+  /** A gap or disorder was already reported: no second SEQ_GAP for the block's end. */
+  chainBroken: boolean;
+  head: Buffer;
+  root: Buffer;
+}
+
+/** A sealed block's totals against what its checkpoint signed: its count, chain head and Merkle root. */
+function checkAgainstCheckpoint(task: BlockTask, x: NonNullable<BlockTask['expect']>, end: WalkEnd, failures: BlockFailures): void {
+  const { checked, nextSeq, chainBroken, head, root } = end;
+  const endSeq = task.firstSeq + x.count;
+  if (checked !== x.count || nextSeq !== endSeq) {
+    if (!chainBroken && nextSeq < endSeq) {
+      failures.push('SEQ_GAP', () => ({ code: 'SEQ_GAP', seq: nextSeq, block: task.block, expected: String(endSeq - 1), actual: String(nextSeq - 1), detail: `block ${task.block} ends at entry ${nextSeq - 1}; its checkpoint covers up to ${endSeq - 1}` }));
+    }
+    failures.push('BLOCK_COUNT_MISMATCH', () => ({ code: 'BLOCK_COUNT_MISMATCH', block: task.block, checkpoint: x.checkpoint, expected: String(x.count), actual: String(checked), detail: `block ${task.block} holds ${checked} entries; checkpoint ${x.checkpoint} says ${x.count}` }));
+  }
+  if (!head.equals(x.chainHead)) {
+    failures.push('BLOCK_HEAD_MISMATCH', () => ({ code: 'BLOCK_HEAD_MISMATCH', block: task.block, checkpoint: x.checkpoint, expected: x.chainHead.toString('hex'), actual: Buffer.from(head).toString('hex'), detail: `block ${task.block} ends on another MAC than checkpoint ${x.checkpoint} signed` }));
+  }
+  if (!root.equals(x.entryRoot)) {
+    failures.push('BLOCK_ROOT_MISMATCH', () => ({ code: 'BLOCK_ROOT_MISMATCH', block: task.block, checkpoint: x.checkpoint, expected: x.entryRoot.toString('hex'), actual: root.toString('hex'), detail: `entries of block ${task.block} do not hash to the Merkle root of checkpoint ${x.checkpoint}` }));
+  }
 }

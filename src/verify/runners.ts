@@ -1,8 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { LogStore } from '../store/log-store.js';
-import { checkBlock, type BlockResult, type BlockTask } from './block-check.js';
-import type { BlockRunner } from './verify-log.js';
+import { checkBlock, type BlockResult, type BlockRunner, type BlockTask } from './block-check.js';
 
 /** Checks blocks on the calling thread (small logs, tests). */
 export class InlineRunner implements BlockRunner {

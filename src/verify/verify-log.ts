@@ -3,30 +3,17 @@ import { fingerprint as fingerprintOf, type RawKeyPair } from '../chain/keys.js'
 import { genesisHash } from '../chain/mac.js';
 import { checkpointHash, decodeCheckpoint, type Checkpoint } from '../checkpoint/format.js';
 import { LogStore } from '../store/log-store.js';
-import type { BlockResult, BlockTask } from './block-check.js';
-import { genesisStart, walkCheckpoints, type ChainStart } from './checkpoint-chain.js';
-import type { Failure, ReasonCode } from './failures.js';
+import type { BlockResult, BlockRunner } from './block-check.js';
+import { genesisStart, walkCheckpoints, type ChainStart, type VerifiedCheckpoint } from './checkpoint-chain.js';
+import type { Failure } from './failures.js';
+import type { AuditorState, UnverifiedWindow, VerifyReport } from './report.js';
+import { BlockQueue } from './tally.js';
 import { DEFAULT_MAX_LISTED_FAILURES, FailureLog } from './failure-log.js';
 import { blockMayHold, OPEN_END_US, type TimeBounds, type TimeRange } from './range.js';
-import { AnchorChecker, type AnchorSummary, type HeaderSource } from './anchors.js';
+import { AnchorChecker, type HeaderSource } from './anchors.js';
 import { BitcoinRpcError } from '../bitcoind/errors.js';
 import { genesisSignatureValid, genesisStatement } from '../checkpoint/genesis.js';
 import { ESCROW_BYTES } from '../chain/escrow.js';
-
-/** What an auditor keeps between runs (`verify --state FILE`). */
-export interface AuditorState {
-  fingerprint: string;
-  checkpoint: number;
-  hash: string;
-  verified_at: string;
-}
-
-/** Runs block checks, inline or on worker threads; results may come back in any order. */
-export interface BlockRunner {
-  run(task: BlockTask): Promise<BlockResult>;
-  /** How many tasks to keep in flight. */
-  readonly parallelism: number;
-}
 
 export interface VerifyOptions {
   sinceUs?: number;
@@ -50,47 +37,6 @@ export interface VerifyOptions {
   onProgress?: (entriesDone: number, entriesTotal: number) => void;
   /** Failures listed with their evidence (the earliest in log order); the rest are counted. */
   maxFailures?: number;
-}
-
-export interface UnverifiedWindow {
-  block: number;
-  firstSeq: number;
-  lastSeq: number;
-  firstTimeUs: number | undefined;
-  lastTimeUs: number | undefined;
-  why: string;
-}
-
-/** What the signed checkpoints of the blocks checked prove: their entries and their time span. */
-export interface ProvedRange {
-  firstBlock: number;
-  lastBlock: number;
-  firstSeq: number;
-  /** Exclusive. */
-  endSeq: number;
-  fromUs: number;
-  toUs: number;
-}
-
-export interface VerifyReport {
-  fingerprint: string;
-  identityPinned: boolean;
-  /** The pinned identity is this log's (false when not pinned or not matched). */
-  identityMatched: boolean;
-  requested: { sinceUs: number | null; untilUs: number | null };
-  proved: ProvedRange | null;
-  found: { firstSeq: number | null; lastSeq: number | null; firstTimeUs: number | null; lastTimeUs: number | null };
-  counts: { entries: number; blocks: number; checkpoints: number; openBlockEntries: number; otherParserVersion: number };
-  newestCheckpoint: { index: number; timeUs: number; ageUs: number; reason: string } | null;
-  unverified: UnverifiedWindow[];
-  resumedFrom: number | null;
-  anchors: AnchorSummary;
-  /** The earliest failures in log order, at most maxFailures of them. */
-  failures: Failure[];
-  failureCount: number;
-  failuresByCode: Partial<Record<ReasonCode, number>>;
-  /** The state to remember for the next run; only when nothing failed. */
-  nextState: AuditorState | null;
 }
 
 export class VerifyRunError extends Error {
@@ -183,54 +129,99 @@ function chainStart(store: LogStore, o: VerifyOptions, log: LogFacts, failures: 
   };
 }
 
-/** Folds block results in as they come, so memory does not grow with the number of blocks. */
-class Tally {
-  entries = 0;
-  blocks = 0;
-  otherParserVersion = 0;
-  private firstSeq = Infinity;
-  private lastSeq = -Infinity;
-  private firstTimeUs = Infinity;
-  private lastTimeUs = -Infinity;
-  private proved: ProvedRange | null = null;
+/** Whether a block is checked, from its signed time bounds and its sequence range. */
+type Wanted = (b: TimeBounds, firstSeq: number, endSeq: number) => boolean;
 
-  constructor(private readonly failures: FailureLog) {}
+/** The blocks the requested range may hold entries of; for a bundle, also every block it carries entries of. */
+function blocksWanted(store: LogStore, o: VerifyOptions): Wanted {
+  const range: TimeRange = { ...(o.sinceUs !== undefined ? { sinceUs: o.sinceUs } : {}), ...(o.untilUs !== undefined ? { untilUs: o.untilUs } : {}) };
+  // A bundle's entries are checked wherever they are: an entry it carries is proven or a failure.
+  const held = o.bundle ? store.entries.seqSpan() : undefined;
+  const holds = (firstSeq: number, endSeq: number): boolean => held !== undefined && firstSeq <= held.last && Math.max(endSeq, firstSeq + 1) > held.first;
+  return (b, firstSeq, endSeq) => blockMayHold(b, range) || holds(firstSeq, endSeq);
+}
 
-  take(r: BlockResult): void {
-    this.blocks++;
-    this.entries += r.checked;
-    this.otherParserVersion += r.otherParserVersion;
-    if (r.checked > 0) {
-      this.firstSeq = Math.min(this.firstSeq, r.lastSeq! - r.checked + 1);
-      this.lastSeq = Math.max(this.lastSeq, r.lastSeq!);
-      this.firstTimeUs = Math.min(this.firstTimeUs, r.firstTimeUs!);
-      this.lastTimeUs = Math.max(this.lastTimeUs, r.lastTimeUs!);
-    }
-    for (const f of r.failures) this.failures.add(f);
-    this.failures.addOmitted(r.omitted);
+/** What the walk over the sealed blocks shares with the rest of the run. */
+interface SealedWalk {
+  log: LogFacts;
+  start: ChainStart;
+  remembered: Checkpoint | undefined;
+  wanted: Wanted;
+  queue: BlockQueue;
+  anchors: AnchorChecker;
+  report: (f: Failure) => void;
+  maxFailures: number;
+}
+
+/**
+ * The sealed blocks, checkpoint by checkpoint: the chain of checkpoints (checkpoint-chain.ts),
+ * each disclosed key against its escrow, checkpoint times, and, for a block the run wants, its
+ * anchor and its entries (queued). Returns where the unsealed tail starts.
+ */
+async function checkSealed(store: LogStore, o: VerifyOptions, w: SealedWalk): Promise<{ checkpoints: number; last: { cp: Checkpoint; hash: Buffer } | undefined; floorUs: number }> {
+  let checkpoints = 0;
+  let last: { cp: Checkpoint; hash: Buffer } | undefined;
+  let escrowOfThisBlock: Buffer | undefined = w.remembered ? w.remembered.nextKeyEscrow : w.log.signedEscrow0;
+  // Block j's entries lie between the signed times of checkpoints j-1 and j (range.ts).
+  let floorUs = w.remembered ? w.remembered.timeUs : w.log.createdAtUs ?? 0;
+  for (const v of walkCheckpoints(store.checkpoints.iterate(w.start.index), w.start, w.log.logId, (b) => store.blocks.get(b), w.report)) {
+    checkpoints++;
+    const cp = v.checkpoint;
+    // After a missing or undecodable checkpoint the signed escrow for this block is unknown;
+    // that failure is already reported, and guessing here would only add a cascade.
+    if (cp.index !== (last ? last.cp.index + 1 : w.start.index)) escrowOfThisBlock = undefined;
+    if (o.auditor && escrowOfThisBlock) checkDisclosedKey(o.auditor, escrowOfThisBlock, w.log.logId, cp, w.report);
+    escrowOfThisBlock = cp.nextKeyEscrow;
+    checkCheckpointTime(cp, floorUs, w.report);
+    const bounds: TimeBounds = { fromUs: Math.min(floorUs, cp.timeUs), toUs: cp.timeUs };
+    if (w.wanted(bounds, cp.firstSeq, cp.firstSeq + cp.count)) await checkSealedBlock(v, bounds, w);
+    floorUs = cp.timeUs;
+    last = { cp, hash: v.hash };
   }
+  return { checkpoints, last, floorUs };
+}
 
-  /** A sealed block was checked: its signed range joins what the report says is proved. */
-  sealedChecked(block: number, firstSeq: number, count: number, b: TimeBounds): void {
-    const p = this.proved;
-    if (!p) {
-      this.proved = { firstBlock: block, lastBlock: block, firstSeq, endSeq: firstSeq + count, fromUs: b.fromUs, toUs: b.toUs };
-      return;
-    }
-    if (block < p.firstBlock) Object.assign(p, { firstBlock: block, firstSeq, fromUs: b.fromUs });
-    if (block > p.lastBlock) Object.assign(p, { lastBlock: block, endSeq: firstSeq + count, toUs: b.toUs });
+/** With the auditor key, the disclosed key must also be the one escrowed when the block opened. */
+function checkDisclosedKey(auditor: RawKeyPair, escrow: Buffer, logId: Buffer, cp: Checkpoint, report: (f: Failure) => void): void {
+  let escrowed: Buffer | undefined;
+  try {
+    escrowed = openEscrow(Buffer.from(escrow), auditor, logId, cp.index);
+  } catch (e) {
+    if (!(e instanceof EscrowError)) throw e;
   }
-
-  get provedRange(): ProvedRange | null {
-    return this.proved;
-  }
-
-  get found(): VerifyReport['found'] {
-    const any = this.entries > 0;
-    return { firstSeq: any ? this.firstSeq : null, lastSeq: any ? this.lastSeq : null, firstTimeUs: any ? this.firstTimeUs : null, lastTimeUs: any ? this.lastTimeUs : null };
+  if (!escrowed || !escrowed.equals(cp.blockKey)) {
+    report({ code: 'BLOCK_ESCROW_MISMATCH', block: cp.index, checkpoint: cp.index, expected: cp.blockKey.toString('hex'), actual: escrowed?.toString('hex') ?? 'escrow does not open', detail: `the key escrowed for block ${cp.index} is not the key checkpoint ${cp.index} discloses` });
   }
 }
 
+/** `floorUs`: the previous checkpoint's time, or the log's signed creation time. */
+function checkCheckpointTime(cp: Checkpoint, floorUs: number, report: (f: Failure) => void): void {
+  if (cp.timeUs < floorUs) {
+    report({ code: 'CHECKPOINT_TIME_BACKWARDS', checkpoint: cp.index, receivedAtUs: cp.timeUs, expected: `at or after ${floorUs}`, actual: String(cp.timeUs), detail: `checkpoint ${cp.index} is dated before the ${cp.index === 0 ? "log's creation" : `checkpoint ${cp.index - 1}`}` });
+  }
+}
+
+/** A sealed block the run wants: its anchor now, its entries against its checkpoint on the runner. */
+async function checkSealedBlock(v: VerifiedCheckpoint, bounds: TimeBounds, w: SealedWalk): Promise<void> {
+  const cp = v.checkpoint;
+  try {
+    await w.anchors.check(cp.index, v.hash, cp.timeUs);
+  } catch (e) {
+    if (e instanceof BitcoinRpcError) throw new VerifyRunError('NODE_UNREACHABLE', `the Bitcoin node could not be asked for block headers: ${e.message}`);
+    throw e;
+  }
+  w.queue.tally.sealedChecked(cp.index, cp.firstSeq, cp.count, bounds);
+  await w.queue.submit({
+    block: cp.index, firstSeq: cp.firstSeq, endSeq: cp.firstSeq + cp.count, startHead: v.startHead, key: cp.blockKey,
+    expect: { count: cp.count, chainHead: cp.chainHead, entryRoot: cp.entryRoot, checkpoint: cp.index }, bounds, maxFailures: w.maxFailures,
+  });
+}
+
+/**
+ * The run in its order: identity and genesis, where the walk starts, the sealed blocks, the
+ * unsealed tail, the heartbeat. Failures arrive in this order and ties in log order are listed
+ * by arrival (failure-log.ts), so the steps keep it.
+ */
 async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyReport> {
   const failures = new FailureLog(o.maxFailures ?? DEFAULT_MAX_LISTED_FAILURES);
   const maxFailures = failures.limit;
@@ -239,77 +230,12 @@ async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyRep
   const { start, remembered } = chainStart(store, o, log, failures);
   if (o.auditor) checkAuditorKey(o.auditor, log, remembered);
 
-  const range: TimeRange = { ...(o.sinceUs !== undefined ? { sinceUs: o.sinceUs } : {}), ...(o.untilUs !== undefined ? { untilUs: o.untilUs } : {}) };
-  // A bundle's entries are checked wherever they are: an entry it carries is proven or a failure.
-  const held = o.bundle ? store.entries.seqSpan() : undefined;
-  const holds = (firstSeq: number, endSeq: number): boolean => held !== undefined && firstSeq <= held.last && Math.max(endSeq, firstSeq + 1) > held.first;
+  const wanted = blocksWanted(store, o);
   const lastEntry = store.entries.last();
   const endSeq = lastEntry ? lastEntry.seq + 1 : 0;
-  const total = Math.max(0, endSeq - start.firstSeq);
-
-  const tally = new Tally(failures);
-  const take = (r: BlockResult, expectedCount: number | undefined): void => {
-    if (o.bundle && expectedCount !== undefined && expectedCount > 0 && r.checked === 0) {
-      // The bundle holds nothing of a block the range needs: one failure that says so.
-      tally.take({ ...r, failures: [{ code: 'RANGE_NOT_COVERED', block: r.block, checkpoint: r.block, expected: `${expectedCount} entries`, actual: 'none in the bundle', detail: `the requested range needs block ${r.block}, whose entries this bundle does not hold` }], omitted: {} });
-    } else {
-      tally.take(r);
-    }
-    o.onProgress?.(tally.entries, total);
-  };
-  const inFlight = new Set<Promise<void>>();
-  const submit = async (task: BlockTask): Promise<void> => {
-    const p = o.runner.run(task).then((r) => take(r, task.expect?.count));
-    const tracked = p.finally(() => inFlight.delete(tracked));
-    inFlight.add(tracked);
-    if (inFlight.size >= o.runner.parallelism * 2) await Promise.race(inFlight);
-  };
-
-  let checkpoints = 0;
-  let last: { cp: Checkpoint; hash: Buffer } | undefined;
+  const queue = new BlockQueue(o.runner, failures, { bundle: o.bundle === true, total: Math.max(0, endSeq - start.firstSeq), onProgress: o.onProgress });
   const anchors = new AnchorChecker(store, o.headers, o.nowUs, report);
-  let escrowOfThisBlock: Buffer | undefined = remembered ? remembered.nextKeyEscrow : log.signedEscrow0;
-  // Block j's entries lie between the signed times of checkpoints j-1 and j (range.ts).
-  let floorUs = remembered ? remembered.timeUs : log.createdAtUs ?? 0;
-  for (const v of walkCheckpoints(store.checkpoints.iterate(start.index), start, log.logId, (b) => store.blocks.get(b), report)) {
-    checkpoints++;
-    const cp = v.checkpoint;
-    // After a missing or undecodable checkpoint the signed escrow for this block is unknown;
-    // that failure is already reported, and guessing here would only add a cascade.
-    if (cp.index !== (last ? last.cp.index + 1 : start.index)) escrowOfThisBlock = undefined;
-    // With the auditor key, the disclosed key must also be the one escrowed when the block opened.
-    if (o.auditor && escrowOfThisBlock) {
-      let escrowed: Buffer | undefined;
-      try {
-        escrowed = openEscrow(Buffer.from(escrowOfThisBlock), o.auditor, log.logId, cp.index);
-      } catch (e) {
-        if (!(e instanceof EscrowError)) throw e;
-      }
-      if (!escrowed || !escrowed.equals(cp.blockKey)) {
-        report({ code: 'BLOCK_ESCROW_MISMATCH', block: cp.index, checkpoint: cp.index, expected: cp.blockKey.toString('hex'), actual: escrowed?.toString('hex') ?? 'escrow does not open', detail: `the key escrowed for block ${cp.index} is not the key checkpoint ${cp.index} discloses` });
-      }
-    }
-    escrowOfThisBlock = cp.nextKeyEscrow;
-    if (cp.timeUs < floorUs) {
-      report({ code: 'CHECKPOINT_TIME_BACKWARDS', checkpoint: cp.index, receivedAtUs: cp.timeUs, expected: `at or after ${floorUs}`, actual: String(cp.timeUs), detail: `checkpoint ${cp.index} is dated before the ${cp.index === 0 ? "log's creation" : `checkpoint ${cp.index - 1}`}` });
-    }
-    const bounds: TimeBounds = { fromUs: Math.min(floorUs, cp.timeUs), toUs: cp.timeUs };
-    if (blockMayHold(bounds, range) || holds(cp.firstSeq, cp.firstSeq + cp.count)) {
-      try {
-        await anchors.check(cp.index, v.hash, cp.timeUs);
-      } catch (e) {
-        if (e instanceof BitcoinRpcError) throw new VerifyRunError('NODE_UNREACHABLE', `the Bitcoin node could not be asked for block headers: ${e.message}`);
-        throw e;
-      }
-      tally.sealedChecked(cp.index, cp.firstSeq, cp.count, bounds);
-      await submit({
-        block: cp.index, firstSeq: cp.firstSeq, endSeq: cp.firstSeq + cp.count, startHead: v.startHead, key: cp.blockKey,
-        expect: { count: cp.count, chainHead: cp.chainHead, entryRoot: cp.entryRoot, checkpoint: cp.index }, bounds, maxFailures,
-      });
-    }
-    floorUs = cp.timeUs;
-    last = { cp, hash: v.hash };
-  }
+  const { checkpoints, last, floorUs } = await checkSealed(store, o, { log, start, remembered, wanted, queue, anchors, report, maxFailures });
 
   const tail = last?.cp ?? remembered;
   const open = await checkUnsealed(store, o, log, {
@@ -319,14 +245,15 @@ async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyRep
     escrow: tail ? tail.nextKeyEscrow : log.signedEscrow0,
     bounds: { fromUs: floorUs, toUs: OPEN_END_US },
     endSeq,
-    wanted: (b, first, end) => blockMayHold(b, range) || holds(first, end),
+    wanted,
     maxFailures,
   }, report);
-  for (const r of open.results) take(r, undefined);
-  await Promise.all(inFlight);
+  for (const r of open.results) queue.take(r, undefined);
+  await queue.drain();
 
   const newestCheckpoint = checkFreshness(o, tail, log.createdAtUs, report);
   const identityMatched = o.identity !== undefined && o.identity.toLowerCase() === log.fingerprint;
+  const tally = queue.tally;
   return {
     fingerprint: log.fingerprint,
     identityPinned: o.identity !== undefined,
@@ -356,7 +283,7 @@ interface UnsealedStart {
   bounds: TimeBounds;
   /** End of the log (exclusive) in this read's snapshot. */
   endSeq: number;
-  wanted: (b: TimeBounds, firstSeq: number, endSeq: number) => boolean;
+  wanted: Wanted;
   maxFailures: number;
 }
 
