@@ -204,32 +204,41 @@ export class Daemon {
       const plan = planReload(this.cfg, next);
       const running = this.cfg;
       this.cfg = plan.effective;
-      const c = this.cfg;
-      if (plan.apply.includes('logLevel')) this.log.level = c.logLevel;
-      if (plan.apply.includes('allow')) this.bound.allow?.replace(c.allow);
-      const limits = {
-        maxConnections: c.maxConnections, maxConnectionsPerSource: c.maxConnectionsPerSource, handshakeTimeoutMs: c.handshakeTimeoutSec * 1000,
-        idleTimeoutMs: c.idleTimeoutSec * 1000, frameTimeoutMs: c.frameTimeoutSec * 1000,
-      };
-      for (const l of this.listeners) if (!(l instanceof UdpListener)) l.setLimits(limits);
-      const tlsListeners = this.listeners.filter((l): l is StreamListener => l instanceof StreamListener && l.transport === 'tls');
-      if (tlsListeners.length > 0) {
-        try {
-          const m = readTlsMaterial(c);
-          for (const l of tlsListeners) l.reloadTls(m);
-          this.log.info(`reload: TLS certificate for new connections: ${describeCertificate(m.cert)}`);
-        } catch (e) {
-          // The paths too: the next reload compares with what is really in use.
-          this.cfg = { ...this.cfg, tlsCert: running.tlsCert, tlsKey: running.tlsKey, tlsClientCa: running.tlsClientCa };
-          this.log.error(`reload: TLS certificate, key and client CA not reloaded, still serving the previous ones: ${(e as Error).message}`);
-        }
-      }
+      this.applyReloadable(plan.apply);
+      this.reloadTls(running);
       const applied = plan.apply.filter((k) => !k.startsWith('tls')).map(optionName);
       if (applied.length > 0) this.log.info(`reload: applied ${applied.join(', ')} (limits and timeouts to connections accepted from now on)`);
       for (const option of plan.needsRestart) this.log.warn(`reload: ${option} changed in ${from}; takes effect after a restart`);
     }
     this.log.info('reload: done');
     await this.notify.send('READY=1', `STATUS=serving ${this.listeners.map((l) => l.name).join(', ')}`);
+  }
+
+  /** Log level, allowlist, and the stream listeners' limits and timeouts (for connections accepted from now on). */
+  private applyReloadable(apply: ReturnType<typeof planReload>['apply']): void {
+    const c = this.cfg;
+    if (apply.includes('logLevel')) this.log.level = c.logLevel;
+    if (apply.includes('allow')) this.bound.allow?.replace(c.allow);
+    const limits = {
+      maxConnections: c.maxConnections, maxConnectionsPerSource: c.maxConnectionsPerSource, handshakeTimeoutMs: c.handshakeTimeoutSec * 1000,
+      idleTimeoutMs: c.idleTimeoutSec * 1000, frameTimeoutMs: c.frameTimeoutSec * 1000,
+    };
+    for (const l of this.listeners) if (!(l instanceof UdpListener)) l.setLimits(limits);
+  }
+
+  /** The TLS files, re-read whatever changed; when they do not load, `running`'s stay in use. */
+  private reloadTls(running: ServeConfig): void {
+    const tlsListeners = this.listeners.filter((l): l is StreamListener => l instanceof StreamListener && l.transport === 'tls');
+    if (tlsListeners.length === 0) return;
+    try {
+      const m = readTlsMaterial(this.cfg);
+      for (const l of tlsListeners) l.reloadTls(m);
+      this.log.info(`reload: TLS certificate for new connections: ${describeCertificate(m.cert)}`);
+    } catch (e) {
+      // The paths too: the next reload compares with what is really in use.
+      this.cfg = { ...this.cfg, tlsCert: running.tlsCert, tlsKey: running.tlsKey, tlsClientCa: running.tlsClientCa };
+      this.log.error(`reload: TLS certificate, key and client CA not reloaded, still serving the previous ones: ${(e as Error).message}`);
+    }
   }
 
   /** The stop's time ran out with storage still failing: says which accepted messages were not written, and returns how many. */
