@@ -3,7 +3,7 @@ import { LogStore } from '../store/log-store.js';
 import { decodeCheckpoint } from '../checkpoint/format.js';
 import { formatUs } from './time-arg.js';
 import { dataPaths } from '../log/data-dir.js';
-import type { DaemonStatus } from '../serve/daemon.js';
+import type { DaemonStatus } from '../serve/status.js';
 
 function alive(pid: number): boolean {
   try {

@@ -6,7 +6,7 @@ import type { CheckpointReason } from '../checkpoint/format.js';
 import { nowUs } from '../chain/clock.js';
 import type { LogIdentity } from '../log/identity.js';
 import type { Sequencer } from './sequencer.js';
-import type { StoreWriter } from './storage-client.js';
+import type { StorageClient } from './storage-client.js';
 import { faultArmed, faultPoint } from './fault.js';
 import { retryUntilDone } from './retry.js';
 
@@ -23,6 +23,23 @@ export interface CheckpointerOptions {
 }
 
 type NextKeys = NonNullable<KeyState['next']>;
+
+/** What closing a block asks of the sequencer: where the open block stands, and the cut. */
+export type BlockCursor = Pick<Sequencer, 'entriesInBlock' | 'blockFirstSeq' | 'head' | 'earliestSealUs' | 'openBlock'>;
+/** What it asks of storage: the block switch and the checkpoint, each resolved once durable. */
+export type CheckpointStorage = Pick<StorageClient, 'sealBlock' | 'commitCheckpoint' | 'settled'>;
+
+/** Block j as the cut left it: what its checkpoint states, and storage's answer to come. */
+interface BlockCut {
+  firstSeq: number;
+  count: number;
+  chainHead: Buffer;
+  /** The checkpoint's time, and block j+1's floor. */
+  time: number;
+  /** Block j+1's key, escrowed to the auditor. */
+  escrow: Buffer;
+  sealed: ReturnType<CheckpointStorage['sealBlock']>;
+}
 
 /**
  * Closes blocks with signed checkpoints. The write order is what makes a crash at any point
@@ -53,8 +70,8 @@ export class Checkpointer {
     private readonly identity: LogIdentity,
     ks: KeyState,
     previousHash: Buffer,
-    private readonly sequencer: Sequencer,
-    private readonly storage: StoreWriter,
+    private readonly sequencer: BlockCursor,
+    private readonly storage: CheckpointStorage,
     private readonly o: CheckpointerOptions,
   ) {
     this.ks = ks;
@@ -82,10 +99,6 @@ export class Checkpointer {
   get room(): number {
     if (this.running || this.starting) return Number.POSITIVE_INFINITY;
     return Math.max(1, this.o.maxEntries - this.sequencer.entriesInBlock);
-  }
-
-  get busy(): boolean {
-    return this.running !== undefined;
   }
 
   request(reason: CheckpointReason): Promise<void> {
@@ -122,20 +135,58 @@ export class Checkpointer {
   private async close(reason: CheckpointReason): Promise<void> {
     this.arm();
     const j = this.ks.block;
-    let pending: KeyState & { next: NextKeys };
+    const pending = this.pendingKeys();
+    faultPoint('checkpoint-after-pending-keys');
+    const cut = this.cut(j, pending.next.blockKey);
+    const sealed = await cut.sealed;
+    faultPoint('checkpoint-after-block-switch');
+    if (faultArmed('checkpoint-after-block-switch-settled')) {
+      await this.storage.settled();
+      faultPoint('checkpoint-after-block-switch-settled');
+    }
+    if (sealed.count !== cut.count || sealed.firstSeq !== cut.firstSeq) {
+      throw new Error(`block ${j}: sequenced ${cut.count} entries from ${cut.firstSeq}, storage committed ${sealed.count} from ${sealed.firstSeq}`);
+    }
+    const cp = buildCheckpoint(
+      this.identity.fingerprint,
+      { index: j, firstSeq: cut.firstSeq, count: cut.count, chainHead: cut.chainHead, entryRoot: Buffer.from(sealed.entryRoot) },
+      pending,
+      cut.escrow,
+      this.previousHash,
+      cut.time,
+      reason,
+    );
+    await this.storage.commitCheckpoint(j, cut.time, cp.bytes);
+    faultPoint('checkpoint-after-commit');
+    const promoted = await this.promote(j, pending, reason);
+    faultPoint('checkpoint-after-promote');
+    this.ks = promoted;
+    this.previousHash = cp.hash;
+    this.lastCheckpointAtUs = cut.time;
+    this.checkpoints++;
+    this.o.onCheckpoint(j, cut.count, reason);
+  }
+
+  /** Step 1: the key state with the next block's keys, durable before the block is cut. */
+  private pendingKeys(): KeyState & { next: NextKeys } {
     if (this.ks.next) {
       // Chosen and made durable when checkpoint j-1 was promoted: nothing to write here, so the
       // block closes at exactly the entry that filled it.
-      pending = this.ks as KeyState & { next: NextKeys };
-    } else {
-      // Recovery chooses them at start and every promotion chooses the following ones, so this
-      // is a fallback that keeps the write order if that ever changes.
-      pending = { ...this.ks, next: freshNextKeys() };
-      saveKeyState(this.o.keyStatePath, pending);
-      this.ks = pending;
+      return this.ks as KeyState & { next: NextKeys };
     }
-    faultPoint('checkpoint-after-pending-keys');
+    // Recovery chooses them at start and every promotion chooses the following ones, so this
+    // is a fallback that keeps the write order if that ever changes.
+    const pending = { ...this.ks, next: freshNextKeys() };
+    saveKeyState(this.o.keyStatePath, pending);
+    this.ks = pending;
+    return pending;
+  }
 
+  /**
+   * Step 2, synchronous up to the post of the block switch: what is queued is sealed into block
+   * j, the sequencer moves on to block j+1, and storage is asked to commit the switch.
+   */
+  private cut(j: number, nextBlockKey: Buffer): BlockCut {
     this.o.flushQueue();
     const firstSeq = this.sequencer.blockFirstSeq;
     const count = this.sequencer.entriesInBlock;
@@ -145,31 +196,18 @@ export class Checkpointer {
     // consecutive checkpoints bound each block's entries, which is how verify maps a time range
     // to blocks without trusting any unsigned column.
     const time = Math.max(nowUs(), this.sequencer.earliestSealUs);
-    const escrow = escrowBlockKey(pending.next.blockKey, this.identity.auditorPublic, Buffer.from(this.identity.fingerprint, 'hex'), j + 1);
-    this.sequencer.openBlock(j + 1, pending.next.blockKey, time);
-    const sealed = await this.storage.sealBlock(j, { block: j + 1, first_seq: firstSeq + count, opened_at_us: time, escrow });
-    faultPoint('checkpoint-after-block-switch');
-    if (faultArmed('checkpoint-after-block-switch-settled')) {
-      await this.storage.settled();
-      faultPoint('checkpoint-after-block-switch-settled');
-    }
-    if (sealed.count !== count || sealed.firstSeq !== firstSeq) {
-      throw new Error(`block ${j}: sequenced ${count} entries from ${firstSeq}, storage committed ${sealed.count} from ${sealed.firstSeq}`);
-    }
-    const cp = buildCheckpoint(
-      this.identity.fingerprint,
-      { index: j, firstSeq, count, chainHead, entryRoot: Buffer.from(sealed.entryRoot) },
-      pending,
-      escrow,
-      this.previousHash,
-      time,
-      reason,
-    );
-    await this.storage.commitCheckpoint(j, time, cp.bytes);
-    faultPoint('checkpoint-after-commit');
-    // The promoted state already carries the keys for checkpoint j+1 (not after the last one, so
-    // a clean stop leaves none pending). Written off the main thread: a synchronous fsync here
-    // stalled UDP reception long enough to drop datagrams.
+    const escrow = escrowBlockKey(nextBlockKey, this.identity.auditorPublic, Buffer.from(this.identity.fingerprint, 'hex'), j + 1);
+    this.sequencer.openBlock(j + 1, nextBlockKey, time);
+    const sealed = this.storage.sealBlock(j, { block: j + 1, first_seq: firstSeq + count, opened_at_us: time, escrow });
+    return { firstSeq, count, chainHead, time, escrow, sealed };
+  }
+
+  /**
+   * Step 4: the promoted state already carries the keys for checkpoint j+1 (not after the last
+   * one, so a clean stop leaves none pending). Written off the main thread: a synchronous fsync
+   * here stalled UDP reception long enough to drop datagrams.
+   */
+  private async promote(j: number, pending: KeyState & { next: NextKeys }, reason: CheckpointReason): Promise<KeyState> {
     const promoted: KeyState = {
       version: 1, fingerprint: pending.fingerprint, block: j + 1, blockKey: pending.next.blockKey, signingPublic: pending.next.signingPublic, signingPrivate: pending.next.signingPrivate,
       ...(reason === 'shutdown' ? {} : { next: freshNextKeys() }),
@@ -180,12 +218,7 @@ export class Checkpointer {
       onFailure: (e) => this.o.onError(new Error(`checkpoint ${j} is committed but ${this.o.keyStatePath} could not be advanced (retrying): ${e.message}`)),
       abandoned: () => this.abandoned,
     });
-    faultPoint('checkpoint-after-promote');
-    this.ks = promoted;
-    this.previousHash = cp.hash;
-    this.lastCheckpointAtUs = time;
-    this.checkpoints++;
-    this.o.onCheckpoint(j, count, reason);
+    return promoted;
   }
 
   /** Stops retrying (see `abandoned`). */

@@ -1,7 +1,7 @@
 /** First wait after a failed write: a lock held for a moment is gone by then. */
-const RETRY_MIN_MS = 100;
+export const RETRY_MIN_MS = 100;
 /** Longest wait: space freed on a full disk is used within this, without a busy loop meanwhile. */
-const RETRY_MAX_MS = 5000;
+export const RETRY_MAX_MS = 5000;
 
 /** Thrown by retryUntilDone once the caller gave up (a stop whose time ran out). */
 export class RetryAbandoned extends Error {}

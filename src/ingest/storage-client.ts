@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { SealedBatch } from '../chain/batch.js';
 import type { BlockRow } from '../store/log-store.js';
-import type { FromWorker, ToWorker } from './storage-thread.js';
+import type { FromStorage, ToStorage } from './storage-protocol.js';
 
 /**
  * Batch buffers go to the storage thread and come back once committed, to be written again:
@@ -18,8 +18,11 @@ const POOL_BUFFERS = 8;
  */
 const STORAGE_YOUNG_GENERATION_MB = 16;
 
-/** Main-thread side of the storage thread: posts batches, tracks what is not yet durable. */
-export class StoreWriter {
+/**
+ * Main-thread side of the storage thread (storage-thread.ts, started here): posts batches, tracks
+ * what is not yet durable.
+ */
+export class StorageClient {
   private readonly pool: ArrayBuffer[] = [];
   private readonly worker: Worker;
   private closedPromise: Promise<void> | undefined;
@@ -34,18 +37,18 @@ export class StoreWriter {
   commitFailures = 0;
   lastCommitError: string | undefined;
   private readonly committedListeners = new Set<() => void>();
-  private readonly waiters = new Map<string, (m: FromWorker) => void>();
+  private readonly waiters = new Map<string, (m: FromStorage) => void>();
 
   constructor(database: string, private readonly onFailure: (error: string, pending: number) => void) {
     this.worker = new Worker(new URL('./storage-thread.js', import.meta.url), { workerData: { database }, resourceLimits: { maxYoungGenerationSizeMb: STORAGE_YOUNG_GENERATION_MB } });
-    this.worker.on('message', (m: FromWorker) => this.onMessage(m));
+    this.worker.on('message', (m: FromStorage) => this.onMessage(m));
     this.worker.on('error', (e) => {
       this.lastCommitError = `storage thread died: ${e.message}`;
       this.onFailure(this.lastCommitError, -1);
     });
   }
 
-  private onMessage(m: FromWorker): void {
+  private onMessage(m: FromStorage): void {
     if (m.type === 'committed') {
       for (const b of m.buffers) if (this.pool.length < POOL_BUFFERS && b.byteLength === POOL_BUFFER_BYTES) this.pool.push(b);
       this.unackedBytes -= m.bytes;
@@ -85,11 +88,11 @@ export class StoreWriter {
     this.unackedBytes += b.byteLength;
     // A batch buffer is allocated for this purpose alone, so its memory can move to the worker.
     const owned = b.byteOffset === 0 && (b.byteLength === b.buffer.byteLength || b.buffer.byteLength === POOL_BUFFER_BYTES) ? b.buffer : b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
-    const msg: ToWorker = { type: 'batch', buffer: owned as ArrayBuffer, byteOffset: 0, byteLength: b.byteLength };
+    const msg: ToStorage = { type: 'batch', buffer: owned as ArrayBuffer, byteOffset: 0, byteLength: b.byteLength };
     this.worker.postMessage(msg, [owned as ArrayBuffer]);
   }
 
-  private await<T extends FromWorker>(key: string): Promise<T> {
+  private await<T extends FromStorage>(key: string): Promise<T> {
     return new Promise<T>((resolve) => {
       this.waiters.set(key, (m) => {
         this.waiters.delete(key);
@@ -98,25 +101,25 @@ export class StoreWriter {
     });
   }
 
-  /**
-   * Closes `block` after everything posted so far and opens `next`. Resolves with the closed
-   * block's entry count and Merkle root, as committed.
-   */
   /** Resolves once every posted batch is committed (the crash tests' settled fault point). */
   async settled(): Promise<void> {
     while (this.unackedBytes > 0) await new Promise((r) => setTimeout(r, 5));
   }
 
-  sealBlock(block: number, next: BlockRow): Promise<Extract<FromWorker, { type: 'block-sealed' }>> {
-    const done = this.await<Extract<FromWorker, { type: 'block-sealed' }>>(`seal:${block}`);
-    this.worker.postMessage({ type: 'seal-block', block, next } satisfies ToWorker);
+  /**
+   * Closes `block` after everything posted so far and opens `next`. Resolves with the closed
+   * block's entry count and Merkle root, as committed.
+   */
+  sealBlock(block: number, next: BlockRow): Promise<Extract<FromStorage, { type: 'block-sealed' }>> {
+    const done = this.await<Extract<FromStorage, { type: 'block-sealed' }>>(`seal:${block}`);
+    this.worker.postMessage({ type: 'seal-block', block, next } satisfies ToStorage);
     return done;
   }
 
   /** Resolves once the checkpoint is committed. */
   commitCheckpoint(idx: number, timeUs: number, bytes: Buffer): Promise<unknown> {
     const done = this.await(`checkpoint:${idx}`);
-    this.worker.postMessage({ type: 'checkpoint', idx, timeUs, bytes } satisfies ToWorker);
+    this.worker.postMessage({ type: 'checkpoint', idx, timeUs, bytes } satisfies ToStorage);
     return done;
   }
 
@@ -133,7 +136,7 @@ export class StoreWriter {
     const answered = await Promise.race([
       new Promise<boolean>((resolve) => {
         this.resolveAbandoned = () => resolve(true);
-        this.worker.postMessage({ type: 'abandon' } satisfies ToWorker);
+        this.worker.postMessage({ type: 'abandon' } satisfies ToStorage);
       }),
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), waitMs))),
     ]);
@@ -146,7 +149,7 @@ export class StoreWriter {
   close(): Promise<void> {
     this.closedPromise ??= new Promise<void>((resolve) => {
       this.resolveClosed = resolve;
-      this.worker.postMessage({ type: 'close' } satisfies ToWorker);
+      this.worker.postMessage({ type: 'close' } satisfies ToStorage);
     }).then(() => this.worker.terminate().then(() => undefined));
     return this.closedPromise;
   }

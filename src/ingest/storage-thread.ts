@@ -3,38 +3,19 @@ import { StoredEntryEncoder } from '../chain/encoding.js';
 import { visitSealedRows } from '../chain/batch.js';
 import { leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
 import { LogStore, type BlockRow } from '../store/log-store.js';
+import { RETRY_MAX_MS, RETRY_MIN_MS } from './retry.js';
+import type { FromStorage, ToStorage } from './storage-protocol.js';
 
-/**
- * The storage thread: commits, in the order they arrive, sealed batches, block openings and
- * checkpoints. Running on its own core, it lets the main thread receive, parse and MAC while a
- * commit (and its fsync) is under way. It also hashes each committed entry into its block's
- * Merkle tree, so that sealing a block needs no second pass over it.
+/*
+ * The storage thread (started by storage-client.ts; the messages are in storage-protocol.ts):
+ * commits, in the order they arrive, sealed batches, block openings and checkpoints. Running on
+ * its own core, it lets the main thread receive, parse and MAC while a commit (and its fsync) is
+ * under way. It also hashes each committed entry into its block's Merkle tree, so that sealing a
+ * block needs no second pass over it.
  * A failed commit is retried with the same rows until it succeeds: accepted messages are never
  * dropped, and the main thread sees the backlog grow and pushes back.
  */
-export type ToWorker =
-  | { type: 'batch'; buffer: ArrayBuffer; byteOffset: number; byteLength: number }
-  /** Close block `block` (its entries were all posted before this) and open `next`. */
-  | { type: 'seal-block'; block: number; next: BlockRow }
-  | { type: 'checkpoint'; idx: number; timeUs: number; bytes: Uint8Array }
-  | { type: 'close' }
-  /**
-   * Stop retrying: the daemon is stopping and its time is up. Whatever is still queued is
-   * dropped, the database closed (an uncommitted transaction rolls back) and 'abandoned' sent.
-   */
-  | { type: 'abandon' };
-export type FromWorker =
-  /** `buffers`: the committed batches' memory, handed back for reuse. */
-  | { type: 'committed'; count: number; bytes: number; lastSeq: number; buffers: ArrayBuffer[] }
-  | { type: 'block-sealed'; block: number; firstSeq: number; count: number; entryRoot: Uint8Array }
-  | { type: 'checkpoint-committed'; idx: number }
-  | { type: 'commit-failed'; error: string; retryMs: number; pending: number }
-  | { type: 'closed' }
-  /** After 'abandon': every 'committed' before this one is all that was written. */
-  | { type: 'abandoned'; tasks: number };
 
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 5000;
 /**
  * Batches that queued up while a commit (and its fsync) ran are committed together, up to this
  * many rows: the main thread cuts small batches so that its frames die young, and this keeps the
@@ -65,12 +46,12 @@ const open = (() => {
 })();
 
 /** Runs one task other than rows (commitRows takes those); returns the message to send once it is durable. */
-function run(t: Exclude<Task, { kind: 'rows' }>): FromWorker | undefined {
+function run(t: Exclude<Task, { kind: 'rows' }>): FromStorage | undefined {
   switch (t.kind) {
     case 'seal': {
       if (t.block !== open.block) throw new Error(`seal of block ${t.block}, but block ${open.block} is open`);
       store.blocks.insert(t.next);
-      const sealed: FromWorker = { type: 'block-sealed', block: t.block, firstSeq: open.firstSeq, count: open.acc.size, entryRoot: open.acc.root() };
+      const sealed: FromStorage = { type: 'block-sealed', block: t.block, firstSeq: open.firstSeq, count: open.acc.size, entryRoot: open.acc.root() };
       open.block = t.next.block;
       open.firstSeq = t.next.first_seq;
       open.acc = new MerkleAccumulator();
@@ -105,7 +86,7 @@ function abandon(): void {
   } catch {
     // A database that cannot even be closed rolls back its open transaction at the next open.
   }
-  port.postMessage({ type: 'abandoned', tasks: left } satisfies FromWorker);
+  port.postMessage({ type: 'abandoned', tasks: left } satisfies FromStorage);
   port.close();
 }
 
@@ -120,7 +101,7 @@ function drain(): void {
   outOfSpace = false;
   while (tasks.length > 0) {
     const t = tasks[0]!;
-    let reply: FromWorker | undefined;
+    let reply: FromStorage | undefined;
     let done = 1;
     try {
       if (t.kind === 'rows') [reply, done] = commitRows();
@@ -128,7 +109,7 @@ function drain(): void {
     } catch (e) {
       retryMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, retryMs * 2));
       outOfSpace = isOutOfSpace(e);
-      port.postMessage({ type: 'commit-failed', error: (e as Error).message, retryMs, pending: tasks.length } satisfies FromWorker);
+      port.postMessage({ type: 'commit-failed', error: (e as Error).message, retryMs, pending: tasks.length } satisfies FromStorage);
       retryTimer = setTimeout(drain, retryMs);
       return;
     }
@@ -147,7 +128,7 @@ function drain(): void {
  * hashes them into the open block's tree. Returns the reply and how many tasks it covered. The
  * leaves join the tree only once the commit has succeeded: a failed one is retried from the batch.
  */
-function commitRows(): [FromWorker, number] {
+function commitRows(): [FromStorage, number] {
   const run: Extract<Task, { kind: 'rows' }>[] = [];
   let rows = 0;
   for (const t of tasks) {
@@ -175,17 +156,17 @@ function commitRows(): [FromWorker, number] {
   return [{ type: 'committed', count: rows, bytes, lastSeq, buffers: run.map((t) => t.memory) }, run.length];
 }
 
-function enqueue(m: ToWorker): void {
+function enqueue(m: ToStorage): void {
   if (m.type === 'batch') tasks.push({ kind: 'rows', batch: Buffer.from(m.buffer, m.byteOffset, m.byteLength), memory: m.buffer });
   else if (m.type === 'seal-block') tasks.push({ kind: 'seal', block: m.block, next: { ...m.next, escrow: Buffer.from(m.next.escrow) } });
   else if (m.type === 'checkpoint') tasks.push({ kind: 'checkpoint', idx: m.idx, timeUs: m.timeUs, bytes: Buffer.from(m.bytes) });
   else tasks.push({ kind: 'close' });
 }
 
-port.on('message', (m: ToWorker) => {
+port.on('message', (m: ToStorage) => {
   if (abandoned) return;
   // Take in everything that arrived while the last commit ran, so it can share one transaction.
-  for (let r: { message: ToWorker } | undefined = { message: m }; r !== undefined; r = receiveMessageOnPort(port)) {
+  for (let r: { message: ToStorage } | undefined = { message: m }; r !== undefined; r = receiveMessageOnPort(port)) {
     if (r.message.type === 'abandon') {
       abandon();
       return;

@@ -1,23 +1,13 @@
 import type winston from 'winston';
 import type { ServeConfig } from '../config/load.js';
-import type { ListenerCounters } from '../receive/counters.js';
 import { StreamListener } from '../receive/stream.js';
 import { UdpListener } from '../receive/udp.js';
-import { readUdpKernelDrops } from './udp-drops.js';
-import { writeFileAtomic, writeFileAtomicAsync } from '../log/atomic-file.js';
-import { Sequencer } from '../ingest/sequencer.js';
-import { Anchorer, type AnchorStatus } from '../anchor/anchorer.js';
-import { connectAnchorNode } from '../bitcoind/writer.js';
-import { LogStore } from '../store/log-store.js';
-import { renderMetrics } from './metrics.js';
-import { Checkpointer } from '../ingest/checkpointer.js';
-import { recoverLog } from '../log/recovery.js';
-import type { LogIdentity } from '../log/identity.js';
-import { StoreWriter } from '../ingest/storage-client.js';
+import { updateKernelDrops } from './udp-drops.js';
+import { recoverLog, type RecoveredLog } from '../log/recovery.js';
 import { dataPaths } from '../log/data-dir.js';
 import { initLog, isInitialised } from '../log/init.js';
 import { rateLimitedWarn } from './daemon-log.js';
-import { WriteQueue } from '../ingest/write-queue.js';
+import { datagramLimitBytes, Ingest, type Unwritten } from '../ingest/pipeline.js';
 import { hangOnceFault, holdStartFault } from '../ingest/fault.js';
 import { StartGate } from './start-gate.js';
 import { Endpoints } from './endpoints.js';
@@ -25,93 +15,63 @@ import { takeWriterLock, type WriterLock } from '../log/writer-lock.js';
 import { SdNotify, monotonicUsec } from './sd-notify.js';
 import { optionName, planReload } from './reload-plan.js';
 import { describeCertificate, readTlsMaterial } from './tls-material.js';
+import { Anchoring } from './anchoring.js';
+import { MetricsPage } from './metrics.js';
+import { daemonStatus, type DaemonStatus } from './status.js';
+import { StatusFile } from './status-file.js';
 
-/** status.json is rewritten this often, for `immutalog status` and for tests that bind port 0. */
-const STATUS_INTERVAL_MS = 2000;
-/**
- * Datagrams are refused past this many queued bytes (a multiple of the TCP high-water mark).
- * Twice, not four times: under a UDP flood beyond what can be chained, four times let the
- * daemon grow past 300 MB for no fewer losses (bench/ingest at 100,000 datagrams/s).
- */
-const UDP_HARD_LIMIT_FACTOR = 2;
 /**
  * A stop (SIGTERM) keeps committing, and tries its shutdown checkpoint, for at most this long
  * from the signal: systemd's default TimeoutStopSec is 90 s, and an operator expects a stop in
  * under 30. What storage still holds then (a full disk) is counted, logged and given up.
  */
 const STOP_COMMIT_BUDGET_MS = 15_000;
-/** How long the storage thread has to confirm it gave up: longer than one SQLite busy wait (5 s). */
-const ABANDON_WAIT_MS = 6_000;
 
 /** What a stop could not write: accepted messages still queued when its time ran out. */
 export interface StopResult {
   unwritten: number;
 }
 
-export interface DaemonStatus {
-  pid: number;
-  started_at: string;
-  updated_at: string;
-  fingerprint: string;
-  /** connections: holding a slot, TLS handshakes included; handshaking: of those, TLS handshakes not finished. */
-  listeners: { name: string; transport: string; port: number; connections: number; handshaking: number; counters: ListenerCounters }[];
-  queue: { frames: number; bytes: number; committed: number; commit_failures: number; last_error: string | null };
-  anchor: AnchorStatus | null;
-  metrics_port: number | null;
-  memory: { rss: number; heap_used: number; heap_total: number; external: number; array_buffers: number };
-  next_seq: number;
-  checkpoints_this_run: number;
-  last_checkpoint_at_us: number | null;
-  last_committed_seq: number;
-  block: number;
-  state: 'running' | 'stopping' | 'stopped';
-}
-
-/** The anchorer, when a node is configured: its own SQLite connection for the few anchor writes. */
-function startAnchoring(cfg: ServeConfig, database: string, log: winston.Logger): { worker: Anchorer; store: LogStore } | undefined {
-  if (cfg.bitcoinRpcUrl === '') {
-    log.warn('anchoring is off (no [bitcoin] rpc_url): checkpoints are signed but not anchored in Bitcoin');
-    return undefined;
+/** Creates the log on a first start, then recovers it: where the chain goes on, and what was repaired. */
+function openLog(dataDir: string, log: winston.Logger): RecoveredLog {
+  if (!isInitialised(dataDir)) {
+    const r = initLog(dataDir, {});
+    log.warn(`new log created in ${dataDir}; identity fingerprint ${r.fingerprint} (give it to your auditor to pin)`);
+    if (r.auditorKeyPath) {
+      log.warn(`THE AUDITOR'S PRIVATE KEY IS AT ${r.auditorKeyPath}. Move it OFF THIS HOST to the auditor now: anyone holding it on the receiver defeats the escrow of open blocks.`);
+    }
   }
-  const rpc = connectAnchorNode({
-    url: cfg.bitcoinRpcUrl,
-    wallet: cfg.bitcoinWallet,
-    ...(cfg.bitcoinCookieFile ? { cookieFile: cfg.bitcoinCookieFile } : { user: cfg.bitcoinUser, password: cfg.bitcoinPassword }),
-  });
-  const store = LogStore.open(database, { create: false });
-  const worker = new Anchorer(rpc, store, {
-    intervalSec: cfg.anchorIntervalSec, confTarget: cfg.anchorConfTarget, fallbackFeeRate: cfg.anchorFallbackFeeRate,
-    maxFeeRate: cfg.anchorMaxFeeRate, maxFeeSats: cfg.anchorMaxFee, finalConfirmations: cfg.anchorFinalConfirmations,
-    stuckBlocks: cfg.anchorStuckBlocks, pollSec: cfg.anchorPollSec,
-  }, log);
-  worker.start();
-  return { worker, store };
+  const rec = recoverLog(dataDir);
+  for (const r of rec.repairs) log.warn(`recovery: ${r}`);
+  return rec;
 }
 
+/**
+ * The receiver process: the listeners (endpoints.ts) feed the write path (ingest/pipeline.ts);
+ * beside it run anchoring, the control socket, the metrics page, the status file and the
+ * service manager's notifications. The watchdog is started earlier, by cli/main.ts.
+ */
 export class Daemon {
-  private anchor: { worker: Anchorer; store: LogStore } | undefined;
-  /** The metrics endpoint's own read-only connection, opened once the log is recovered. */
-  private metricsStore: LogStore | undefined;
-  private statusTimer: NodeJS.Timeout | undefined;
-  /** The periodic status write under way, if any (stop waits for it: both use one temp name). */
-  private statusWriting: Promise<void> | undefined;
+  private anchoring: Anchoring | undefined;
+  /** Opened once the log is recovered, when a metrics endpoint is configured. */
+  private metricsPage: MetricsPage | undefined;
   private readonly startedAt = new Date().toISOString();
-  /** The first sequence number of this run: everything before it was committed by an earlier one. */
-  private firstSeqThisRun = 0;
   private readonly notify: SdNotify;
+  private readonly statusFile: StatusFile;
   private constructor(
     private cfg: ServeConfig,
     private readonly log: winston.Logger,
-    private readonly identity: LogIdentity,
-    private readonly sequencer: Sequencer,
-    private readonly storage: StoreWriter,
-    private readonly checkpointer: Checkpointer,
-    private readonly queue: WriteQueue,
+    private readonly fingerprint: string,
+    private readonly ingest: Ingest,
     private readonly warn: ReturnType<typeof rateLimitedWarn>,
     private readonly lock: WriterLock,
     private readonly bound: Endpoints,
   ) {
     this.notify = new SdNotify(log);
+    this.statusFile = new StatusFile(dataPaths(cfg.dataDir).statusFile, (state) => {
+      updateKernelDrops(this.listeners);
+      return this.status(state);
+    }, warn);
   }
 
   private get listeners(): (UdpListener | StreamListener)[] {
@@ -127,7 +87,7 @@ export class Daemon {
   static async start(cfg: ServeConfig, log: winston.Logger): Promise<Daemon> {
     const lock = takeWriterLock(cfg.dataDir);
     const warn = rateLimitedWarn(log);
-    const gate = new StartGate(cfg.queueHighWaterBytes * UDP_HARD_LIMIT_FACTOR);
+    const gate = new StartGate(datagramLimitBytes(cfg));
     const ready: { daemon?: Daemon } = {};
     const bound = new Endpoints();
     let daemon: Daemon;
@@ -148,151 +108,59 @@ export class Daemon {
 
   /** Creates or recovers the log and starts the write path behind the bound listeners. */
   private static async open(cfg: ServeConfig, log: winston.Logger, warn: ReturnType<typeof rateLimitedWarn>, lock: WriterLock, bound: Endpoints, gate: StartGate): Promise<Daemon> {
-    const paths = dataPaths(cfg.dataDir);
-    if (!isInitialised(cfg.dataDir)) {
-      const r = initLog(cfg.dataDir, {});
-      log.warn(`new log created in ${cfg.dataDir}; identity fingerprint ${r.fingerprint} (give it to your auditor to pin)`);
-      if (r.auditorKeyPath) {
-        log.warn(`THE AUDITOR'S PRIVATE KEY IS AT ${r.auditorKeyPath}. Move it OFF THIS HOST to the auditor now: anyone holding it on the receiver defeats the escrow of open blocks.`);
-      }
-    }
-    const rec = recoverLog(cfg.dataDir);
-    for (const r of rec.repairs) log.warn(`recovery: ${r}`);
-    const storage = new StoreWriter(paths.database, (error, pending) =>
-      log.error(`commit failed; ${pending} sealed batches kept in memory and retried: ${error}`),
-    );
-    const sequencer = new Sequencer({ nextSeq: rec.nextSeq, head: rec.head, block: rec.keyState.block, blockKey: rec.keyState.blockKey, blockFirstSeq: rec.blockFirstSeq, blockFloorUs: rec.blockFloorUs, latestInBlockUs: rec.latestInBlockUs }, storage.allocate);
-    // Assigned below: the queue and the checkpointer refer to each other.
-    let checkpointer: Checkpointer;
-    const queue = new WriteQueue({
-      maxDelayMs: cfg.commitDelayMs,
-      maxBatch: cfg.commitBatch,
-      highWaterBytes: cfg.queueHighWaterBytes,
-      hardLimitBytes: cfg.queueHighWaterBytes * UDP_HARD_LIMIT_FACTOR,
-      commit: (frames) => {
-        // Split at the block's remaining room, so a block closes at its size (while a checkpoint
-        // is being written, the next block takes whatever arrives and closes right after it).
-        for (let i = 0; i < frames.length; ) {
-          const n = Math.min(frames.length - i, checkpointer.room);
-          storage.post(sequencer.seal(i === 0 && n === frames.length ? frames : frames.slice(i, i + n)));
-          i += n;
-          checkpointer.afterSeal();
-        }
-      },
-      inFlightBytes: () => storage.unackedBytes,
-    });
-    checkpointer = new Checkpointer(rec.identity, rec.keyState, rec.previousCheckpointHash, sequencer, storage, {
-      keyStatePath: paths.keyState,
-      maxEntries: cfg.checkpointEntries,
-      intervalMs: cfg.checkpointIntervalSec * 1000,
-      flushQueue: () => queue.flushNow(),
-      onError: (e) => log.error(`checkpoint failed: ${e.message}`),
-      onCheckpoint: (j, n, reason) => log.debug(`checkpoint ${j} (${reason}): ${n} entries`),
-    });
-    storage.onCommitted(() => queue.storageProgressed());
-    const daemon = new Daemon(cfg, log, rec.identity, sequencer, storage, checkpointer, queue, warn, lock, bound);
-    daemon.firstSeqThisRun = rec.nextSeq;
+    const rec = openLog(cfg.dataDir, log);
+    const ingest = new Ingest(cfg, rec, log);
+    const daemon = new Daemon(cfg, log, rec.identity.fingerprint, ingest, warn, lock, bound);
     // Entries written before this start (and before any crash) are sealed before new ones.
-    if (rec.restarted) await checkpointer.request('restart');
-    gate.open(queue);
+    if (rec.restarted) await ingest.checkpoint('restart');
+    gate.open(ingest.sink);
+    await daemon.startBesideIngest();
+    daemon.announceReady();
+    return daemon;
+  }
+
+  /** Anchoring and the metrics page's connection; a failure stops what already runs. */
+  private async startBesideIngest(): Promise<void> {
+    const database = dataPaths(this.cfg.dataDir).database;
     try {
-      daemon.anchor = startAnchoring(cfg, paths.database, log);
-      if (bound.metrics) daemon.metricsStore = LogStore.open(paths.database, { create: false, readonly: true });
+      this.anchoring = Anchoring.start(this.cfg, database, this.log);
+      if (this.bound.metrics) this.metricsPage = MetricsPage.open(database, () => this.status('running'));
     } catch (e) {
-      await daemon.stop();
+      await this.stop();
       throw e;
     }
-    if (bound.metricsUrl) log.info(`metrics on ${bound.metricsUrl}`);
-    log.info(`immutalog serving log ${rec.identity.fingerprint} from ${paths.database}: ${bound.listeners.map((l) => l.name).join(', ')}`);
-    daemon.writeStatus('running');
-    daemon.statusTimer = setInterval(() => daemon.writeStatusInBackground(), STATUS_INTERVAL_MS);
-    daemon.statusTimer.unref();
-    void daemon.notify.send('READY=1', `STATUS=serving ${daemon.listeners.map((l) => l.name).join(', ')}`);
-    return daemon;
+  }
+
+  /** The log lines, the first status file and its periodic rewrite, and READY=1 for systemd. */
+  private announceReady(): void {
+    if (this.bound.metricsUrl) this.log.info(`metrics on ${this.bound.metricsUrl}`);
+    this.log.info(`immutalog serving log ${this.fingerprint} from ${dataPaths(this.cfg.dataDir).database}: ${this.listeners.map((l) => l.name).join(', ')}`);
+    this.statusFile.write('running');
+    this.statusFile.startPeriodic();
+    void this.notify.send('READY=1', `STATUS=serving ${this.listeners.map((l) => l.name).join(', ')}`);
   }
 
   /** The control socket's anchor-now request. */
   async anchorNow(): Promise<unknown> {
-    if (!this.anchor) throw Object.assign(new Error('anchoring is off: no [bitcoin] rpc_url configured'), { kind: 'off' });
-    const a = await this.anchor.worker.roundNow();
-    return a ? { anchor: a.id, txid: a.txid, checkpoints: a.tree_size, fee_sats: a.fee_sats, fee_rate: a.fee_rate, vsize: a.vsize, state: a.state } : { anchor: null, message: 'no checkpoint is waiting to be anchored' };
+    if (!this.anchoring) throw Object.assign(new Error('anchoring is off: no [bitcoin] rpc_url configured'), { kind: 'off' });
+    return this.anchoring.roundNow();
   }
 
   /** The metrics page: the daemon's counters and the log's facts. */
   metricsText(): string {
-    if (!this.metricsStore) throw new Error('the daemon is still starting (recovering the log)');
-    return renderMetrics(this.status('running'), this.metricsStore.logFacts(), Date.now() * 1000);
+    if (!this.metricsPage) throw new Error('the daemon is still starting (recovering the log)');
+    return this.metricsPage.text();
   }
 
   status(state: DaemonStatus['state']): DaemonStatus {
-    return {
-      pid: process.pid,
-      started_at: this.startedAt,
-      updated_at: new Date().toISOString(),
-      fingerprint: this.identity.fingerprint,
-      listeners: this.listeners.map((l) => ({
-        name: l.name,
-        transport: l instanceof UdpListener ? 'udp' : l.transport,
-        port: l.port,
-        connections: l instanceof UdpListener ? 0 : l.connections,
-        handshaking: l instanceof UdpListener ? 0 : l.handshaking,
-        counters: l.counters,
-      })),
-      queue: {
-        frames: this.queue.queuedFrames,
-        bytes: this.queue.queuedBytes + this.storage.unackedBytes,
-        committed: this.storage.committed,
-        commit_failures: this.storage.commitFailures,
-        last_error: this.storage.lastCommitError ?? null,
-      },
-      anchor: this.anchor ? { ...this.anchor.worker.status } : null,
-      metrics_port: (() => {
-        const a = this.bound.metrics?.address();
-        return a && typeof a === 'object' ? a.port : null;
-      })(),
-      memory: (() => {
-        const m = process.memoryUsage();
-        return { rss: m.rss, heap_used: m.heapUsed, heap_total: m.heapTotal, external: m.external, array_buffers: m.arrayBuffers };
-      })(),
-      next_seq: this.sequencer.nextSeq,
-      checkpoints_this_run: this.checkpointer.checkpoints,
-      last_checkpoint_at_us: this.checkpointer.lastCheckpointAtUs ?? null,
-      last_committed_seq: this.storage.lastCommittedSeq,
-      block: this.sequencer.block,
-      state,
-    };
-  }
-
-  private readKernelDrops(): void {
-    for (const l of this.listeners) {
-      if (!(l instanceof UdpListener)) continue;
-      const drops = readUdpKernelDrops(l.port, l.name.startsWith('udp://['));
-      if (drops !== undefined) l.counters.kernelDrops = drops;
-    }
-  }
-
-  /** At start and stop, when nothing else waits on this thread. */
-  private writeStatus(state: DaemonStatus['state']): void {
-    this.readKernelDrops();
-    try {
-      writeFileAtomic(dataPaths(this.cfg.dataDir).statusFile, JSON.stringify(this.status(state), null, 1) + '\n', 0o640);
-    } catch (e) {
-      this.warn('status-write', `cannot write status file: ${(e as Error).message}`);
-    }
-  }
-
-  /**
-   * The periodic rewrite, on the thread pool: its fsyncs, done on this thread while the storage
-   * thread kept the disk busy, stalled reception long enough to overflow UDP socket buffers.
-   */
-  private writeStatusInBackground(): void {
-    if (this.statusWriting) return;
-    this.readKernelDrops();
-    this.statusWriting = writeFileAtomicAsync(dataPaths(this.cfg.dataDir).statusFile, JSON.stringify(this.status('running'), null, 1) + '\n', 0o640)
-      .catch((e: Error) => this.warn('status-write', `cannot write status file: ${e.message}`))
-      .finally(() => {
-        this.statusWriting = undefined;
-      });
+    return daemonStatus(state, {
+      startedAt: this.startedAt,
+      fingerprint: this.fingerprint,
+      listeners: this.listeners,
+      ingest: this.ingest.stats(),
+      anchor: this.anchoring?.status,
+      metrics: this.bound.metrics,
+    });
   }
 
   /**
@@ -303,33 +171,18 @@ export class Daemon {
   async stop(): Promise<StopResult> {
     const deadline = Date.now() + STOP_COMMIT_BUDGET_MS;
     const stopping = this.notify.send('STOPPING=1');
-    if (this.statusTimer) clearInterval(this.statusTimer);
-    await this.statusWriting;
-    this.writeStatus('stopping');
+    await this.statusFile.stopPeriodic();
+    this.statusFile.write('stopping');
     await this.bound.close();
-    this.metricsStore?.close();
-    if (this.anchor) {
-      await this.anchor.worker.stop();
-      this.anchor.store.close();
-    }
-    this.queue.flushNow();
-    // Storage keeps retrying a failed commit; a stop waits for it, but not for ever.
-    const finished = (async () => {
-      await this.checkpointer.shutdown();
-      await this.storage.close();
-    })();
-    let timer: NodeJS.Timeout | undefined;
-    const inTime = await Promise.race([
-      finished.then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now())))),
-    ]);
-    clearTimeout(timer);
-    let unwritten = 0;
-    if (!inTime) unwritten = await this.giveUp();
+    this.metricsPage?.close();
+    await this.anchoring?.stop();
+    const left = await this.ingest.stop(deadline);
+    const unwritten = left ? this.reportUnwritten(left) : 0;
     this.warn.flush();
-    this.writeStatus('stopped');
+    this.statusFile.write('stopped');
     this.lock.release();
-    this.log.info(`stopped; ${this.storage.committed} messages stored in this run, next sequence number ${this.sequencer.nextSeq}`);
+    const { committed, nextSeq } = this.ingest.stats();
+    this.log.info(`stopped; ${committed} messages stored in this run, next sequence number ${nextSeq}`);
     await stopping;
     return { unwritten };
   }
@@ -351,26 +204,8 @@ export class Daemon {
       const plan = planReload(this.cfg, next);
       const running = this.cfg;
       this.cfg = plan.effective;
-      const c = this.cfg;
-      if (plan.apply.includes('logLevel')) this.log.level = c.logLevel;
-      if (plan.apply.includes('allow')) this.bound.allow?.replace(c.allow);
-      const limits = {
-        maxConnections: c.maxConnections, maxConnectionsPerSource: c.maxConnectionsPerSource, handshakeTimeoutMs: c.handshakeTimeoutSec * 1000,
-        idleTimeoutMs: c.idleTimeoutSec * 1000, frameTimeoutMs: c.frameTimeoutSec * 1000,
-      };
-      for (const l of this.listeners) if (!(l instanceof UdpListener)) l.setLimits(limits);
-      const tlsListeners = this.listeners.filter((l): l is StreamListener => l instanceof StreamListener && l.transport === 'tls');
-      if (tlsListeners.length > 0) {
-        try {
-          const m = readTlsMaterial(c);
-          for (const l of tlsListeners) l.reloadTls(m);
-          this.log.info(`reload: TLS certificate for new connections: ${describeCertificate(m.cert)}`);
-        } catch (e) {
-          // The paths too: the next reload compares with what is really in use.
-          this.cfg = { ...this.cfg, tlsCert: running.tlsCert, tlsKey: running.tlsKey, tlsClientCa: running.tlsClientCa };
-          this.log.error(`reload: TLS certificate, key and client CA not reloaded, still serving the previous ones: ${(e as Error).message}`);
-        }
-      }
+      this.applyReloadable(plan.apply);
+      this.reloadTls(running);
       const applied = plan.apply.filter((k) => !k.startsWith('tls')).map(optionName);
       if (applied.length > 0) this.log.info(`reload: applied ${applied.join(', ')} (limits and timeouts to connections accepted from now on)`);
       for (const option of plan.needsRestart) this.log.warn(`reload: ${option} changed in ${from}; takes effect after a restart`);
@@ -379,22 +214,44 @@ export class Daemon {
     await this.notify.send('READY=1', `STATUS=serving ${this.listeners.map((l) => l.name).join(', ')}`);
   }
 
-  /** The stop's time is up with storage still failing: drop what it holds, and say what that is. */
-  private async giveUp(): Promise<number> {
-    this.checkpointer.abandon();
-    const confirmed = await this.storage.abandon(ABANDON_WAIT_MS);
-    const first = Math.max(this.storage.lastCommittedSeq + 1, this.firstSeqThisRun);
-    const last = this.sequencer.nextSeq - 1;
-    const n = last - first + 1;
-    const why = this.storage.lastCommitError ?? 'storage did not finish in time';
+  /** Log level, allowlist, and the stream listeners' limits and timeouts (for connections accepted from now on). */
+  private applyReloadable(apply: ReturnType<typeof planReload>['apply']): void {
+    const c = this.cfg;
+    if (apply.includes('logLevel')) this.log.level = c.logLevel;
+    if (apply.includes('allow')) this.bound.allow?.replace(c.allow);
+    const limits = {
+      maxConnections: c.maxConnections, maxConnectionsPerSource: c.maxConnectionsPerSource, handshakeTimeoutMs: c.handshakeTimeoutSec * 1000,
+      idleTimeoutMs: c.idleTimeoutSec * 1000, frameTimeoutMs: c.frameTimeoutSec * 1000,
+    };
+    for (const l of this.listeners) if (!(l instanceof UdpListener)) l.setLimits(limits);
+  }
+
+  /** The TLS files, re-read whatever changed; when they do not load, `running`'s stay in use. */
+  private reloadTls(running: ServeConfig): void {
+    const tlsListeners = this.listeners.filter((l): l is StreamListener => l instanceof StreamListener && l.transport === 'tls');
+    if (tlsListeners.length === 0) return;
+    try {
+      const m = readTlsMaterial(this.cfg);
+      for (const l of tlsListeners) l.reloadTls(m);
+      this.log.info(`reload: TLS certificate for new connections: ${describeCertificate(m.cert)}`);
+    } catch (e) {
+      // The paths too: the next reload compares with what is really in use.
+      this.cfg = { ...this.cfg, tlsCert: running.tlsCert, tlsKey: running.tlsKey, tlsClientCa: running.tlsClientCa };
+      this.log.error(`reload: TLS certificate, key and client CA not reloaded, still serving the previous ones: ${(e as Error).message}`);
+    }
+  }
+
+  /** The stop's time ran out with storage still failing: says which accepted messages were not written, and returns how many. */
+  private reportUnwritten(u: Unwritten): number {
+    const n = u.last - u.first + 1;
     if (n > 0) {
       this.log.error(
-        `stop: storage still failing after ${STOP_COMMIT_BUDGET_MS / 1000} s (${why}): ${n} accepted messages could not be written (sequence numbers ${first} to ${last})` +
-          `${confirmed ? '' : '; the storage thread did not confirm, so a commit it finished meanwhile may have written some of them'}. ` +
+        `stop: storage still failing after ${STOP_COMMIT_BUDGET_MS / 1000} s (${u.why}): ${n} accepted messages could not be written (sequence numbers ${u.first} to ${u.last})` +
+          `${u.confirmed ? '' : '; the storage thread did not confirm, so a commit it finished meanwhile may have written some of them'}. ` +
           'Everything before them is committed; remove the cause (free space on the disk, or end the process holding the database locked) and start again: recovery completes the interrupted checkpoint.',
       );
     } else {
-      this.log.error(`stop: storage still failing after ${STOP_COMMIT_BUDGET_MS / 1000} s (${why}): every accepted message is committed, the shutdown checkpoint perhaps not (the next start completes it).`);
+      this.log.error(`stop: storage still failing after ${STOP_COMMIT_BUDGET_MS / 1000} s (${u.why}): every accepted message is committed, the shutdown checkpoint perhaps not (the next start completes it).`);
     }
     return Math.max(0, n);
   }

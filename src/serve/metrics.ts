@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { ListenerCounters } from '../receive/counters.js';
-import type { DaemonStatus } from './daemon.js';
+import { LogStore } from '../store/log-store.js';
+import type { DaemonStatus } from './status.js';
 
 /** Log-level facts the endpoint adds to the daemon's own counters (from SQLite, per scrape). */
 export interface LogFacts {
@@ -77,6 +78,29 @@ export function renderMetrics(s: DaemonStatus, f: LogFacts, nowUs: number): stri
   metric('immutalog_bitcoin_node_reachable', 'gauge', '1 when the last call to the node succeeded, 0 when it failed, NaN before any call or with anchoring off.', [[{}, a?.nodeReachable === undefined || a?.nodeReachable === null ? NaN : a.nodeReachable ? 1 : 0]]);
   metric('immutalog_bitcoin_wallet_balance_sats', 'gauge', 'Trusted balance of the anchor wallet, in satoshis (NaN when unknown).', [[{}, a?.walletSats ?? NaN]]);
   return out.join('\n') + '\n';
+}
+
+/**
+ * What /metrics answers once the log is recovered: the daemon's status and the log's facts, the
+ * latter read per scrape from a read-only connection of its own.
+ */
+export class MetricsPage {
+  private constructor(
+    private readonly store: LogStore,
+    private readonly status: () => DaemonStatus,
+  ) {}
+
+  static open(database: string, status: () => DaemonStatus): MetricsPage {
+    return new MetricsPage(LogStore.open(database, { create: false, readonly: true }), status);
+  }
+
+  text(): string {
+    return renderMetrics(this.status(), this.store.logFacts(), Date.now() * 1000);
+  }
+
+  close(): void {
+    this.store.close();
+  }
 }
 
 /** Serves /metrics on the given address (configure loopback; it needs no authentication). */

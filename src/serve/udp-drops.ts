@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import type { StreamListener } from '../receive/stream.js';
+import { UdpListener } from '../receive/udp.js';
 
 /**
  * Datagrams the kernel dropped for a socket because its receive buffer was full: the last
@@ -25,5 +27,14 @@ export function readUdpKernelDrops(localPort: number, ipv6: boolean): number | u
     return parseProcNetUdpDrops(readFileSync(ipv6 ? '/proc/net/udp6' : '/proc/net/udp', 'utf8'), localPort);
   } catch {
     return undefined;
+  }
+}
+
+/** Copies each UDP listener's kernel drop count into its counters (left as it was where /proc is missing). */
+export function updateKernelDrops(listeners: readonly (UdpListener | StreamListener)[]): void {
+  for (const l of listeners) {
+    if (!(l instanceof UdpListener)) continue;
+    const drops = readUdpKernelDrops(l.port, l.name.startsWith('udp://['));
+    if (drops !== undefined) l.counters.kernelDrops = drops;
   }
 }
