@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from './program.js';
 import { dataPaths } from '../log/data-dir.js';
 import { CannotRun } from './cannot-run.js';
 import { CONFIG_OPTION, DATA_DIR_OPTION, dataDirOf } from './common-args.js';

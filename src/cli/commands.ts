@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError } from './program.js';
 import { ConfigError } from '../config/ini.js';
 import { CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE } from '../config/config-file.js';
 import { registerAnchor } from './anchor-cmd.js';

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { Option } from 'commander';
+import { Option } from './program.js';
 import { CONFIG_FILE_HELP, configFileFor } from '../config/config-file.js';
 import { loadServeConfig } from '../config/load.js';
 import { CannotRun } from './cannot-run.js';

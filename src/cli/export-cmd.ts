@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { Command } from 'commander';
+import type { Command } from './program.js';
 import { decodeCheckpoint } from '../checkpoint/format.js';
 import { LogStore } from '../store/log-store.js';
 import { dataPaths } from '../log/data-dir.js';

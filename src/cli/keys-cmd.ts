@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import type { Command } from './program.js';
 import { auditorPublicFromPem } from '../chain/keys.js';
 import { initLog, InitError } from '../log/init.js';
 import { takeWriterLock, WriterLockedError, type WriterLock } from '../log/writer-lock.js';

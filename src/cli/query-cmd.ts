@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from './program.js';
 import { parseLevelArg } from '../parse/levels.js';
 import { CannotRun } from './cannot-run.js';
 import { CONFIG_OPTION, DATA_DIR_OPTION, dataDirOf, timeOpt } from './common-args.js';

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from './program.js';
 import { sampleConfig } from '../config/sample.js';
 
 /** `immutalog sample-config`. */

@@ -1,5 +1,4 @@
-import type { Command } from 'commander';
-import { Option } from 'commander';
+import { Option, type Command } from './program.js';
 import { CONFIG_FILE_HELP } from '../config/config-file.js';
 import { loadServeConfig, type ServeConfig } from '../config/load.js';
 import { OPTIONS } from '../config/options.js';

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import type { Command } from 'commander';
+import type { Command } from './program.js';
 import { CannotRun } from './cannot-run.js';
 import { CONFIG_OPTION, DATA_DIR_OPTION, dataDirOf, timeOpt } from './common-args.js';
 import { renderReport } from './verify-report.js';

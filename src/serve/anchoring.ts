@@ -1,4 +1,4 @@
-import type winston from 'winston';
+import type { DaemonLogger } from './daemon-log.js';
 import type { ServeConfig } from '../config/load.js';
 import { Anchorer, type AnchorStatus } from '../anchor/anchorer.js';
 import { connectAnchorNode } from '../bitcoind/writer.js';
@@ -12,7 +12,7 @@ export class Anchoring {
   ) {}
 
   /** Starts anchoring, or says it is off (no node configured) and returns undefined. */
-  static start(cfg: ServeConfig, database: string, log: winston.Logger): Anchoring | undefined {
+  static start(cfg: ServeConfig, database: string, log: DaemonLogger): Anchoring | undefined {
     if (cfg.bitcoinRpcUrl === '') {
       log.warn('anchoring is off (no [bitcoin] rpc_url): checkpoints are signed but not anchored in Bitcoin');
       return undefined;

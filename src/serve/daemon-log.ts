@@ -2,6 +2,9 @@ import winston from 'winston';
 import type { Warn } from '../receive/sink.js';
 
 /** The daemon's own log: plain lines on stderr, which journald keeps under systemd. */
+/** The daemon's logger; other modules name its type through this, not through winston. */
+export type DaemonLogger = winston.Logger;
+
 export function createDaemonLogger(level: string): winston.Logger {
   return winston.createLogger({
     level,

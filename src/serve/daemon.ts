@@ -1,4 +1,3 @@
-import type winston from 'winston';
 import type { ServeConfig } from '../config/load.js';
 import { StreamListener } from '../receive/stream.js';
 import { UdpListener } from '../receive/udp.js';
@@ -6,7 +5,7 @@ import { updateKernelDrops } from './udp-drops.js';
 import { recoverLog, type RecoveredLog } from '../log/recovery.js';
 import { dataPaths } from '../log/data-dir.js';
 import { initLog, isInitialised } from '../log/init.js';
-import { rateLimitedWarn } from './daemon-log.js';
+import { rateLimitedWarn, type DaemonLogger } from './daemon-log.js';
 import { datagramLimitBytes, Ingest, type Unwritten } from '../ingest/pipeline.js';
 import { hangOnceFault, holdStartFault } from '../ingest/fault.js';
 import { StartGate } from './start-gate.js';
@@ -33,7 +32,7 @@ export interface StopResult {
 }
 
 /** Creates the log on a first start, then recovers it: where the chain goes on, and what was repaired. */
-function openLog(dataDir: string, log: winston.Logger): RecoveredLog {
+function openLog(dataDir: string, log: DaemonLogger): RecoveredLog {
   if (!isInitialised(dataDir)) {
     const r = initLog(dataDir, {});
     log.warn(`new log created in ${dataDir}; identity fingerprint ${r.fingerprint} (give it to your auditor to pin)`);
@@ -60,7 +59,7 @@ export class Daemon {
   private readonly statusFile: StatusFile;
   private constructor(
     private cfg: ServeConfig,
-    private readonly log: winston.Logger,
+    private readonly log: DaemonLogger,
     private readonly fingerprint: string,
     private readonly ingest: Ingest,
     private readonly warn: ReturnType<typeof rateLimitedWarn>,
@@ -84,7 +83,7 @@ export class Daemon {
    * bound: a second writer, or a start that cannot bind, leaves the log exactly as it was. The
    * listeners deliver into a closed gate until recovery and the restart checkpoint are done.
    */
-  static async start(cfg: ServeConfig, log: winston.Logger): Promise<Daemon> {
+  static async start(cfg: ServeConfig, log: DaemonLogger): Promise<Daemon> {
     const lock = takeWriterLock(cfg.dataDir);
     const warn = rateLimitedWarn(log);
     const gate = new StartGate(datagramLimitBytes(cfg));
@@ -107,7 +106,7 @@ export class Daemon {
   }
 
   /** Creates or recovers the log and starts the write path behind the bound listeners. */
-  private static async open(cfg: ServeConfig, log: winston.Logger, warn: ReturnType<typeof rateLimitedWarn>, lock: WriterLock, bound: Endpoints, gate: StartGate): Promise<Daemon> {
+  private static async open(cfg: ServeConfig, log: DaemonLogger, warn: ReturnType<typeof rateLimitedWarn>, lock: WriterLock, bound: Endpoints, gate: StartGate): Promise<Daemon> {
     const rec = openLog(cfg.dataDir, log);
     const ingest = new Ingest(cfg, rec, log);
     const daemon = new Daemon(cfg, log, rec.identity.fingerprint, ingest, warn, lock, bound);

@@ -1,3 +1,4 @@
+import type { DaemonLogger } from './daemon-log.js';
 // systemd's readiness protocol (sd_notify(3)): newline-separated KEY=VALUE fields in one datagram
 // on the AF_UNIX socket named by $NOTIFY_SOCKET.
 //
@@ -20,7 +21,6 @@
 //   options appeared in different systemd versions (--stopping and --reloading in 253), the
 //   arguments work in all of them.
 import { execFile } from 'node:child_process';
-import type winston from 'winston';
 
 /** systemd-notify's own barrier waits 5 s at most; past this it is stuck, and is killed. */
 const NOTIFY_TIMEOUT_MS = 10_000;
@@ -32,7 +32,7 @@ export class SdNotify {
   private unavailable = false;
   private stopping = false;
 
-  constructor(private readonly log: winston.Logger, env: NodeJS.ProcessEnv = process.env) {
+  constructor(private readonly log: DaemonLogger, env: NodeJS.ProcessEnv = process.env) {
     this.socket = env.NOTIFY_SOCKET || undefined;
     if (!this.socket) log.debug('NOTIFY_SOCKET is not set (not started by systemd with Type=notify): no readiness notifications are sent');
   }
