@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
+import { basename } from 'node:path';
 import { auditorPrivateKeyPem, fingerprint, generateAuditorKeyPair, generateSigningKeyPair, RAW_KEY_BYTES } from '../chain/keys.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { saveKeyState } from './keystate-file.js';
@@ -52,7 +53,7 @@ export function initLog(dir: string, opts: { auditorKeyOut?: string; auditorPubl
       if (store.entries.count() > 0 || store.checkpoints.last() !== undefined) {
         throw new InitError(
           'KEYSTATE_MISSING',
-          `${p.keyState} is missing, but ${dir} holds a log (fingerprint ${store.meta.get('fingerprint')}) with entries or checkpoints: the writer's keys are gone, so this log cannot be extended (it still verifies). Restore keystate.json, or start a new log in another data directory.`,
+          `${p.keyState} is missing, but ${dir} holds a log (fingerprint ${store.meta.get('fingerprint')}) with entries or checkpoints: the writer's keys are gone, so this log cannot be extended (it still verifies). Restore ${basename(p.keyState)}, or start a new log in another data directory.`,
         );
       }
     }

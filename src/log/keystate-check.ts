@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { publicFromPrivate } from '../chain/keys.js';
 import type { KeyState } from '../chain/keystate.js';
 import type { Checkpoint } from '../checkpoint/format.js';
@@ -84,7 +85,7 @@ export function checkKeyState(ks: KeyState, log: LogPosition, path: string): voi
   throw new OpenLogError(
     'KEYSTATE_BEHIND',
     `${path} holds the keys of block ${ks.block}, but ${newestText}${log.lastBlock !== undefined ? ` and its newest block is ${log.lastBlock}` : ''}: ` +
-      `the key state is older than the database (an older keystate.json restored?), and its keys were already disclosed. ` +
-      `Put back the newest keystate.json. ${NEW_LOG}`,
+      `the key state is older than the database (an older copy of it restored?), and its keys were already disclosed. ` +
+      `Put back the newest ${basename(path)}. ${NEW_LOG}`,
   );
 }
