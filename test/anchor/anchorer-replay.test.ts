@@ -24,9 +24,11 @@ const checkpoints = JSON.parse(readFileSync(join(DIR, 'anchor-worker-round.check
 const policy = { ...DEFAULT_ANCHOR_POLICY, fallbackFeeRate: 2, stuckBlocks: 2, pollSec: 1 };
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
-describe('the anchorer replaying a round recorded from a real node', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'immutalog-anchorer-replay-'));
-  const store = LogStore.open(join(tmp, 'log.sqlite'), { create: true });
+/** A log holding the recorded round's checkpoints, and the node's cookie, removed after the describe. */
+function recordedCheckpointLog(prefix: string): { tmp: string; dbPath: string; store: LogStore; cookie: string } {
+  const tmp = mkdtempSync(join(tmpdir(), prefix));
+  const dbPath = join(tmp, 'log.sqlite');
+  const store = LogStore.open(dbPath, { create: true });
   for (const c of checkpoints) store.checkpoints.insert({ idx: c.idx, time_us: c.time_us, bytes: Buffer.from(c.bytes, 'hex') });
   const cookie = `__cookie__:${'ab'.repeat(32)}`;
   writeFileSync(join(tmp, 'cookie'), cookie);
@@ -34,6 +36,11 @@ describe('the anchorer replaying a round recorded from a real node', () => {
     store.close();
     rmSync(tmp, { recursive: true, force: true });
   });
+  return { tmp, dbPath, store, cookie };
+}
+
+describe('the anchorer replaying a round recorded from a real node', () => {
+  const { tmp, store, cookie } = recordedCheckpointLog('immutalog-anchorer-replay-');
 
   /** One phase of the recording served to a fresh anchorer (it keeps its state in SQLite). */
   async function phase(steps: string[], mode: 'ordered' | 'any', drive: (w: Anchorer) => Promise<unknown>): Promise<{ result: unknown; mismatches: unknown[] }> {
@@ -99,16 +106,7 @@ describe('the anchorer replaying a round recorded from a real node', () => {
 // leaves the proofs of one version under a row that names another. The failure is injected in
 // the second write by a trigger in the database file (no hook in the code).
 describe('adopting the mined version of an anchor', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'immutalog-adopt-mined-'));
-  const dbPath = join(tmp, 'log.sqlite');
-  const store = LogStore.open(dbPath, { create: true });
-  for (const c of checkpoints) store.checkpoints.insert({ idx: c.idx, time_us: c.time_us, bytes: Buffer.from(c.bytes, 'hex') });
-  const cookie = `__cookie__:${'ab'.repeat(32)}`;
-  writeFileSync(join(tmp, 'cookie'), cookie);
-  afterAll(() => {
-    store.close();
-    rmSync(tmp, { recursive: true, force: true });
-  });
+  const { tmp, dbPath, store, cookie } = recordedCheckpointLog('immutalog-adopt-mined-');
 
   async function phase(steps: string[], mode: 'ordered' | 'any'): Promise<unknown[]> {
     const srv = await startReplay({ exchanges: exchanges.filter((x) => steps.includes(x.step)), cookie, mode });
