@@ -1,9 +1,9 @@
 import { formatUs } from './time-arg.js';
+import { TRANSPORT_BY_CODE } from '../chain/entry-format.js';
 import { fieldsFromJson } from '../parse/index.js';
 import { LogStore, type EntryFilter, type EntryRow } from '../store/log-store.js';
 import { dataPaths } from '../log/data-dir.js';
 
-const TRANSPORT_NAMES = ['', 'udp', 'tcp', 'tls'];
 
 function fieldsWithoutVersion(json: string): unknown {
   const { v: _v, ...f } = fieldsFromJson(json);
@@ -14,7 +14,7 @@ export function entryToJson(r: EntryRow): Record<string, unknown> {
   return {
     seq: r.seq,
     received_at: formatUs(r.received_at_us),
-    transport: TRANSPORT_NAMES[r.transport] ?? String(r.transport),
+    transport: TRANSPORT_BY_CODE[r.transport] ?? String(r.transport),
     listener: r.listener,
     peer: r.peer_address.includes(':') ? `[${r.peer_address}]:${r.peer_port}` : `${r.peer_address}:${r.peer_port}`,
     flags: r.flags,
