@@ -3,8 +3,6 @@ import {
   PEER_LENGTH_BYTES, PORT_BYTES, RAW_LENGTH_BYTES, TRANSPORT, TRANSPORT_BY_CODE, type TransportName,
 } from './entry-format.js';
 
-export { ENTRY_ENCODING_VERSION };
-
 /** What the MAC covers for one entry. Parsed fields are not here: they are derived from `raw`. */
 export interface EntryFields {
   seq: number;
