@@ -63,8 +63,10 @@ export class RelpListener extends StreamListener {
     let head = 0;
     let expected = 1;
     let opened = false;
-    /** No more commands are read (a close, an error, a stop); the connection ends once answered. */
+    /** No more commands are read (a close, an error, a stop). */
     let closing = false;
+    /** The connection ends once every command read is answered (a close, an error, the stop's end). */
+    let ending = false;
     /** Send the serverclose hint before ending (we close, not the client). */
     let hint = false;
     let ended = false;
@@ -86,7 +88,7 @@ export class RelpListener extends StreamListener {
       if (head === answers.length) {
         answers.length = 0;
         head = 0;
-        if (closing) {
+        if (ending) {
           ended = true;
           if (hint) socket.write(SERVERCLOSE);
           socket.end();
@@ -102,8 +104,7 @@ export class RelpListener extends StreamListener {
       c.protocolErrors++;
       o.warn('relp-error', `${this.name}: ${peerAddress}:${peerPort}: ${message}; closing the connection`);
       if (txnr !== undefined) answer(txnr, `500 ${message}`.slice(0, 80));
-      closing = true;
-      hint = true;
+      closing = ending = hint = true;
     };
     const syslog = (f: RelpFrame, at: number): void => {
       const slot: { bytes: Buffer | undefined } = { bytes: undefined };
@@ -142,7 +143,7 @@ export class RelpListener extends StreamListener {
         }
         case 'close':
           answer(f.txnr, '200 OK');
-          closing = true;
+          closing = ending = true;
           return;
         default:
           return refuse(`expected open, syslog or close, got command ${JSON.stringify(f.command)}`, f.txnr);
@@ -155,8 +156,7 @@ export class RelpListener extends StreamListener {
         flow();
       },
       finish: () => {
-        closing = true;
-        hint = true;
+        closing = ending = hint = true;
         // Answers still waiting for a commit that will not come in this run: the client resends them.
         for (let i = head; i < answers.length; i++) answers[i]!.bytes ??= Buffer.alloc(0);
         flush();
@@ -189,7 +189,7 @@ export class RelpListener extends StreamListener {
       o.warn('connection-error', `${this.name}: ${peerAddress}:${peerPort}: ${e.message}`);
     });
     socket.on('end', () => {
-      closing = true;
+      closing = ending = true;
       flush();
     });
     socket.on('close', () => {
