@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { query, runCli, startDaemon, tempDataDir, waitFor, type RunningDaemon } from '../helpers/daemon.js';
 import { freePort } from '../helpers/bitcoind.js';
 import { RelpTestClient } from '../helpers/relp-client.js';
+import { RELP_MAX_UNANSWERED } from '../../src/receive/relp.js';
 import { makePki, type Pki } from '../clients/certs.js';
 import { needClients } from '../clients/available.js';
 import { osloMessage, sleep, tagOf } from '../helpers/tamper-log.js';
@@ -99,6 +100,34 @@ describe('a RELP session', () => {
     await c.waitClosed();
     expect(c.received.map((f) => `${f.txnr} ${f.command}`)).toEqual(['1 rsp', ...txnrs.map((t) => `${t} rsp`), '0 serverclose']);
     expect(query(d.dataDir).map((r) => tagOf(Buffer.from(r.raw, 'base64')))).toEqual(['stop-0', 'stop-1', 'stop-2']);
+  });
+});
+
+describe('a client that sends past any window', () => {
+  it(`is not read beyond ${RELP_MAX_UNANSWERED} commands unanswered, and loses nothing`, async () => {
+    const d = await daemon(['--relp', '127.0.0.1:0']);
+    const c = await client(portOf(d));
+    await c.open();
+    const N = 3000;
+    const blocker = new Database(join(d.dataDir, 'immutalog.sqlite'));
+    blocker.exec('BEGIN IMMEDIATE');
+    let txnrs: number[];
+    try {
+      txnrs = Array.from({ length: N }, (_, i) => c.send('syslog', osloMessage(`w-${i}`)));
+      await waitFor(() => d.status(), (v) => (v?.queue?.commit_failures ?? 0) >= 1, 30_000, 100);
+      // Two status rewrites later, still: what was read stopped at the chunk that crossed the limit.
+      await sleep(4500);
+      const received = listener(d).counters.received;
+      expect(received).toBeGreaterThanOrEqual(RELP_MAX_UNANSWERED);
+      expect(received).toBeLessThan(N);
+      expect(answersOf(c)).toEqual([1]);
+    } finally {
+      blocker.exec('ROLLBACK');
+      blocker.close();
+    }
+    await c.waitAnswer(txnrs[N - 1]!, 60_000);
+    expect(answersOf(c)).toEqual([1, ...txnrs]);
+    expect(query(d.dataDir).map((r) => tagOf(Buffer.from(r.raw, 'base64')))).toEqual(txnrs.map((_, i) => `w-${i}`));
   });
 });
 
