@@ -80,7 +80,8 @@ export class RelpListener extends StreamListener {
       else if (!read && !socket.isPaused()) socket.pause();
     };
     const flush = (): void => {
-      if (gone || ended) return;
+      // The peer's FIN ends our side too (allowHalfOpen is off): nothing more can be written.
+      if (gone || ended || socket.writableEnded) return;
       while (head < answers.length && answers[head]!.bytes) {
         socket.write(answers[head]!.bytes!);
         answers[head++] = { bytes: undefined };
@@ -178,8 +179,12 @@ export class RelpListener extends StreamListener {
           command(ev.frame, at);
         }
       }
-      if (frames > 0) this.slots.spoke(raw, Date.now());
-      else this.slots.touch(raw, Date.now());
+      if (frames > 0) {
+        this.slots.spoke(raw, Date.now());
+        o.sink.flushSoon?.();
+      } else {
+        this.slots.touch(raw, Date.now());
+      }
       this.pauseIfCongested(conn, socket);
       flush();
     });
@@ -208,12 +213,11 @@ export class RelpListener extends StreamListener {
     this.quiesced = true;
     this.unsubscribeDrain?.();
     this.server.close();
-    for (const [raw, c] of this.conns) {
+    for (const c of [...this.conns.values()]) {
       const s = this.sessions.get(c);
       if (s) s.quiesce();
       // A TLS handshake not finished: it has sent nothing to answer.
       else if (!c.data) this.close(c, 'stop');
-      void raw;
     }
   }
 
@@ -224,12 +228,6 @@ export class RelpListener extends StreamListener {
     for (const s of this.sessions.values()) s.finish();
     const deadline = Date.now() + FINISH_WAIT_MS;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    for (const c of [...this.conns.values()]) {
-      c.closedBy ??= 'stop';
-      c.data?.destroy();
-      c.raw.destroy();
-      this.forget(c);
-    }
-    this.server = undefined;
+    this.destroyRemaining();
   }
 }

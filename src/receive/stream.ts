@@ -402,6 +402,11 @@ export class StreamListener {
     await Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]);
     // The server reports closed once its last connection is destroyed, before the sockets' own
     // 'close' events run: flush each partial frame now, while the sink still takes frames.
+    this.destroyRemaining();
+  }
+
+  /** The end of a stop: every connection still open is destroyed and forgotten now. */
+  protected destroyRemaining(): void {
     for (const c of [...this.conns.values()]) {
       c.closedBy ??= 'stop';
       c.data?.destroy();
