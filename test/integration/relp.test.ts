@@ -10,6 +10,7 @@ import { query, runCli, startDaemon, tempDataDir, waitFor, type RunningDaemon } 
 import { freePort } from '../helpers/bitcoind.js';
 import { RelpTestClient } from '../helpers/relp-client.js';
 import { RELP_MAX_UNANSWERED } from '../../src/receive/relp.js';
+import { metricSample } from '../helpers/per-test.js';
 import { makePki, type Pki } from '../clients/certs.js';
 import { needClients } from '../clients/available.js';
 import { osloMessage, sleep, tagOf } from '../helpers/tamper-log.js';
@@ -215,7 +216,7 @@ describe('a SIGKILL in the middle of a window', () => {
   it('loses nothing acknowledged; what the client resends is stored again, marked as a possible redelivery and counted', async () => {
     const port = await freePort();
     const dataDir = tempDataDir();
-    const args = ['--relp', `127.0.0.1:${port}`];
+    const args = ['--relp', `127.0.0.1:${port}`, '--metrics', '127.0.0.1:0'];
     const d = await daemon(args, dataDir);
     const c = await client(port);
     await c.open();
@@ -268,6 +269,9 @@ describe('a SIGKILL in the middle of a window', () => {
     expect(text.length).toBe(twice.length);
     const counters = await countersWhen(d2, (x) => x.received === resent.length + 1);
     expect(counters.possibleRedeliveries).toBe(twice.length);
+    const metrics = await (await fetch(`http://127.0.0.1:${d2.status().metrics_port}/metrics`)).text();
+    expect(metricSample(metrics, 'immutalog_relp_possible_redeliveries_total', { listener: `relp://127.0.0.1:${port}`, transport: 'relp' })).toBe(twice.length);
+    expect(metricSample(metrics, 'immutalog_open_connections', { listener: `relp://127.0.0.1:${port}` })).toBe(1);
 
     expect(await d2.stop()).toBe(0);
     const v = runCli(['verify', '--data-dir', dataDir, '--auditor-key', join(dataDir, 'auditor-key.pem')]);
