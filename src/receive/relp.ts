@@ -15,6 +15,8 @@ import { StreamListener, type Conn, type StreamListenerOptions } from './stream.
  * that does is not waiting for answers, and must not make us hold an unbounded queue for it.
  */
 export const RELP_MAX_UNANSWERED = 1024;
+/** Answered entries kept at the head of a session's answer queue before it is compacted. */
+const COMPACT_AFTER = 1024;
 /** After a stop's final commit, how long connections get to take their last answers and close. */
 const FINISH_WAIT_MS = 2000;
 
@@ -82,9 +84,14 @@ export class RelpListener extends StreamListener {
     const flush = (): void => {
       // The peer's FIN ends our side too (allowHalfOpen is off): nothing more can be written.
       if (gone || ended || socket.writableEnded) return;
-      while (head < answers.length && answers[head]!.bytes) {
-        socket.write(answers[head]!.bytes!);
-        answers[head++] = { bytes: undefined };
+      const ready: Buffer[] = [];
+      while (head < answers.length && answers[head]!.bytes) ready.push(answers[head++]!.bytes!);
+      // One write for what a commit made ready (a window's answers), not one per answer.
+      if (ready.length > 0) socket.write(ready.length === 1 ? ready[0]! : Buffer.concat(ready));
+      if (head > COMPACT_AFTER && head * 2 > answers.length) {
+        // A busy session never runs dry: the answered head is dropped as it outgrows the rest.
+        answers.splice(0, head);
+        head = 0;
       }
       if (head === answers.length) {
         answers.length = 0;
@@ -96,6 +103,16 @@ export class RelpListener extends StreamListener {
         }
       }
       flow();
+    };
+    let flushQueued = false;
+    /** A commit fires one callback per entry in a row: the answers go out together after the last. */
+    const flushAfterCommit = (): void => {
+      if (flushQueued) return;
+      flushQueued = true;
+      queueMicrotask(() => {
+        flushQueued = false;
+        flush();
+      });
     };
     const answer = (txnr: number, text: string): void => {
       answers.push({ bytes: encodeRelpFrame(txnr, 'rsp', text) });
@@ -124,7 +141,7 @@ export class RelpListener extends StreamListener {
         onCommitted: () => {
           slot.bytes = encodeRelpFrame(txnr, 'rsp', '200 OK');
           unanswered--;
-          flush();
+          flushAfterCommit();
         },
       });
     };
