@@ -72,7 +72,7 @@ describe('a RELP session', () => {
     for (const r of rows) {
       expect(r.transport).toBe('tcp');
       expect(r.listener).toBe(`relp://127.0.0.1:${port}`);
-      expect((r as any).possible_redelivery).toBe(false);
+      expect(r.possible_redelivery).toBe(false);
     }
     expect(rows[0]!.fields.oslo.level).toBe('INFO');
 
@@ -259,7 +259,7 @@ describe('a SIGKILL in the middle of a window', () => {
     const rows = query(dataDir);
     const tags = rows.map((r) => tagOf(Buffer.from(r.raw, 'base64')));
     for (const t of tagOfTxnr.values()) expect(tags.includes(t), t).toBe(true);
-    const marked = rows.filter((r) => (r as any).possible_redelivery).map((r) => tagOf(Buffer.from(r.raw, 'base64')));
+    const marked = rows.filter((r) => r.possible_redelivery).map((r) => tagOf(Buffer.from(r.raw, 'base64')));
     // Exactly the messages resent that were already committed, as second copies.
     const twice = [...lostAcks, ...committedUnacked];
     console.log(`relp SIGKILL: ${sent} sent, ${acked.size} acknowledged, ${unacked.length} not, of which ${committedUnacked.length} committed; ${twice.length} stored twice`);
