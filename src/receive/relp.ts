@@ -181,7 +181,8 @@ export class RelpListener extends StreamListener {
       },
     });
     conn.resume = flow;
-    this.watchTimers(conn, socket, () => parser.inFrame, () => this.paused.has(conn) || unanswered >= RELP_MAX_UNANSWERED || socket.writableNeedDrain);
+    // A client whose messages wait for their commit waits for us (its window is full), not idle.
+    this.watchTimers(conn, socket, () => parser.inFrame, () => this.paused.has(conn) || unanswered > 0 || socket.writableNeedDrain);
     socket.on('data', (chunk: Buffer) => {
       if (closing) return;
       c.bytes += chunk.length;

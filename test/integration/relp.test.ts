@@ -137,6 +137,29 @@ describe('a client that sends past any window', () => {
   });
 });
 
+describe('idle_timeout on RELP', () => {
+  it('does not close a session whose messages wait for their commit (it waits for us, it is not idle)', async () => {
+    const d = await daemon(['--relp', '127.0.0.1:0', '--idle-timeout', '1']);
+    const c = await client(portOf(d));
+    await c.open();
+    const blocker = new Database(join(d.dataDir, 'immutalog.sqlite'));
+    blocker.exec('BEGIN IMMEDIATE');
+    let t: number;
+    try {
+      t = c.send('syslog', osloMessage('waiting'));
+      await sleep(3000);
+      expect(c.closed).toBe(false);
+    } finally {
+      blocker.exec('ROLLBACK');
+      blocker.close();
+    }
+    expect((await c.waitAnswer(t)).data.toString()).toBe('200 OK');
+    // Answered, it is idle again, and closed as any idle connection.
+    await c.waitClosed(10_000);
+    expect((await countersWhen(d, (x) => x.idleTimeouts === 1)).idleTimeouts).toBe(1);
+  });
+});
+
 describe('malformed RELP', () => {
   it('is answered with 500 where a command can carry it, closed, counted, and the listener serves the next session', async () => {
     const d = await daemon(['--relp', '127.0.0.1:0']);
