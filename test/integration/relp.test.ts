@@ -299,6 +299,8 @@ describe('a SIGKILL in the middle of a window', () => {
     expect(text.length).toBe(twice.length);
     const counters = await countersWhen(d2, (x) => x.received === resent.length + 1);
     expect(counters.possibleRedeliveries).toBe(twice.length);
+    expect(runCli(['status', '--data-dir', dataDir]).stdout).toContain(`relp://127.0.0.1:${port}: received ${resent.length + 1},`);
+    expect(runCli(['status', '--data-dir', dataDir]).stdout).toContain(`RELP: ${twice.length} possible redeliveries, 0 sessions closed for protocol errors`);
     const metrics = await (await fetch(`http://127.0.0.1:${d2.status().metrics_port}/metrics`)).text();
     expect(metricSample(metrics, 'immutalog_relp_possible_redeliveries_total', { listener: `relp://127.0.0.1:${port}`, transport: 'relp' })).toBe(twice.length);
     expect(metricSample(metrics, 'immutalog_open_connections', { listener: `relp://127.0.0.1:${port}` })).toBe(1);
