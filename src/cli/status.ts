@@ -81,10 +81,13 @@ export function runStatus(dataDir: string, json: boolean): string {
       const malformed = c.truncated + c.incomplete + c.invalidUtf8;
       lines.push(`  ${l.name}: received ${c.received}, malformed ${malformed} (truncated ${c.truncated}, incomplete ${c.incomplete}, invalid UTF-8 ${c.invalidUtf8}), rejected ${c.rejectedSources + c.rejectedConnections + c.rejectedPerSource}, drops ${c.kernelDrops + c.queueDrops}${l.transport === 'udp' ? '' : `, connections ${l.connections}`}`);
       if (l.transport !== 'udp') {
-        const tls = l.transport === 'tls' ? `${l.handshaking ?? 0} in TLS handshake; ` : '';
-        const tlsFail = l.transport === 'tls' ? `; TLS failures ${c.tlsFailures}` : '';
+        const isTls = l.transport === 'tls' || l.transport === 'relp-tls';
+        const tls = isTls ? `${l.handshaking ?? 0} in TLS handshake; ` : '';
+        const tlsFail = isTls ? `; TLS failures ${c.tlsFailures}` : '';
         lines.push(`    connections: ${tls}refused ${c.rejectedSources} not allowed, ${c.rejectedConnections} over max_connections, ${c.rejectedPerSource} over max_connections_per_source; closed ${c.evictedConnections} evicted, ${c.handshakeTimeouts} handshake timeouts, ${c.idleTimeouts} idle timeouts, ${c.frameTimeouts} frame timeouts${tlsFail}`);
       }
+      // Counters of an older daemon's status file lack these.
+      if (l.transport.startsWith('relp')) lines.push(`    RELP: ${c.possibleRedeliveries ?? 0} possible redeliveries, ${c.protocolErrors ?? 0} sessions closed for protocol errors`);
     }
     lines.push(`  queue: ${dm.queue.frames} messages waiting, ${dm.queue.committed} committed this run, ${dm.queue.commit_failures} failed commits${dm.queue.last_error ? ` (last: ${dm.queue.last_error})` : ''}`);
   }

@@ -16,6 +16,8 @@ export interface ServeConfig {
   udp: ListenAddress[];
   tcp: ListenAddress[];
   tls: ListenAddress[];
+  relp: ListenAddress[];
+  relpTls: ListenAddress[];
   tlsCert: string;
   tlsKey: string;
   tlsClientCa: string;
@@ -49,7 +51,7 @@ export interface ServeConfig {
 }
 
 /** The listener options: their embedded defaults hold only while none of them is given. */
-const LISTENER_OPTIONS = ['udp', 'tcp', 'tls'] as const;
+const LISTENER_OPTIONS = ['udp', 'tcp', 'tls', 'relp', 'relp_tls'] as const;
 
 /** A raw value and where it came from, for error messages. */
 interface Source {
@@ -107,7 +109,7 @@ function convert(spec: OptionSpec, s: Source): unknown {
 
 /** Which ServeConfig field each option fills (by option name; names are unique across sections). */
 export const CONFIG_KEYS: Record<string, keyof ServeConfig> = {
-  data_dir: 'dataDir', log_level: 'logLevel', metrics: 'metrics', udp: 'udp', tcp: 'tcp', tls: 'tls', tls_cert: 'tlsCert', tls_key: 'tlsKey',
+  data_dir: 'dataDir', log_level: 'logLevel', metrics: 'metrics', udp: 'udp', tcp: 'tcp', tls: 'tls', relp: 'relp', relp_tls: 'relpTls', tls_cert: 'tlsCert', tls_key: 'tlsKey',
   tls_client_ca: 'tlsClientCa', allow: 'allow', max_message_bytes: 'maxMessageBytes', max_connections: 'maxConnections',
   max_connections_per_source: 'maxConnectionsPerSource', handshake_timeout: 'handshakeTimeoutSec', idle_timeout: 'idleTimeoutSec',
   frame_timeout: 'frameTimeoutSec', framing: 'framing', checkpoint_entries: 'checkpointEntries', checkpoint_interval: 'checkpointIntervalSec', commit_delay_ms: 'commitDelayMs',
@@ -184,9 +186,11 @@ function checkTogether(cfg: ServeConfig, sources: Sources, file: string | undefi
     const spec = findOption('DEFAULT', 'data_dir')!;
     fail(sources.get(spec)!, spec, 'a directory');
   }
-  if (cfg.tls.length > 0 && (cfg.tlsCert === '' || cfg.tlsKey === '')) {
-    const s = sources.get(findOption('syslog', 'tls')!)!;
-    throw new ConfigError(s.file, s.line, 'option [syslog] tls: TLS listeners need tls_cert and tls_key (--tls-cert, --tls-key)');
+  for (const [name, list] of [['tls', cfg.tls], ['relp_tls', cfg.relpTls]] as const) {
+    if (list.length > 0 && (cfg.tlsCert === '' || cfg.tlsKey === '')) {
+      const s = sources.get(findOption('syslog', name)!)!;
+      throw new ConfigError(s.file, s.line, `option [syslog] ${name}: TLS listeners need tls_cert and tls_key (--tls-cert, --tls-key)`);
+    }
   }
   if (cfg.bitcoinRpcUrl !== '') {
     const s = sources.get(findOption('bitcoin', 'rpc_url')!)!;
@@ -203,7 +207,7 @@ function checkTogether(cfg: ServeConfig, sources: Sources, file: string | undefi
       throw new ConfigError(s.file, s.line, 'option [bitcoin] rpc_url: needs rpc_cookie_file (--bitcoin-cookie), or rpc_user and rpc_password');
     }
   }
-  if (cfg.udp.length + cfg.tcp.length + cfg.tls.length === 0) {
-    throw new ConfigError(file ?? '(flags)', undefined, 'no listener configured: set at least one of udp, tcp or tls');
+  if (cfg.udp.length + cfg.tcp.length + cfg.tls.length + cfg.relp.length + cfg.relpTls.length === 0) {
+    throw new ConfigError(file ?? '(flags)', undefined, 'no listener configured: set at least one of udp, tcp, tls, relp or relp_tls');
   }
 }

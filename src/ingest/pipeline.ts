@@ -67,6 +67,9 @@ export class Ingest {
   private readonly checkpointer: Checkpointer;
   /** The first sequence number of this run: everything before it was committed by an earlier one. */
   private readonly firstSeqThisRun: number;
+  /** Frames' commit callbacks (RELP acknowledgements) by sequence number, in order; fired from `ackHead` on. */
+  private readonly acks: { seq: number; fn: () => void }[] = [];
+  private ackHead = 0;
 
   /** Starts the storage thread and continues the chain where recovery left it. */
   constructor(cfg: ServeConfig, rec: RecoveredLog, log: IngestLog) {
@@ -92,7 +95,25 @@ export class Ingest {
       onError: (e) => log.error(`checkpoint failed: ${e.message}`),
       onCheckpoint: (j, n, reason) => log.debug(`checkpoint ${j} (${reason}): ${n} entries`),
     });
-    this.storage.onCommitted(() => this.queue.storageProgressed());
+    this.storage.onCommitted(() => {
+      this.fireAcks(this.storage.lastCommittedSeq);
+      this.queue.storageProgressed();
+    });
+  }
+
+  /** Calls the commit callbacks of every entry up to `lastSeq` (committed), in sequence order. */
+  private fireAcks(lastSeq: number): void {
+    const a = this.acks;
+    while (this.ackHead < a.length && a[this.ackHead]!.seq <= lastSeq) {
+      const { fn } = a[this.ackHead]!;
+      a[this.ackHead++] = undefined as never;
+      fn();
+    }
+    // Compacted once the fired head outweighs what waits, so the array stays as long as the backlog.
+    if (this.ackHead > 1024 && this.ackHead * 2 > a.length) {
+      a.splice(0, this.ackHead);
+      this.ackHead = 0;
+    }
   }
 
   /**
@@ -103,6 +124,11 @@ export class Ingest {
   private seal(frames: ReceivedFrame[]): void {
     for (let i = 0; i < frames.length; ) {
       const n = Math.min(frames.length - i, this.checkpointer.room);
+      const firstSeq = this.sequencer.nextSeq;
+      for (let j = 0; j < n; j++) {
+        const fn = frames[i + j]!.onCommitted;
+        if (fn) this.acks.push({ seq: firstSeq + j, fn });
+      }
       this.storage.post(this.sequencer.seal(i === 0 && n === frames.length ? frames : frames.slice(i, i + n)));
       i += n;
       this.checkpointer.afterSeal();

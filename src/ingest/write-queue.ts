@@ -53,6 +53,10 @@ export class WriteQueue implements FrameSink {
     return true;
   }
 
+  flushSoon(): void {
+    if (this.frames.length > 0) this.immediate ??= setImmediate(() => this.flushNow());
+  }
+
   onDrain(fn: () => void): () => void {
     this.drainListeners.add(fn);
     return () => this.drainListeners.delete(fn);

@@ -27,6 +27,10 @@ export interface ListenerCounters {
   kernelDrops: number;
   /** Datagrams we dropped ourselves because the write queue was over its hard limit. */
   queueDrops: number;
+  /** RELP only: sessions closed for a frame or command that breaks the protocol. */
+  protocolErrors: number;
+  /** RELP only: messages that may be resent copies of one already received (README "Redelivery"). */
+  possibleRedeliveries: number;
 }
 
 export function newCounters(): ListenerCounters {
@@ -34,6 +38,6 @@ export function newCounters(): ListenerCounters {
     received: 0, bytes: 0, truncated: 0, incomplete: 0, invalidUtf8: 0, emptyFrames: 0,
     rejectedSources: 0, rejectedConnections: 0, rejectedPerSource: 0, evictedConnections: 0,
     handshakeTimeouts: 0, idleTimeouts: 0, frameTimeouts: 0, connectionErrors: 0,
-    tlsFailures: 0, kernelDrops: 0, queueDrops: 0,
+    tlsFailures: 0, kernelDrops: 0, queueDrops: 0, protocolErrors: 0, possibleRedeliveries: 0,
   };
 }

@@ -13,4 +13,9 @@ export interface ReceivedFrame {
   peerPort: number;
   /** Bitwise OR of FLAG_* from chain/entry-format.ts. */
   flags: number;
+  /**
+   * Called once the entry is committed, in sequence order: RELP acknowledges a message only
+   * then. Only RELP frames carry one, so the other listeners' hot paths pay nothing for it.
+   */
+  onCommitted?: () => void;
 }

@@ -8,6 +8,11 @@ export interface FrameSink {
   readonly congested: boolean;
   /** Called with a listener's resume function when congestion clears. */
   onDrain(fn: () => void): () => void;
+  /**
+   * Commit what is queued without waiting for the batch delay: a RELP sender waits for the
+   * acknowledgements of its window before it sends more, so the delay would only idle it.
+   */
+  flushSoon?(): void;
 }
 
 /** Rate-limited warnings for bad input: a flood of garbage must not become a flood of log lines. */

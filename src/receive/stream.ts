@@ -52,7 +52,7 @@ function contextOptions(m: TlsMaterial): SecureContextOptions {
 export type StreamLimits = Pick<StreamListenerOptions, 'maxConnections' | 'maxConnectionsPerSource' | 'handshakeTimeoutMs' | 'idleTimeoutMs' | 'frameTimeoutMs'>;
 
 /** One accepted connection, from the accept to its close. */
-interface Conn {
+export interface Conn {
   readonly raw: Socket;
   readonly peerAddress: string;
   readonly peerPort: number;
@@ -64,6 +64,8 @@ interface Conn {
   finish: (() => void) | undefined;
   /** Why we closed it: the TLS error its close then raises is ours, not the peer's. */
   closedBy: string | undefined;
+  /** Set by a protocol that pauses its socket for reasons of its own (RELP): the drain's resume. */
+  resume?: () => void;
 }
 
 /**
@@ -82,22 +84,34 @@ function wrappedSocket(s: TLSSocket): Socket | undefined {
 export class StreamListener {
   readonly counters: ListenerCounters = newCounters();
   name = '';
-  private server: Server | undefined;
+  protected server: Server | undefined;
   private tlsServer: TlsServer | undefined;
   /** Open connections by raw socket, from the accept until their close. */
-  private readonly conns = new Map<Socket, Conn>();
+  protected readonly conns = new Map<Socket, Conn>();
   /** The same, never emptied: node:tls reports a handshake error after the raw socket closed. */
   private readonly connOf = new WeakMap<Socket, Conn>();
-  private readonly slots: ConnectionSlots<Socket>;
-  private readonly paused = new Set<Conn>();
-  private unsubscribeDrain: (() => void) | undefined;
+  protected readonly slots: ConnectionSlots<Socket>;
+  /** Connections paused because the write queue is congested, resumed at its drain. */
+  protected readonly paused = new Set<Conn>();
+  protected unsubscribeDrain: (() => void) | undefined;
 
-  constructor(private readonly opts: StreamListenerOptions) {
+  constructor(protected readonly opts: StreamListenerOptions) {
     this.slots = new ConnectionSlots({ total: opts.maxConnections, perSource: opts.maxConnectionsPerSource });
   }
 
+  /** The transport stored in its entries. */
   get transport(): 'tcp' | 'tls' {
     return this.opts.tls ? 'tls' : 'tcp';
+  }
+
+  /** What happens to a frame cut off by a frame timeout, for the log line. */
+  protected get partialFrameFate(): string {
+    return 'storing it as incomplete and closing';
+  }
+
+  /** What status shows and its name starts with (`tcp://…`). */
+  get kind(): string {
+    return this.transport;
   }
 
   /** Connections holding a slot, TLS handshakes included. */
@@ -130,7 +144,7 @@ export class StreamListener {
     server.on('connection', (s: Socket) => this.onAccept(s));
     this.server = server;
     // Named as configured until bound, so a bind error names the listener it concerns.
-    this.name = `${this.transport}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`;
+    this.name = `${this.kind}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e: Error) => reject(new Error(`${this.name}: ${e.message}`)));
       server.listen({ host: o.host, port: o.port, ipv6Only: o.host.includes(':') && o.host !== '::' }, () => {
@@ -141,7 +155,7 @@ export class StreamListener {
     // Only after the bind: a bind error is the start's error (reported once, by the caller).
     server.on('error', (e) => o.warn('listener-error', `${this.name}: ${e.message}`));
     const a = server.address();
-    if (a && typeof a === 'object') this.name = `${this.transport}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    if (a && typeof a === 'object') this.name = `${this.kind}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
     this.unsubscribeDrain = o.sink.onDrain(() => this.resumeAll());
   }
 
@@ -247,7 +261,7 @@ export class StreamListener {
   }
 
   /** Closes a connection on our side; its partial frame, if any, is stored incomplete. */
-  private close(conn: Conn, reason: string): void {
+  protected close(conn: Conn, reason: string): void {
     if (conn.closedBy) return;
     conn.closedBy = reason;
     this.slots.release(conn.raw);
@@ -257,7 +271,7 @@ export class StreamListener {
   }
 
   /** The connection is gone: its partial frame stored, its slot and timers freed. */
-  private forget(conn: Conn): void {
+  protected forget(conn: Conn): void {
     clearTimeout(conn.handshakeTimer);
     clearTimeout(conn.idleTimer);
     conn.finish?.();
@@ -266,8 +280,48 @@ export class StreamListener {
     this.paused.delete(conn);
   }
 
+  /**
+   * The frame timeout (half a frame that stopped moving) and the idle timeout of a connection.
+   * `inFrame`: part of a frame is held; `heldByUs`: we paused its socket, so it is not the sender
+   * that stalls.
+   */
+  protected watchTimers(conn: Conn, socket: Socket, inFrame: () => boolean, heldByUs: () => boolean): void {
+    const o = this.opts;
+    const { peerAddress, peerPort } = conn;
+    socket.setTimeout(o.frameTimeoutMs);
+    socket.on('timeout', () => {
+      // A quiet connection is normal (Python's handler keeps one open for hours); only a
+      // half-sent frame that stopped moving is a slow or stuck sender.
+      // A socket we paused for backpressure is not stalled by its sender: its bytes wait in the kernel.
+      if (!inFrame() || heldByUs()) return;
+      this.counters.frameTimeouts++;
+      o.warn('frame-timeout', `${this.name}: ${peerAddress}:${peerPort} sent part of a frame and stalled for ${o.frameTimeoutMs} ms; ${this.partialFrameFate}`);
+      this.close(conn, 'frame-timeout');
+    });
+    if (o.idleTimeoutMs > 0) {
+      conn.idleTimer = setTimeout(() => {
+        if (heldByUs()) {
+          conn.idleTimer?.refresh();
+          return;
+        }
+        this.counters.idleTimeouts++;
+        o.warn('idle-timeout', `${this.name}: ${peerAddress}:${peerPort} sent nothing for ${o.idleTimeoutMs} ms (idle_timeout); closed`);
+        this.close(conn, 'idle-timeout');
+      }, o.idleTimeoutMs);
+    }
+  }
+
+  /** Pauses a connection's socket while the write queue is congested (resumed at its drain). */
+  protected pauseIfCongested(conn: Conn, socket: Socket): void {
+    if (this.opts.sink.congested && !this.paused.has(conn)) {
+      socket.pause();
+      this.paused.add(conn);
+      this.slots.setPinned(conn.raw, true);
+    }
+  }
+
   /** Reads frames from `socket` (the raw one, or the TLS one once secured). */
-  private attach(conn: Conn, socket: Socket): void {
+  protected attach(conn: Conn, socket: Socket): void {
     const o = this.opts;
     const { raw, peerAddress, peerPort } = conn;
     conn.data = socket;
@@ -294,27 +348,7 @@ export class StreamListener {
       deliver(framer.end());
       this.counters.emptyFrames += framer.emptyFrames;
     };
-    socket.setTimeout(o.frameTimeoutMs);
-    socket.on('timeout', () => {
-      // A quiet connection is normal (Python's handler keeps one open for hours); only a
-      // half-sent frame that stopped moving is a slow or stuck sender.
-      // A socket we paused for backpressure is not stalled by its sender: its bytes wait in the kernel.
-      if (!framer.inFrame || this.paused.has(conn)) return;
-      this.counters.frameTimeouts++;
-      o.warn('frame-timeout', `${this.name}: ${peerAddress}:${peerPort} sent part of a frame and stalled for ${o.frameTimeoutMs} ms; storing it as incomplete and closing`);
-      this.close(conn, 'frame-timeout');
-    });
-    if (o.idleTimeoutMs > 0) {
-      conn.idleTimer = setTimeout(() => {
-        if (this.paused.has(conn)) {
-          conn.idleTimer?.refresh();
-          return;
-        }
-        this.counters.idleTimeouts++;
-        o.warn('idle-timeout', `${this.name}: ${peerAddress}:${peerPort} sent nothing for ${o.idleTimeoutMs} ms (idle_timeout); closed`);
-        this.close(conn, 'idle-timeout');
-      }, o.idleTimeoutMs);
-    }
+    this.watchTimers(conn, socket, () => framer.inFrame, () => this.paused.has(conn));
     socket.on('data', (chunk: Buffer) => {
       if (done) return;
       this.counters.bytes += chunk.length;
@@ -323,11 +357,7 @@ export class StreamListener {
       if (frames.length > 0) this.slots.spoke(raw, Date.now());
       else this.slots.touch(raw, Date.now());
       deliver(frames);
-      if (o.sink.congested && !this.paused.has(conn)) {
-        socket.pause();
-        this.paused.add(conn);
-        this.slots.setPinned(raw, true);
-      }
+      this.pauseIfCongested(conn, socket);
     });
     socket.on('error', (e) => {
       this.counters.connectionErrors++;
@@ -341,14 +371,16 @@ export class StreamListener {
   }
 
   private resumeAll(): void {
-    for (const c of this.paused) {
-      c.data?.resume();
+    const paused = [...this.paused];
+    this.paused.clear();
+    for (const c of paused) {
+      this.slots.setPinned(c.raw, false);
       // Its frame timer may have fired (and been ignored) while paused; it only restarts on activity.
       c.data?.setTimeout(this.opts.frameTimeoutMs);
       c.idleTimer?.refresh();
-      this.slots.setPinned(c.raw, false);
+      if (c.resume) c.resume();
+      else c.data?.resume();
     }
-    this.paused.clear();
   }
 
   /** Stops accepting, then ends every connection so its partial frame is flushed. */
@@ -370,6 +402,11 @@ export class StreamListener {
     await Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]);
     // The server reports closed once its last connection is destroyed, before the sockets' own
     // 'close' events run: flush each partial frame now, while the sink still takes frames.
+    this.destroyRemaining();
+  }
+
+  /** The end of a stop: every connection still open is destroyed and forgotten now. */
+  protected destroyRemaining(): void {
     for (const c of [...this.conns.values()]) {
       c.closedBy ??= 'stop';
       c.data?.destroy();

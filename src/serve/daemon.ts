@@ -18,6 +18,8 @@ import { Anchoring } from './anchoring.js';
 import { MetricsPage } from './metrics.js';
 import { daemonStatus, type DaemonStatus } from './status.js';
 import { StatusFile } from './status-file.js';
+import { REDELIVERY_LOOKBACK_ENTRIES, type RedeliveryTracker } from '../receive/redelivery.js';
+import { LogStore } from '../store/log-store.js';
 
 /**
  * A stop (SIGTERM) keeps committing, and tries its shutdown checkpoint, for at most this long
@@ -43,6 +45,19 @@ function openLog(dataDir: string, log: DaemonLogger): RecoveredLog {
   const rec = recoverLog(dataDir);
   for (const r of rec.repairs) log.warn(`recovery: ${r}`);
   return rec;
+}
+
+/**
+ * The redelivery tracker starts from the log's latest RELP entries, so that messages rsyslog
+ * resends after a crash (SIGKILL included) are recognised; read before any new frame is sealed.
+ */
+function seedRedelivery(tracker: RedeliveryTracker, database: string, nextSeq: number): void {
+  const store = LogStore.open(database, { create: false, readonly: true });
+  try {
+    for (const r of store.entries.relpHistory(Math.max(0, nextSeq - REDELIVERY_LOOKBACK_ENTRIES))) tracker.observe(r.listener, r.peer_address, r.peer_port, r.raw);
+  } finally {
+    store.close();
+  }
 }
 
 /**
@@ -110,6 +125,7 @@ export class Daemon {
     const rec = openLog(cfg.dataDir, log);
     const ingest = new Ingest(cfg, rec, log);
     const daemon = new Daemon(cfg, log, rec.identity.fingerprint, ingest, warn, lock, bound);
+    if (cfg.relp.length + cfg.relpTls.length > 0) seedRedelivery(bound.redelivery, dataPaths(cfg.dataDir).database, rec.nextSeq);
     // Entries written before this start (and before any crash) are sealed before new ones.
     if (rec.restarted) await ingest.checkpoint('restart');
     gate.open(ingest.sink);
@@ -172,10 +188,11 @@ export class Daemon {
     const stopping = this.notify.send('STOPPING=1');
     await this.statusFile.stopPeriodic();
     this.statusFile.write('stopping');
-    await this.bound.close();
+    await this.bound.close({ keepRelp: true });
     this.metricsPage?.close();
     await this.anchoring?.stop();
     const left = await this.ingest.stop(deadline);
+    await this.bound.closeRelp();
     const unwritten = left ? this.reportUnwritten(left) : 0;
     this.warn.flush();
     this.statusFile.write('stopped');

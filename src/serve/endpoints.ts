@@ -3,6 +3,8 @@ import type { ServeConfig } from '../config/load.js';
 import { Allowlist } from '../receive/allowlist.js';
 import type { FrameSink, Warn } from '../receive/sink.js';
 import { StreamListener } from '../receive/stream.js';
+import { RelpListener } from '../receive/relp.js';
+import { RedeliveryTracker } from '../receive/redelivery.js';
 import { UdpListener } from '../receive/udp.js';
 import { startControlServer } from './control.js';
 import { dataPaths } from '../log/data-dir.js';
@@ -27,6 +29,8 @@ export class Endpoints {
   metricsUrl: string | undefined;
   /** Shared by every listener, so a reload replaces it in one place. */
   allow: Allowlist | undefined;
+  /** The RELP listeners' possible redeliveries (README "Redelivery"), seeded from the log at start. */
+  readonly redelivery = new RedeliveryTracker();
 
   async bind(cfg: ServeConfig, sink: FrameSink, warn: Warn, ready: { daemon?: Ready }): Promise<void> {
     const allow = (this.allow = new Allowlist(cfg.allow));
@@ -35,11 +39,14 @@ export class Endpoints {
       ...common, maxConnections: cfg.maxConnections, maxConnectionsPerSource: cfg.maxConnectionsPerSource, handshakeTimeoutMs: cfg.handshakeTimeoutSec * 1000,
       idleTimeoutMs: cfg.idleTimeoutSec * 1000, frameTimeoutMs: cfg.frameTimeoutSec * 1000, framing: cfg.framing,
     };
-    const tls = cfg.tls.length ? readTlsMaterial(cfg) : undefined;
+    const tls = cfg.tls.length || cfg.relpTls.length ? readTlsMaterial(cfg) : undefined;
+    const redelivery = this.redelivery;
     const all = [
       ...cfg.udp.map((a) => new UdpListener({ ...common, ...a })),
       ...cfg.tcp.map((a) => new StreamListener({ ...stream, ...a })),
       ...cfg.tls.map((a) => new StreamListener({ ...stream, ...a, tls })),
+      ...cfg.relp.map((a) => new RelpListener({ ...stream, ...a, redelivery })),
+      ...cfg.relpTls.map((a) => new RelpListener({ ...stream, ...a, tls, redelivery })),
     ];
     for (const l of all) {
       // Listed before it binds, so that close() also closes one that failed half-way.
@@ -63,12 +70,24 @@ export class Endpoints {
     }
   }
 
-  /** Stops listening; stream listeners first flush their partial frames into the sink. */
-  async close(): Promise<void> {
+  /**
+   * Stops listening; stream listeners first flush their partial frames into the sink. With
+   * `keepRelp`, RELP listeners only stop reading (quiesce): their sessions stay open so that
+   * the acknowledgements of the final commit reach rsyslog; closeRelp() ends them after it.
+   */
+  async close(opts: { keepRelp?: boolean } = {}): Promise<void> {
     this.control?.close();
     this.control = undefined;
     this.metrics?.close();
     this.metrics = undefined;
-    for (const l of this.listeners) await l.stop();
+    for (const l of this.listeners) {
+      if (opts.keepRelp && l instanceof RelpListener) l.quiesce();
+      else await l.stop();
+    }
+  }
+
+  /** Ends the RELP sessions (their last acknowledgements, then serverclose) after the final commit. */
+  async closeRelp(): Promise<void> {
+    await Promise.all(this.listeners.filter((l): l is RelpListener => l instanceof RelpListener).map((l) => l.stop()));
   }
 }

@@ -26,6 +26,12 @@ const COUNTERS: [keyof ListenerCounters, string, string][] = [
   ['queueDrops', 'immutalog_dropped_queue_total', 'Datagrams dropped because the write queue was over its hard limit.'],
 ];
 
+/** RELP listeners only (README "Redelivery"). */
+const RELP_COUNTERS: [keyof ListenerCounters, string, string][] = [
+  ['possibleRedeliveries', 'immutalog_relp_possible_redeliveries_total', 'RELP messages whose bytes equal a recent one of the same sender over an earlier connection.'],
+  ['protocolErrors', 'immutalog_relp_protocol_errors_total', 'RELP sessions closed for a frame or command that breaks the protocol.'],
+];
+
 /** Why connections were refused at the accept (before any byte was read or sent), by `reason` label. */
 const REFUSED: [keyof ListenerCounters, string][] = [
   ['rejectedSources', 'not_allowed'],
@@ -58,13 +64,15 @@ export function renderMetrics(s: DaemonStatus, f: LogFacts, nowUs: number): stri
   for (const [key, name, help] of COUNTERS) {
     metric(name, 'counter', help, s.listeners.map((l) => [{ listener: l.name, transport: l.transport }, l.counters[key]]));
   }
+  const relp = s.listeners.filter((l) => l.transport.startsWith('relp'));
+  for (const [key, name, help] of RELP_COUNTERS) metric(name, 'counter', help, relp.map((l) => [{ listener: l.name, transport: l.transport }, l.counters[key]]));
   const streams = s.listeners.filter((l) => l.transport !== 'udp');
   const byReason = (table: [keyof ListenerCounters, string][]): [Record<string, string>, number][] =>
     streams.flatMap((l) => table.map(([key, reason]): [Record<string, string>, number] => [{ listener: l.name, transport: l.transport, reason }, l.counters[key]]));
   metric('immutalog_refused_connections_total', 'counter', 'TCP/TLS connections refused at the accept, by reason (not_allowed, total_limit, source_limit).', byReason(REFUSED));
   metric('immutalog_closed_connections_total', 'counter', 'TCP/TLS connections the daemon closed, by reason (evicted to make room, handshake_timeout, idle_timeout, frame_timeout).', byReason(CLOSED));
   metric('immutalog_open_connections', 'gauge', 'Open TCP/TLS connections, TLS handshakes included.', streams.map((l) => [{ listener: l.name }, l.connections]));
-  metric('immutalog_handshaking_connections', 'gauge', 'TLS connections whose handshake has not finished.', streams.filter((l) => l.transport === 'tls').map((l) => [{ listener: l.name }, l.handshaking]));
+  metric('immutalog_handshaking_connections', 'gauge', 'TLS connections whose handshake has not finished.', streams.filter((l) => l.transport === 'tls' || l.transport === 'relp-tls').map((l) => [{ listener: l.name }, l.handshaking]));
   metric('immutalog_stored_entries', 'gauge', 'Entries committed in the chain (all time).', [[{}, f.storedEntries]]);
   metric('immutalog_write_queue_bytes', 'gauge', 'Bytes received but not yet committed.', [[{}, s.queue.bytes]]);
   metric('immutalog_commit_failures_total', 'counter', 'Failed commits (retried; nothing accepted is dropped).', [[{}, s.queue.commit_failures]]);

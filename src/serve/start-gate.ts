@@ -26,6 +26,10 @@ export class StartGate implements FrameSink {
     return true;
   }
 
+  flushSoon(): void {
+    this.target?.flushSoon?.();
+  }
+
   get congested(): boolean {
     return this.target ? this.target.congested : true;
   }

@@ -44,7 +44,7 @@ export function daemonStatus(state: DaemonStatus['state'], s: StatusSources): Da
     fingerprint: s.fingerprint,
     listeners: s.listeners.map((l) => ({
       name: l.name,
-      transport: l instanceof UdpListener ? 'udp' : l.transport,
+      transport: l instanceof UdpListener ? 'udp' : l.kind,
       port: l.port,
       connections: l instanceof UdpListener ? 0 : l.connections,
       handshaking: l instanceof UdpListener ? 0 : l.handshaking,

@@ -92,6 +92,16 @@ export class Entries {
     yield* this.db.prepare(sql).iterate(params) as IterableIterator<EntryRow>;
   }
 
+  /**
+   * The RELP listeners' entries from `from` on, in order, with the columns the redelivery rule
+   * reads (receive/redelivery.ts); the other rows are skipped by SQLite without being read out.
+   */
+  *relpHistory(from: number): IterableIterator<Pick<EntryRow, 'seq' | 'listener' | 'peer_address' | 'peer_port' | 'raw'>> {
+    yield* this.db
+      .prepare("SELECT seq, listener, peer_address, peer_port, raw FROM entries WHERE seq >= ? AND (substr(listener, 1, 7) = 'relp://' OR substr(listener, 1, 11) = 'relp-tls://') ORDER BY seq")
+      .iterate(from) as IterableIterator<Pick<EntryRow, 'seq' | 'listener' | 'peer_address' | 'peer_port' | 'raw'>>;
+  }
+
   last(): EntryRow | undefined {
     return this.db.prepare('SELECT * FROM entries ORDER BY seq DESC LIMIT 1').get() as EntryRow | undefined;
   }

@@ -210,6 +210,7 @@ describe('loadServeConfig errors name the option and file:line', () => {
   it('an empty data_dir and TLS listeners without a certificate are refused at their lines', () => {
     expectAt('[DEFAULT]\ndata_dir =\n', 2, ['data_dir', '--data-dir']);
     expectAt('[syslog]\ntls = 127.0.0.1:6514\ntls_key = /k.pem\n', 2, ['tls_cert', 'tls_key']);
+    expectAt('[syslog]\nudp = 127.0.0.1:514\nrelp_tls = 127.0.0.1:2514\n', 3, ['relp_tls', 'tls_cert', 'tls_key']);
   });
 
   it('a flag error names the flag; no listener at all and an unreadable file have no line', () => {
@@ -356,6 +357,11 @@ describe('listener defaults (issue 11 item 10)', () => {
     expect(loadServeConfig({ file: conf('[syslog]\ntcp = 127.0.0.1:6001\n') })).toMatchObject({ udp: [], tcp: [{ host: '127.0.0.1', port: 6001 }] });
     expect(loadServeConfig({ file: conf('[syslog]\ntls = 127.0.0.1:6514\ntls_cert = /c\ntls_key = /k\n') })).toMatchObject({ udp: [], tcp: [], tls: [{ host: '127.0.0.1', port: 6514 }] });
     expect(loadServeConfig({})).toMatchObject({ udp: [{ host: '127.0.0.1', port: 5514 }], tcp: [{ host: '127.0.0.1', port: 5514 }] });
+  });
+
+  it('RELP listeners (relp, relp_tls; --relp, --relp-tls) count as listeners: given alone, nothing else is bound', () => {
+    expect(loadServeConfig({ flags: { relp: ['127.0.0.1:2514', '[::1]:2514'] } })).toMatchObject({ udp: [], tcp: [], tls: [], relp: [{ host: '127.0.0.1', port: 2514 }, { host: '::1', port: 2514 }], relpTls: [] });
+    expect(loadServeConfig({ file: conf('[syslog]\nrelp_tls = 127.0.0.1:2515\ntls_cert = /c\ntls_key = /k\n') })).toMatchObject({ udp: [], tcp: [], relp: [], relpTls: [{ host: '127.0.0.1', port: 2515 }] });
   });
 });
 

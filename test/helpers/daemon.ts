@@ -14,6 +14,8 @@ export interface QueriedEntry {
   flags: number;
   raw: string;
   fields: Record<string, any>;
+  /** Entries of RELP listeners only (README "Redelivery"). */
+  possible_redelivery?: boolean;
 }
 
 export interface RunningDaemon {
