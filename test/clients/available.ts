@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { describe, it } from 'vitest';
-import { LOGGER, OPENSSL, RSYSLOGD, SYSTEM_PYTHON } from './proc.js';
+import { IMRELP_SO, LOGGER, OMRELP_SO, OPENSSL, RSYSLOGD, SYSTEM_PYTHON } from './proc.js';
 
 /** Set by .ci/run: a missing client is a failure there, never a skip. */
 export const REQUIRE_CLIENTS_ENV = 'IMMUTALOG_REQUIRE_CLIENTS';
@@ -43,6 +43,18 @@ function pythonModules(modules: string[], debianPackage: string): Probe {
   };
 }
 
+/** A plugin that is loaded, not run: present and readable is enough. */
+function readable(path: string, debianPackage: string): Probe {
+  return () => {
+    try {
+      accessSync(path, constants.R_OK);
+      return undefined;
+    } catch {
+      return `no ${path} (apt-get install ${debianPackage})`;
+    }
+  };
+}
+
 /** gdb is run from PATH (test/helpers/daemon.ts), so it is probed there. */
 function onPath(command: string, debianPackage: string): Probe {
   return () => (spawnSync(command, ['--version'], { stdio: 'ignore', timeout: PROBE_TIMEOUT_MS }).status === 0 ? undefined : `no ${command} on PATH (apt-get install ${debianPackage})`);
@@ -54,6 +66,8 @@ const CLIENTS = {
   'python3-cryptography': pythonModules(['cryptography'], 'python3-cryptography'),
   'python3-oslo.log': pythonModules(['oslo_log', 'oslo_config', 'oslo_context'], 'python3-oslo.log'),
   rsyslog: executable(RSYSLOGD, 'rsyslog'),
+  // omrelp and imrelp (imrelp only for the test that proves the relay against rsyslog's own receiver)
+  'rsyslog-relp': () => executable(RSYSLOGD, 'rsyslog')() ?? readable(OMRELP_SO, 'rsyslog-relp')() ?? readable(IMRELP_SO, 'rsyslog-relp')(),
   logger: executable(LOGGER, 'bsdutils'),
   openssl: executable(OPENSSL, 'openssl'),
   'systemd-analyze': executable('/usr/bin/systemd-analyze', 'systemd'),
