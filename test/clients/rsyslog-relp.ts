@@ -59,7 +59,7 @@ export function omrelpAction(o: { port: number; tls?: RelpTls; target?: string }
     `action(type="omrelp" target="${o.target ?? '127.0.0.1'}" port="${o.port}"`,
     `       template="RSYSLOG_SyslogProtocol23Format" windowSize="${RELP_WINDOW}"`,
     ...tls,
-    '       queue.type="LinkedList" queue.filename="to_immutalog"',
+    '       queue.type="LinkedList" queue.filename="fwd_immutalog"',
     '       queue.saveOnShutdown="on" queue.maxDiskSpace="1g"',
     '       action.resumeRetryCount="-1" action.resumeInterval="1")',
   ].join('\n');
