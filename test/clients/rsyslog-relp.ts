@@ -12,10 +12,17 @@ import { IMRELP_SO, OMRELP_SO, RSYSLOGD, runOk } from './proc.js';
 
 /**
  * omrelp's window (unacknowledged messages in flight on one session), set explicitly: it is
- * also the bound on what one receiver crash can leave committed but unacknowledged, i.e. on
- * the duplicates a resend after the crash can make. 128 is librelp's default.
+ * also the bound on what one receiver crash can leave committed but unacknowledged, which
+ * omrelp resends after the crash. 128 is librelp's default.
  */
 export const RELP_WINDOW = 128;
+
+/**
+ * rsyslog's batch for an action queue (queue.dequeueBatchSize, default 128). A batch cut by a
+ * broken session is retried whole, resending what the receiver had already acknowledged of it:
+ * with RELP_WINDOW, what bounds the copies one receiver crash can make.
+ */
+export const RSYSLOG_ACTION_BATCH = 128;
 
 /** The last guard inside a test: clear words naming the package (accessSync: a plugin is not executable). */
 export function requireRsyslogRelp(): void {
