@@ -24,34 +24,25 @@ type Probe = () => string | undefined;
 // or of gdb, takes well under this even on a loaded machine.
 const PROBE_TIMEOUT_MS = 30_000;
 
-function executable(path: string, debianPackage: string): Probe {
+/** `mode`: X_OK for a program that is run, R_OK for a plugin that is only loaded. */
+function accessible(path: string, debianPackage: string, mode: number): Probe {
   return () => {
     try {
-      accessSync(path, constants.X_OK);
+      accessSync(path, mode);
       return undefined;
     } catch {
       return `no ${path} (apt-get install ${debianPackage})`;
     }
   };
 }
+
+const executable = (path: string, debianPackage: string): Probe => accessible(path, debianPackage, constants.X_OK);
 
 function pythonModules(modules: string[], debianPackage: string): Probe {
   return () => {
     if (executable(SYSTEM_PYTHON, 'python3')()) return `no ${SYSTEM_PYTHON} (apt-get install python3 ${debianPackage})`;
     const r = spawnSync(SYSTEM_PYTHON, ['-c', modules.map((m) => `import ${m}`).join('; ')], { timeout: PROBE_TIMEOUT_MS, stdio: 'ignore' });
     return r.status === 0 ? undefined : `${SYSTEM_PYTHON} cannot import ${modules.join(', ')} (apt-get install ${debianPackage})`;
-  };
-}
-
-/** A plugin that is loaded, not run: present and readable is enough. */
-function readable(path: string, debianPackage: string): Probe {
-  return () => {
-    try {
-      accessSync(path, constants.R_OK);
-      return undefined;
-    } catch {
-      return `no ${path} (apt-get install ${debianPackage})`;
-    }
   };
 }
 
@@ -67,7 +58,7 @@ const CLIENTS = {
   'python3-oslo.log': pythonModules(['oslo_log', 'oslo_config', 'oslo_context'], 'python3-oslo.log'),
   rsyslog: executable(RSYSLOGD, 'rsyslog'),
   // omrelp and imrelp (imrelp only for the test that proves the relay against rsyslog's own receiver)
-  'rsyslog-relp': () => executable(RSYSLOGD, 'rsyslog')() ?? readable(OMRELP_SO, 'rsyslog-relp')() ?? readable(IMRELP_SO, 'rsyslog-relp')(),
+  'rsyslog-relp': () => executable(RSYSLOGD, 'rsyslog')() ?? accessible(OMRELP_SO, 'rsyslog-relp', constants.R_OK)() ?? accessible(IMRELP_SO, 'rsyslog-relp', constants.R_OK)(),
   logger: executable(LOGGER, 'bsdutils'),
   openssl: executable(OPENSSL, 'openssl'),
   'systemd-analyze': executable('/usr/bin/systemd-analyze', 'systemd'),
