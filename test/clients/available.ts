@@ -10,7 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { describe, it } from 'vitest';
-import { LOGGER, OPENSSL, RSYSLOGD, SYSTEM_PYTHON } from './proc.js';
+import { IMRELP_SO, LOGGER, OMRELP_SO, OPENSSL, RSYSLOGD, SYSTEM_PYTHON } from './proc.js';
 
 /** Set by .ci/run: a missing client is a failure there, never a skip. */
 export const REQUIRE_CLIENTS_ENV = 'IMMUTALOG_REQUIRE_CLIENTS';
@@ -24,16 +24,19 @@ type Probe = () => string | undefined;
 // or of gdb, takes well under this even on a loaded machine.
 const PROBE_TIMEOUT_MS = 30_000;
 
-function executable(path: string, debianPackage: string): Probe {
+/** `mode`: X_OK for a program that is run, R_OK for a plugin that is only loaded. */
+function accessible(path: string, debianPackage: string, mode: number): Probe {
   return () => {
     try {
-      accessSync(path, constants.X_OK);
+      accessSync(path, mode);
       return undefined;
     } catch {
       return `no ${path} (apt-get install ${debianPackage})`;
     }
   };
 }
+
+const executable = (path: string, debianPackage: string): Probe => accessible(path, debianPackage, constants.X_OK);
 
 function pythonModules(modules: string[], debianPackage: string): Probe {
   return () => {
@@ -54,6 +57,8 @@ const CLIENTS = {
   'python3-cryptography': pythonModules(['cryptography'], 'python3-cryptography'),
   'python3-oslo.log': pythonModules(['oslo_log', 'oslo_config', 'oslo_context'], 'python3-oslo.log'),
   rsyslog: executable(RSYSLOGD, 'rsyslog'),
+  // omrelp and imrelp (imrelp only for the test that proves the relay against rsyslog's own receiver)
+  'rsyslog-relp': () => executable(RSYSLOGD, 'rsyslog')() ?? accessible(OMRELP_SO, 'rsyslog-relp', constants.R_OK)() ?? accessible(IMRELP_SO, 'rsyslog-relp', constants.R_OK)(),
   logger: executable(LOGGER, 'bsdutils'),
   openssl: executable(OPENSSL, 'openssl'),
   'systemd-analyze': executable('/usr/bin/systemd-analyze', 'systemd'),

@@ -7,6 +7,9 @@ import { fileURLToPath } from 'node:url';
 /** Debian's python3 with python3-oslo.log, not the pyenv `python3` that may be first on PATH. */
 export const SYSTEM_PYTHON = '/usr/bin/python3';
 export const RSYSLOGD = '/usr/sbin/rsyslogd';
+/** rsyslog-relp's plugins: loaded by rsyslogd from its module directory, not run. */
+export const OMRELP_SO = '/usr/lib/x86_64-linux-gnu/rsyslog/omrelp.so';
+export const IMRELP_SO = '/usr/lib/x86_64-linux-gnu/rsyslog/imrelp.so';
 export const LOGGER = '/usr/bin/logger';
 export const OPENSSL = '/usr/bin/openssl';
 

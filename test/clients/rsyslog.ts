@@ -114,7 +114,8 @@ export interface SpawnedRsyslogd {
 
 /**
  * Runs rsyslogd -n on `conf` (pid file and imtcp.port in `dir`) and waits until it is up: the
- * port file names a port, `logFile` (in `dir`) has its start message, and `ready(pid)` holds.
+ * port file names a port, `logFile` (in `dir`) has its start message, the pid file names it, and
+ * `ready(pid)` holds. A restart in the same `dir` removes the port and pid files first.
  * One that does not come up within RSYSLOGD_UP_MS, or whose pid file names another process,
  * is stopped, and the error carries its output, the log and `detail()`.
  */
@@ -134,7 +135,9 @@ export async function spawnRsyslogd(dir: string, conf: string, logFile: string, 
     let isUp = false;
     while (!isUp && Date.now() < end && child.exitCode === null) {
       if (existsSync(portFile)) tcp = Number(readFileSync(portFile, 'utf8').trim()) || 0;
-      isUp = ready(pid) && tcp > 0 && log().includes('] start');
+      // The pid file comes last (after the inputs listen); it also tells a restart from the run before.
+      const pidWritten = existsSync(pidFile) && Number(readFileSync(pidFile, 'utf8').trim()) === pid;
+      isUp = ready(pid) && tcp > 0 && log().includes('] start') && pidWritten;
       if (!isUp) await sleep(50);
     }
     if (!isUp) throw new Error(`private rsyslogd did not come up (exit ${child.exitCode}; tcp ${tcp}${detail() ? `, ${detail()}` : ''}): ${out}\n${log()}`);

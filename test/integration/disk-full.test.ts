@@ -5,73 +5,23 @@
 // accepted lands, in order, and checkpoints go on. Stopped while the disk stays full, it exits
 // within 30 s and says exactly which accepted messages it could not write.
 
-import { spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, rmdirSync, writeSync } from 'node:fs';
-import { get } from 'node:http';
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { query, runCli, startDaemon, waitFor, type RunningDaemon } from '../helpers/daemon.js';
+import { fill, metric, mountTmpfs, scrape, unmountAll } from '../helpers/disk-fill.js';
 import { osloMessage, sleep, tagOf, waitExit } from '../helpers/tamper-log.js';
 
-/**
- * Small enough to fill in a moment, big enough for a new log and SQLite's write-ahead log at its
- * working size: SQLite checkpoints it only at 1000 pages (32 MB at the log's 32 KB pages), so on
- * a smaller filesystem the WAL alone fills it and no free space is left to give back.
- */
-const TMPFS_SIZE = '64m';
-/** Few, so that taking the last ones is quick; plenty for the log's own files. */
-const TMPFS_INODES = 200;
 /** What SIGTERM may take at most, the disk full or not (the issue's bound). */
 const STOP_BOUND_MS = 30_000;
-
-const mounts: string[] = [];
-
-/** Mounts a fresh tmpfs; the reason it cannot, when it cannot. */
-function mountTmpfs(): { dir: string } | { skip: string } {
-  if (process.getuid?.() !== 0) return { skip: 'not root: cannot mount a small tmpfs to fill' };
-  const dir = mkdtempSync(join(tmpdir(), 'immutalog-diskfull-'));
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_SIZE},nr_inodes=${TMPFS_INODES},mode=0750`, 'tmpfs', dir], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    rmdirSync(dir);
-    return { skip: `mount -t tmpfs failed: ${(r.stderr || r.error?.message || '').trim()}` };
-  }
-  mounts.push(dir);
-  return { dir };
-}
 
 const probe = mountTmpfs();
 const skipReason = 'skip' in probe ? probe.skip : undefined;
 if (skipReason) console.warn(`disk-full tests skipped: ${skipReason}`);
 
-afterAll(() => {
-  for (const d of mounts) {
-    spawnSync('umount', ['-l', d]);
-    rmSync(d, { recursive: true, force: true });
-  }
-});
-
-/** Writes to `path` until the filesystem has no page left. */
-function fill(path: string): void {
-  const fd = openSync(path, 'a');
-  try {
-    for (const size of [1 << 20, 64 << 10, 4 << 10, 512]) {
-      const chunk = Buffer.alloc(size, 0x55);
-      for (;;) {
-        try {
-          writeSync(fd, chunk);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'ENOSPC') break;
-          throw e;
-        }
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
+afterAll(unmountAll);
 
 /** Creates empty files in `dir` until the filesystem has no inode left. */
 function takeInodes(dir: string): void {
@@ -140,21 +90,6 @@ class UdpStream {
     await sleep(200);
     this.socket.close();
   }
-}
-
-function scrape(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
-}
-
-function metric(body: string, name: string): number {
-  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(body);
-  return m ? Number(m[1]) : NaN;
 }
 
 /** Polls the metrics endpoint (status.json cannot be rewritten while the disk is full). */
