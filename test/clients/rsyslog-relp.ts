@@ -1,8 +1,8 @@
 // rsyslog's RELP, both ends, as private rsyslogds (see rsyslog.ts: own config, work directory
 // and pid file, foreground, stopped by pid, no imuxsock). The relay takes LF-framed lines on
-// imtcp (ephemeral loopback port) and forwards them with omrelp through a disk-assisted action
-// queue in its own work directory, retrying forever, so that it rides out receiver restarts. The
-// imrelp server (plain or TLS) writes each message it acknowledged to a file, to prove the relay
+// imtcp (ephemeral loopback port) and forwards them with omrelp (plain or TLS) through a
+// disk-assisted action queue in its own work directory, retrying forever, so that it rides out
+// receiver restarts. The imrelp server writes each message it acknowledged to a file, to prove the relay
 // against rsyslog's own receiver.
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
@@ -184,19 +184,16 @@ export interface ImrelpServer extends RelpRsyslogd {
 
 /**
  * rsyslog's own RELP receiver: imrelp on 127.0.0.1:port (imrelp reports no ephemeral port),
- * plain or TLS, writing %rawmsg% a line to received.log. Its imtcp (unused) gives spawnRsyslogd
+ * plain, writing %rawmsg% a line to received.log. Its imtcp (unused) gives spawnRsyslogd
  * the port file it waits for.
  */
-export async function startImrelpServer(o: { dir: string; port: number; tls?: RelpTls }): Promise<ImrelpServer> {
+export async function startImrelpServer(o: { dir: string; port: number }): Promise<ImrelpServer> {
   const d = o.dir;
-  const tls = o.tls
-    ? ` tls="on" tls.authMode="name" tls.caCert="${o.tls.caCert}" tls.myCert="${o.tls.myCert}" tls.myPrivKey="${o.tls.myPrivKey}" tls.permittedPeer=["${o.tls.permittedPeer}"]`
-    : '';
   const conf = [
     `global(workDirectory="${d}/work" processInternalMessages="on" net.enableDNS="off")`,
     'module(load="imrelp")',
     'module(load="imtcp")',
-    `input(type="imrelp" address="127.0.0.1" port="${o.port}"${tls} ruleset="got")`,
+    `input(type="imrelp" address="127.0.0.1" port="${o.port}" ruleset="got")`,
     `input(type="imtcp" address="127.0.0.1" port="0" listenPortFileName="${d}/imtcp.port")`,
     'template(name="rawline" type="string" string="%rawmsg%\\n")',
     `ruleset(name="got") { action(type="omfile" file="${d}/received.log" template="rawline") }`,

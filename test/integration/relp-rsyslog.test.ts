@@ -110,8 +110,11 @@ function expectVerifies(dataDir: string): void {
   expect(v.code, v.stdout + v.stderr).toBe(0);
 }
 
-async function killsAndRestarts(kind: Kind): Promise<void> {
-  const prefix = `${kind}-kill`;
+/** How each run of the daemon ends: SIGKILL (a crash) or SIGTERM (a restart, an upgrade: serverclose after the final commit). */
+type Stop = 'kill' | 'term';
+
+async function killsAndRestarts(kind: Kind, how: Stop = 'kill'): Promise<void> {
+  const prefix = `${kind}-${how}`;
   const dataDir = tempDataDir();
   let d = await startDaemon({ dataDir, args: serveArgs(kind, 0) });
   const port = listenerPort(d, kind);
@@ -129,8 +132,9 @@ async function killsAndRestarts(kind: Kind): Promise<void> {
       const target = before + Math.floor(step / 2);
       const got = await pollMetric(d, STORED, target);
       expect(got, `${d.stderr()}\n${relay.internalLog()}`).toBeGreaterThanOrEqual(target);
-      await d.kill();
-      // What the killed run committed: more than before, and not yet all of it.
+      if (how === 'kill') await d.kill();
+      else expect(await d.stop(), d.stderr()).toBe(0);
+      // What the stopped run committed: more than before, and not yet all of it.
       const committed = query(dataDir).length;
       expect(committed).toBeGreaterThan(before);
       expect(committed).toBeLessThan(N);
@@ -163,6 +167,15 @@ clients.describe(`rsyslog omrelp -> serve --relp / --relp-tls, the daemon SIGKIL
   });
   clients.it(`TLS (tls="on", client certificate checked): the same`, async () => {
     await killsAndRestarts('relp-tls');
+  });
+});
+
+clients.describe(`rsyslog omrelp -> serve --relp / --relp-tls, the daemon stopped (SIGTERM) and restarted ${KILLS} times`, () => {
+  clients.it(`plain: all ${N} stored at least once, verify exits 0`, async () => {
+    await killsAndRestarts('relp', 'term');
+  });
+  clients.it(`TLS: the same`, async () => {
+    await killsAndRestarts('relp-tls', 'term');
   });
 });
 
