@@ -59,6 +59,9 @@ export class RelpListener extends StreamListener {
     const { raw, peerAddress, peerPort } = conn;
     const c = this.counters;
     conn.data = socket;
+    // The client waits for our answers before it sends past its window: a small answer must not
+    // wait for Nagle (through rsyslog, window 128, one round each: 35,118 msg/s, 30,202 with Nagle).
+    socket.setNoDelay(true);
     const parser = new RelpParser(o.maxMessageBytes);
     /** Answers in command order; `bytes` undefined while its message is not committed. */
     const answers: { bytes: Buffer | undefined }[] = [];
