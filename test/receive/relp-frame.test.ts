@@ -25,6 +25,29 @@ const anyFrame = fc.record({
   data: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
 });
 
+describe('RelpParser on a real omrelp -> imrelp session (test/corpus/wire/relp, relp_capture.mjs)', () => {
+  const dir = join(REPO_ROOT, 'test', 'corpus', 'wire', 'relp');
+  const meta = JSON.parse(readFileSync(join(dir, 'omrelp-plain.json'), 'utf8')) as { received_by_imrelp: string[] };
+
+  it("reads the client's side: open, one syslog command per message imrelp received, close", () => {
+    const evs = parseAll([readFileSync(join(dir, 'omrelp-plain.client.bin'))]);
+    expect(errors(evs)).toEqual([]);
+    const fs = frames(evs);
+    expect(fs.map((f) => f.command)).toEqual(['open', ...meta.received_by_imrelp.map(() => 'syslog'), 'close']);
+    expect(fs.filter((f) => f.command === 'syslog').map((f) => f.data.toString('utf8').replace(/\n$/, ''))).toEqual(meta.received_by_imrelp);
+  });
+
+  it("reads rsyslog's own server answers, the shapes our listener sends: rsp 200 OK with offers, per message, to the close, then serverclose", () => {
+    const evs = parseAll([readFileSync(join(dir, 'omrelp-plain.server.bin'))]);
+    expect(errors(evs)).toEqual([]);
+    const fs = frames(evs);
+    expect(fs.map((f) => f.command)).toEqual([...meta.received_by_imrelp.map(() => 'rsp'), 'rsp', 'rsp', 'serverclose']);
+    expect(fs[0]!.data.toString('utf8').startsWith('200 OK\n')).toBe(true);
+    expect(parseOffers(fs[0]!.data.subarray(fs[0]!.data.indexOf(0x0a) + 1)).get('commands')).toEqual(['syslog']);
+    for (const f of fs.slice(1, 1 + meta.received_by_imrelp.length)) expect(f.data.toString('utf8')).toBe('200 OK');
+  });
+});
+
 describe('RelpParser on real omrelp bytes (test/corpus/relp, capture_omrelp.py)', () => {
   const session = readFileSync(join(CAPTURE_DIR, 'omrelp-session.bin'));
   const answers = readFileSync(join(CAPTURE_DIR, 'omrelp-answers.bin'));
