@@ -87,7 +87,7 @@ function checkOsloRun(rows: QueriedEntry[], side: Sidecar, escape: boolean): voi
     expect(e.flags, r.id).toBe(0);
     expect([e.fields.fmt, e.fields.pri, e.fields.host, e.fields.app], r.id).toEqual(['rfc5424', pri, text.slice(0, 10), text.slice(11, 13)]);
     // The oslo text is all there: HOSTNAME + " " + APP-NAME + ":" + MSG. (fields.oslo is not
-    // asserted: MSG starts `mm:ss.mmm`, a shape src/parse/FORMATS.md does not cover, see report.)
+    // asserted: MSG starts `mm:ss.mmm`, a shape the README's Parsing section does not cover.)
     const msg = raw(e).subarray(raw(e).indexOf(' - - - ') + 7, raw(e).length - 1);
     const unescaped = escape ? msg.toString('utf8').replace(/#([0-3][0-7]{2})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) : msg.toString('utf8');
     expect(`${e.fields.host} ${e.fields.app}:${unescaped}`, r.id).toBe(text);
