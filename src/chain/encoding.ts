@@ -128,6 +128,62 @@ export function decodeEntry(b: Buffer): EntryFields {
   return { seq, receivedAtUs, transport, flags, listener, peerAddress, peerPort, raw: b.subarray(o, o + rl) };
 }
 
+/** Where a row's variable fields lie in a buffer the caller read them into. */
+export interface EntryBytesAt {
+  src: Buffer;
+  listenerAt: number;
+  listenerLength: number;
+  peerAt: number;
+  peerLength: number;
+  rawAt: number;
+  rawLength: number;
+}
+
+/**
+ * `0x00 || enc(entry)` into out at `start`, its listener, peer address and raw copied from where they
+ * lie in `at.src` (verify's chunked read, store/verify-read.ts): the same bytes as
+ * StoredEntryEncoder.leafInput for the same columns. Returns the offset after it, or -1 when a
+ * column is out of range, in which case the caller encodes the row the slow way and gets the
+ * EncodingError that names the field. The listener and peer address must be valid UTF-8 (the
+ * slow way re-encodes a decoded string); out must hold 1 + FIXED_BYTES + the three lengths
+ * from `start`.
+ */
+export function writeLeafInput(out: Buffer, start: number, seq: number, receivedAtUs: number, transport: number, flags: number, peerPort: number, at: EntryBytesAt): number {
+  if (
+    !Number.isSafeInteger(seq) || seq < 0 || !Number.isSafeInteger(receivedAtUs) || receivedAtUs < 0
+    || TRANSPORT_BY_CODE[transport] === undefined || !Number.isInteger(flags) || flags < 0 || flags > 0xffffffff || (flags & ~KNOWN_FLAGS) !== 0
+    || !Number.isInteger(peerPort) || peerPort < 0 || peerPort > 0xffff
+    || at.listenerLength > MAX_SHORT_FIELD_BYTES || at.peerLength > MAX_SHORT_FIELD_BYTES || at.rawLength > MAX_RAW_BYTES
+  ) {
+    return -1;
+  }
+  out[start] = 0x00;
+  out[start + 1] = ENTRY_ENCODING_VERSION;
+  let o = writeU64(out, seq, start + 2);
+  o = writeU64(out, receivedAtUs, o);
+  out[o++] = transport;
+  o = out.writeUInt32BE(flags, o);
+  o = out.writeUInt16BE(at.listenerLength, o);
+  o = copyBytes(at.src, at.listenerAt, at.listenerLength, out, o);
+  o = out.writeUInt16BE(at.peerLength, o);
+  o = copyBytes(at.src, at.peerAt, at.peerLength, out, o);
+  o = out.writeUInt16BE(peerPort, o);
+  o = out.writeUInt32BE(at.rawLength, o);
+  return copyBytes(at.src, at.rawAt, at.rawLength, out, o);
+}
+
+/** Below this, a byte loop beats Buffer#copy's native call (listener and peer names are this short). */
+const SHORT_COPY = 48;
+
+function copyBytes(src: Buffer, from: number, n: number, out: Buffer, o: number): number {
+  if (n < SHORT_COPY) {
+    for (let i = 0; i < n; i++) out[o + i] = src[from + i]!;
+  } else {
+    src.copy(out, o, from, from + n);
+  }
+  return o + n;
+}
+
 /** An entry as the store keeps it (column names), transport as its numeric code. */
 export interface StoredEntryColumns {
   seq: number;

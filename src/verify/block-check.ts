@@ -1,8 +1,8 @@
 import { EncodingError, StoredEntryEncoder } from '../chain/encoding.js';
-import type { EntryRow } from '../store/log-store.js';
+import type { VerifyRow } from '../store/log-store.js';
 import { chainMac } from '../chain/mac.js';
 import { leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
-import { fieldsToJson, parseRecord, PARSER_VERSION } from '../parse/index.js';
+import { fieldsToJson, NO_ROOM, parseRecord, PARSER_VERSION, writeFieldsJson, type ParsedFields } from '../parse/index.js';
 import { BlockFailures } from './failure-log.js';
 import type { Failure, ReasonCode } from './failures.js';
 import { OPEN_END_US, type TimeBounds } from './range.js';
@@ -15,6 +15,9 @@ function olderParserVersion(fields: string): number | undefined {
   const v = m ? Number(m[1]) : NaN;
   return v >= 1 && v < PARSER_VERSION ? v : undefined;
 }
+
+/** The re-derived field JSON of each row, written here (grown when a row needs more). */
+let fieldsScratch = Buffer.allocUnsafe(4096);
 
 /** Stands in for the leaf of an entry that cannot be encoded, so the root still fails. */
 const UNENCODABLE_LEAF = Buffer.alloc(32);
@@ -62,11 +65,12 @@ export interface BlockRunner {
  * goes on from the stored MAC, so one edit yields one failure at the edited entry rather than a
  * cascade down the block.
  */
-export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResult {
+export function checkBlock(task: BlockTask, rows: Iterable<VerifyRow>): BlockResult {
   const failures = new BlockFailures(task.maxFailures);
   const { fromUs, toUs } = task.bounds;
   const acc = task.expect ? new MerkleAccumulator() : undefined;
   const encoder = new StoredEntryEncoder();
+  let json = fieldsScratch;
   let expectSeq = task.firstSeq;
   let prev = task.startHead;
   let checked = 0;
@@ -91,11 +95,15 @@ export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResu
       failures.push('ENTRY_TIME_OUT_OF_BLOCK', () => ({ code: 'ENTRY_TIME_OUT_OF_BLOCK', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: `${fromUs}..${toUs === OPEN_END_US ? 'now' : toUs}`, actual: String(e.received_at_us), detail: `entry ${e.seq} is dated outside the signed times of block ${task.block}'s checkpoints` }));
     }
     let leafInput: Buffer | undefined;
-    try {
-      leafInput = encoder.leafInput(e);
-    } catch (err) {
-      if (!(err instanceof EncodingError)) throw err;
-      failures.push('ENTRY_BAD_ENCODING', () => ({ code: 'ENTRY_BAD_ENCODING', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: err.expected, actual: err.actual, detail: err.message }));
+    if (e.prepared) {
+      leafInput = e.leafInput;
+    } else {
+      try {
+        leafInput = encoder.leafInput(e);
+      } catch (err) {
+        if (!(err instanceof EncodingError)) throw err;
+        failures.push('ENTRY_BAD_ENCODING', () => ({ code: 'ENTRY_BAD_ENCODING', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: err.expected, actual: err.actual, detail: err.message }));
+      }
     }
     if (leafInput && task.key) {
       const mac = chainMac(task.key, prev, leafInput.subarray(1));
@@ -104,15 +112,28 @@ export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResu
       }
     }
     if (acc) acc.addLeafHash(leafInput ? leafHashOfPrefixed(leafInput) : UNENCODABLE_LEAF);
-    // Fields of an older parser version cannot be re-derived here: counted, not failed. Any
-    // other version (unknown, newer, malformed) is itself a sign the column was edited.
-    const older = e.fields.startsWith(FIELDS_PREFIX) ? undefined : olderParserVersion(e.fields);
-    if (older !== undefined) {
-      otherParserVersion++;
-    } else {
-      const fields = fieldsToJson(parseRecord(e.raw));
-      if (fields !== e.fields) {
-        failures.push('FIELDS_MISMATCH', () => ({ code: 'FIELDS_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: fields, actual: e.fields, detail: `parsed fields of entry ${e.seq} differ from its raw bytes` }));
+    // A prepared row's stored field JSON is compared as bytes with the re-derived JSON's bytes:
+    // equal bytes are equal strings. Any other row, or bytes that differ, are judged on the
+    // stored string exactly as range() reads it.
+    let parsed: ParsedFields | undefined;
+    if (e.prepared) {
+      parsed = parseRecord(e.raw);
+      let n: number;
+      while ((n = writeFieldsJson(json, 0, parsed)) === NO_ROOM) json = Buffer.allocUnsafe(json.length * 2);
+      if (e.fieldsAre(json, n)) parsed = undefined;
+    }
+    if (!e.prepared || parsed !== undefined) {
+      const stored = e.prepared ? e.fieldsText() : e.fields;
+      // Fields of an older parser version cannot be re-derived here: counted, not failed. Any
+      // other version (unknown, newer, malformed) is itself a sign the column was edited.
+      const older = stored.startsWith(FIELDS_PREFIX) ? undefined : olderParserVersion(stored);
+      if (older !== undefined) {
+        otherParserVersion++;
+      } else {
+        const fields = fieldsToJson(parsed ?? parseRecord(e.raw));
+        if (fields !== stored) {
+          failures.push('FIELDS_MISMATCH', () => ({ code: 'FIELDS_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: fields, actual: stored, detail: `parsed fields of entry ${e.seq} differ from its raw bytes` }));
+        }
       }
     }
     prev = e.mac;
@@ -122,6 +143,7 @@ export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResu
     expectSeq = e.seq + 1;
     checked++;
   }
+  fieldsScratch = json;
   if (task.expect) checkAgainstCheckpoint(task, task.expect, { checked, nextSeq: expectSeq, chainBroken, head: prev, root: acc!.root() }, failures);
   return { block: task.block, checked, lastSeq, firstTimeUs, lastTimeUs, otherParserVersion, failures: failures.listed, omitted: failures.omitted };
 }

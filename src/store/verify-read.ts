@@ -1,0 +1,229 @@
+import { isUtf8 } from 'node:buffer';
+import { writeLeafInput, type EntryBytesAt, type StoredEntryColumns } from '../chain/encoding.js';
+import type { Db } from './db.js';
+
+/**
+ * Verify's read of the entries table, which it reads whole: rows come from SQLite in chunks, one
+ * BLOB per chunk, because better-sqlite3 makes a JS value per column of every row (a Buffer per
+ * BLOB costs about a microsecond) and that was a third of verify's time. SQL lays each row out
+ * as a tag byte and, for a row whose columns have the types the schema declares and that is not
+ * large, a fixed header of its integers (printf of their two's complement, then unhex) followed
+ * by listener, peer address, raw, mac and fields as stored; any other row is a tag and its
+ * sequence number, and is read again alone with the query verify always used, so a tampered row
+ * reaches the checks exactly as before (the same values, the same errors, the same evidence).
+ */
+
+/** Rows per chunk: enough to spread the statement's cost, few enough that a chunk stays small. */
+const ROWS_PER_CHUNK = 256;
+/**
+ * A row whose variable columns hold more bytes than this is read alone, so that a chunk holds at
+ * most ROWS_PER_CHUNK times this (16 MiB), whatever a message or a tampered column weighs.
+ */
+const CHUNKED_ROW_MAX_BYTES = 65_536;
+
+const TAG_CHUNKED = 0x00;
+const TAG_ALONE = 0x01;
+
+/** The types STRICT declares for each column; a row with any other is read alone. */
+const TYPES = ['block', 'received_at_us', 'transport', 'flags', 'peer_port'].map((c) => `typeof(${c})`).join('||')
+  + "||typeof(listener)||typeof(peer_address)||typeof(raw)||typeof(mac)||typeof(fields) = 'integerintegerintegerintegerintegertexttextblobblobtext'";
+const VARIABLE_BYTES = 'octet_length(listener) + octet_length(peer_address) + octet_length(raw) + octet_length(mac) + octet_length(fields)';
+/** Header: seq, block, received_at_us, transport, flags, peer_port (u64 each), then five u32 lengths. */
+const HEADER = "printf('00%016X%016X%016X%016X%016X%016X%08X%08X%08X%08X%08X', seq, block, received_at_us, transport, flags, peer_port, "
+  + 'octet_length(listener), octet_length(peer_address), octet_length(raw), octet_length(mac), octet_length(fields))';
+const HEADER_BYTES = 1 + 6 * 8 + 5 * 4;
+const ROW = `CASE WHEN ${TYPES} AND ${VARIABLE_BYTES} <= ${CHUNKED_ROW_MAX_BYTES} `
+  + `THEN unhex(${HEADER}) || listener || peer_address || raw || mac || fields ELSE unhex(printf('01%016X', seq)) END`;
+// The aggregate sees the subquery's rows in its ORDER BY order (a co-routine over the rowid
+// range); the reader checks that every chunk's sequence numbers rise all the same.
+const CHUNK_SQL = `SELECT CAST(group_concat(r, '') AS BLOB), count(*), max(seq) FROM (SELECT seq, ${ROW} AS r FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ${ROWS_PER_CHUNK})`;
+/** The one-row query verify used before chunks, for the rows read alone. */
+const ALONE_SQL = 'SELECT seq, block, received_at_us, transport, flags, listener, peer_address, peer_port, CAST(raw || mac AS BLOB), length(mac), fields FROM entries WHERE seq = ?';
+
+/** A row as range() gives it (an EntryRow). */
+export interface PlainRow extends StoredEntryColumns {
+  readonly prepared: false;
+  block: number;
+  mac: Buffer;
+  fields: string;
+}
+
+/**
+ * A row the chunked read prepared: its leaf input built, its field JSON left as bytes. The
+ * reader reuses one object: it and its views are valid until the next row (`mac` until the next
+ * chunk, so it may serve as the next row's chain predecessor).
+ */
+export interface PreparedRow {
+  readonly prepared: true;
+  readonly seq: number;
+  readonly block: number;
+  readonly received_at_us: number;
+  readonly raw: Buffer;
+  readonly mac: Buffer;
+  /** `0x00 || enc(row)`: what StoredEntryEncoder.leafInput gives for the row's columns. */
+  readonly leafInput: Buffer;
+  /** Whether the stored field JSON is byte for byte json[0, n). */
+  fieldsAre(json: Buffer, n: number): boolean;
+  /** The stored field JSON as range() gives it (read again: for rows whose bytes differ). */
+  fieldsText(): string;
+}
+
+export type VerifyRow = PreparedRow | PlainRow;
+
+class Prepared implements PreparedRow {
+  readonly prepared = true;
+  seq = 0;
+  block = 0;
+  received_at_us = 0;
+  raw: Buffer = Buffer.alloc(0);
+  mac: Buffer = Buffer.alloc(0);
+  leafInput: Buffer = Buffer.alloc(0);
+  chunk: Buffer = Buffer.alloc(0);
+  fieldsAt = 0;
+  fieldsEnd = 0;
+  constructor(private readonly text: (seq: number) => string) {}
+  fieldsAre(json: Buffer, n: number): boolean {
+    return n === this.fieldsEnd - this.fieldsAt && json.compare(this.chunk, this.fieldsAt, this.fieldsEnd, 0, n) === 0;
+  }
+  fieldsText(): string {
+    return this.text(this.seq);
+  }
+}
+
+/** A u64 from the header, or -1 when it is negative or past 2^53 - 1 (the row is then read alone). */
+function u64(b: Buffer, o: number): number {
+  const hi = b.readUInt32BE(o);
+  return hi > 0x1f_ffff ? -1 : hi * 0x1_0000_0000 + b.readUInt32BE(o + 4);
+}
+
+function inOrder(seq: number, prev: number): number {
+  if (!(seq > prev)) throw new Error(`verify read: expected rows in sequence order, got ${seq} after ${prev}`);
+  return seq;
+}
+
+export class VerifyReader {
+  private readonly chunkStmt;
+  private readonly aloneStmt;
+  private readonly fieldsStmt;
+  private readonly row: Prepared;
+  private readonly at: EntryBytesAt = { src: Buffer.alloc(0), listenerAt: 0, listenerLength: 0, peerAt: 0, peerLength: 0, rawAt: 0, rawLength: 0 };
+  /** Leaf inputs of the current chunk, one after another. */
+  private leaves = Buffer.allocUnsafe(1 << 20);
+  /** The last listener || peer address found valid UTF-8: the same bytes need no second look. */
+  private names = Buffer.alloc(0);
+  private namesSplit = 0;
+
+  constructor(private readonly db: Db) {
+    this.chunkStmt = db.prepare(CHUNK_SQL).raw();
+    this.aloneStmt = db.prepare(ALONE_SQL).raw();
+    this.fieldsStmt = db.prepare('SELECT fields FROM entries WHERE seq = ?').pluck();
+    this.row = new Prepared((seq) => this.fieldsStmt.get(seq) as string);
+  }
+
+  /** Entries in [from, to), in order, in one read transaction (one snapshot, as one statement had). */
+  *range(from: number, to: number): IterableIterator<VerifyRow> {
+    const own = !this.db.inTransaction;
+    if (own) this.db.exec('BEGIN DEFERRED');
+    try {
+      const row = this.row;
+      const at = this.at;
+      let next = from;
+      for (;;) {
+        const [chunk, count, last] = this.chunkStmt.get(next, to) as [Buffer | null, number, number | null];
+        if (count === 0 || chunk === null || last === null) return;
+        // Each leaf input is shorter than its row in the chunk (header and mac and fields dropped).
+        if (this.leaves.length < chunk.length) this.leaves = Buffer.allocUnsafe(2 * chunk.length);
+        const leaves = this.leaves;
+        row.chunk = chunk;
+        at.src = chunk;
+        let o = 0;
+        let leafAt = 0;
+        let prevSeq = next - 1;
+        for (let i = 0; i < count; i++) {
+          const tag = chunk[o];
+          if (tag === TAG_ALONE) {
+            const seq = u64(chunk, o + 1);
+            o += 9;
+            prevSeq = inOrder(seq, prevSeq);
+            yield this.alone(seq);
+            continue;
+          }
+          if (tag !== TAG_CHUNKED || o + HEADER_BYTES > chunk.length) throw new Error(`verify read: expected a row at byte ${o} of a ${chunk.length}-byte chunk, got ${tag}`);
+          const seq = u64(chunk, o + 1);
+          const block = u64(chunk, o + 9);
+          at.listenerAt = o + HEADER_BYTES;
+          at.listenerLength = chunk.readUInt32BE(o + 49);
+          at.peerAt = at.listenerAt + at.listenerLength;
+          at.peerLength = chunk.readUInt32BE(o + 53);
+          at.rawAt = at.peerAt + at.peerLength;
+          at.rawLength = chunk.readUInt32BE(o + 57);
+          const macAt = at.rawAt + at.rawLength;
+          const fieldsAt = macAt + chunk.readUInt32BE(o + 61);
+          const end = fieldsAt + chunk.readUInt32BE(o + 65);
+          if (end > chunk.length) throw new Error(`verify read: a row runs past the end of its ${chunk.length}-byte chunk`);
+          prevSeq = inOrder(seq, prevSeq);
+          const leafEnd = block < 0 || !this.validNames(chunk, at)
+            ? -1
+            : writeLeafInput(leaves, leafAt, seq, u64(chunk, o + 17), u64(chunk, o + 25), u64(chunk, o + 33), u64(chunk, o + 41), at);
+          if (leafEnd < 0) {
+            o = end;
+            yield this.alone(seq);
+            continue;
+          }
+          row.seq = seq;
+          row.block = block;
+          row.received_at_us = u64(chunk, o + 17);
+          row.leafInput = leaves.subarray(leafAt, leafEnd);
+          row.raw = chunk.subarray(at.rawAt, macAt);
+          row.mac = chunk.subarray(macAt, fieldsAt);
+          row.fieldsAt = fieldsAt;
+          row.fieldsEnd = end;
+          leafAt = leafEnd;
+          o = end;
+          yield row;
+        }
+        if (o !== chunk.length) throw new Error(`verify read: ${chunk.length - o} bytes left over after ${count} rows`);
+        if (count < ROWS_PER_CHUNK) return;
+        next = last + 1;
+      }
+    } finally {
+      if (own && this.db.inTransaction) this.db.exec('COMMIT');
+    }
+  }
+
+  /**
+   * Whether listener and peer address are valid UTF-8, as they must be for their bytes to be the
+   * ones the slow way encodes (it re-encodes better-sqlite3's decoding, which replaces invalid
+   * sequences). They repeat row after row, so they are compared with the last valid pair first.
+   */
+  private validNames(chunk: Buffer, at: EntryBytesAt): boolean {
+    const n = at.listenerLength + at.peerLength;
+    const names = this.names;
+    if (n === names.length && this.namesSplit === at.listenerLength) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (names[i] !== chunk[at.listenerAt + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return true;
+    }
+    if (!isUtf8(chunk.subarray(at.listenerAt, at.peerAt)) || !isUtf8(chunk.subarray(at.peerAt, at.peerAt + at.peerLength))) return false;
+    this.names = Buffer.from(chunk.subarray(at.listenerAt, at.listenerAt + n));
+    this.namesSplit = at.listenerLength;
+    return true;
+  }
+
+  /** One row read alone, as verify read every row before chunks. */
+  private alone(seq: number): PlainRow {
+    const r = this.aloneStmt.get(seq) as [number, number, number, number, number, string, string, number, Buffer, number, string];
+    const both = r[8];
+    const split = both.length - r[9];
+    return {
+      prepared: false,
+      seq: r[0], block: r[1], received_at_us: r[2], transport: r[3], flags: r[4], listener: r[5], peer_address: r[6], peer_port: r[7],
+      raw: both.subarray(0, split), mac: both.subarray(split), fields: r[10],
+    };
+  }
+}
