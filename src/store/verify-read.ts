@@ -27,16 +27,17 @@ const TAG_ALONE = 0x01;
 /** The types STRICT declares for each column; a row with any other is read alone. */
 const TYPES = ['block', 'received_at_us', 'transport', 'flags', 'peer_port'].map((c) => `typeof(${c})`).join('||')
   + "||typeof(listener)||typeof(peer_address)||typeof(raw)||typeof(mac)||typeof(fields) = 'integerintegerintegerintegerintegertexttextblobblobtext'";
-const VARIABLE_BYTES = 'octet_length(listener) + octet_length(peer_address) + octet_length(raw) + octet_length(mac) + octet_length(fields)';
 /** Header: seq, block, received_at_us, transport, flags, peer_port (u64 each), then five u32 lengths. */
 const HEADER = "printf('00%016X%016X%016X%016X%016X%016X%08X%08X%08X%08X%08X', seq, block, received_at_us, transport, flags, peer_port, "
   + 'octet_length(listener), octet_length(peer_address), octet_length(raw), octet_length(mac), octet_length(fields))';
 const HEADER_BYTES = 1 + 6 * 8 + 5 * 4;
-const ROW = `CASE WHEN ${TYPES} AND ${VARIABLE_BYTES} <= ${CHUNKED_ROW_MAX_BYTES} `
-  + `THEN unhex(${HEADER}) || listener || peer_address || raw || mac || fields ELSE unhex(printf('01%016X', seq)) END`;
+const ALONE = "unhex(printf('01%016X', seq))";
+const ROW = `CASE WHEN ${TYPES} THEN unhex(${HEADER}) || listener || peer_address || raw || mac || fields ELSE ${ALONE} END`;
+// The size is judged on the row as laid out (one length() of a BLOB instead of one per column).
 // The aggregate sees the subquery's rows in its ORDER BY order (a co-routine over the rowid
 // range); the reader checks that every chunk's sequence numbers rise all the same.
-const CHUNK_SQL = `SELECT CAST(group_concat(r, '') AS BLOB), count(*), max(seq) FROM (SELECT seq, ${ROW} AS r FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ${ROWS_PER_CHUNK})`;
+const CHUNK_SQL = `SELECT CAST(group_concat(CASE WHEN length(r) <= ${HEADER_BYTES + CHUNKED_ROW_MAX_BYTES} THEN r ELSE ${ALONE} END, '') AS BLOB), count(*), max(seq) `
+  + `FROM (SELECT seq, CAST(${ROW} AS BLOB) AS r FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ${ROWS_PER_CHUNK})`;
 /** The one-row query verify used before chunks, for the rows read alone. */
 const ALONE_SQL = 'SELECT seq, block, received_at_us, transport, flags, listener, peer_address, peer_port, CAST(raw || mac AS BLOB), length(mac), fields FROM entries WHERE seq = ?';
 
