@@ -3,6 +3,7 @@ import { MAX_EXC_PREFIX_CHARS } from './limits.js';
 
 const TRACEBACK = 'Traceback (most recent call last)';
 const TRACEBACK_BYTES = Buffer.from(TRACEBACK, 'latin1');
+const ERROR_WORD = ' ERROR ';
 const LF = 0x0a;
 const SP = 0x20;
 /** Shortest oslo time, `hh:mm:ss` (rsyslog may have taken the date away). */
@@ -63,8 +64,10 @@ function hasPhrase(h: Head, from: number): boolean {
  */
 function hasPrefixedLine(h: Head, from: number, pidStart: number, pidEnd: number, lgStart: number, lgEnd: number): boolean {
   const s = headString(h);
+  // Most records hold no ` ERROR ` at all: then no needle either, and none is built.
+  if (h.n >= h.end && s.indexOf(ERROR_WORD, from) < 0) return false;
   // s is latin1, so this string is the logger's exact bytes.
-  const needle = ` ERROR ${s.slice(lgStart, lgEnd)}`;
+  const needle = `${ERROR_WORD}${s.slice(lgStart, lgEnd)}`;
   for (let i = s.indexOf(needle, from); i >= 0; i = s.indexOf(needle, i + 1)) {
     if (isPrefixedLine(h, i, needle.length, from, pidStart, pidEnd)) return true;
   }
