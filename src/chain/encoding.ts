@@ -128,27 +128,32 @@ export function decodeEntry(b: Buffer): EntryFields {
   return { seq, receivedAtUs, transport, flags, listener, peerAddress, peerPort, raw: b.subarray(o, o + rl) };
 }
 
-/** Where a row's variable fields lie in a buffer the caller read them into. */
-export interface EntryBytesAt {
-  src: Buffer;
+/**
+ * Where a row's variable fields lie in a buffer laid out for leafInputInPlace: LEAF_HEAD_BYTES
+ * free before the listener, then listener, 2 free bytes, peer address, 6 free bytes, raw.
+ */
+export interface LeafLayout {
   listenerAt: number;
   listenerLength: number;
-  peerAt: number;
   peerLength: number;
-  rawAt: number;
   rawLength: number;
 }
 
+/** `0x00`, then the encoding's fixed head up to the listener's bytes. */
+export const LEAF_HEAD_BYTES = 1 + ENTRY_AT.listener;
+/** Free bytes between listener and peer address (its length), and between peer address and raw (port, raw length). */
+export const LEAF_GAP_AFTER_LISTENER = PEER_LENGTH_BYTES;
+export const LEAF_GAP_AFTER_PEER = PORT_BYTES + RAW_LENGTH_BYTES;
+
 /**
- * `0x00 || enc(entry)` into out at `start`, its listener, peer address and raw copied from where they
- * lie in `at.src` (verify's chunked read, store/verify-read.ts): the same bytes as
- * StoredEntryEncoder.leafInput for the same columns. Returns the offset after it, or -1 when a
- * column is out of range, in which case the caller encodes the row the slow way and gets the
- * EncodingError that names the field. The listener and peer address must be valid UTF-8 (the
- * slow way re-encodes a decoded string); out must hold 1 + FIXED_BYTES + the three lengths
- * from `start`.
+ * `0x00 || enc(entry)` written around listener, peer address and raw where they already lie in
+ * `b` (verify's chunked read, store/verify-read.ts, has SQL leave the gaps), so nothing is
+ * copied: the same bytes as StoredEntryEncoder.leafInput for the same columns, from the
+ * returned offset to the raw's end. Returns -1 when a column is out of range, and writes nothing
+ * then: the caller encodes the row the slow way and gets the EncodingError that names the field.
+ * The listener and peer address must be valid UTF-8 (the slow way re-encodes decoded strings).
  */
-export function writeLeafInput(out: Buffer, start: number, seq: number, receivedAtUs: number, transport: number, flags: number, peerPort: number, at: EntryBytesAt): number {
+export function leafInputInPlace(b: Buffer, at: LeafLayout, seq: number, receivedAtUs: number, transport: number, flags: number, peerPort: number): number {
   if (
     !Number.isSafeInteger(seq) || seq < 0 || !Number.isSafeInteger(receivedAtUs) || receivedAtUs < 0
     || TRANSPORT_BY_CODE[transport] === undefined || !Number.isInteger(flags) || flags < 0 || flags > 0xffffffff || (flags & ~KNOWN_FLAGS) !== 0
@@ -157,31 +162,19 @@ export function writeLeafInput(out: Buffer, start: number, seq: number, received
   ) {
     return -1;
   }
-  out[start] = 0x00;
-  out[start + 1] = ENTRY_ENCODING_VERSION;
-  let o = writeU64(out, seq, start + 2);
-  o = writeU64(out, receivedAtUs, o);
-  out[o++] = transport;
-  o = out.writeUInt32BE(flags, o);
-  o = out.writeUInt16BE(at.listenerLength, o);
-  o = copyBytes(at.src, at.listenerAt, at.listenerLength, out, o);
-  o = out.writeUInt16BE(at.peerLength, o);
-  o = copyBytes(at.src, at.peerAt, at.peerLength, out, o);
-  o = out.writeUInt16BE(peerPort, o);
-  o = out.writeUInt32BE(at.rawLength, o);
-  return copyBytes(at.src, at.rawAt, at.rawLength, out, o);
-}
-
-/** Below this, a byte loop beats Buffer#copy's native call (listener and peer names are this short). */
-const SHORT_COPY = 48;
-
-function copyBytes(src: Buffer, from: number, n: number, out: Buffer, o: number): number {
-  if (n < SHORT_COPY) {
-    for (let i = 0; i < n; i++) out[o + i] = src[from + i]!;
-  } else {
-    src.copy(out, o, from, from + n);
-  }
-  return o + n;
+  const start = at.listenerAt - LEAF_HEAD_BYTES;
+  b[start] = 0x00;
+  b[start + 1] = ENTRY_ENCODING_VERSION;
+  let o = writeU64(b, seq, start + 2);
+  o = writeU64(b, receivedAtUs, o);
+  b[o++] = transport;
+  o = b.writeUInt32BE(flags, o);
+  b.writeUInt16BE(at.listenerLength, o);
+  o = at.listenerAt + at.listenerLength;
+  o = b.writeUInt16BE(at.peerLength, o) + at.peerLength;
+  o = b.writeUInt16BE(peerPort, o);
+  b.writeUInt32BE(at.rawLength, o);
+  return start;
 }
 
 /** An entry as the store keeps it (column names), transport as its numeric code. */

@@ -1,5 +1,7 @@
 import { isUtf8 } from 'node:buffer';
-import { writeLeafInput, type EntryBytesAt, type StoredEntryColumns } from '../chain/encoding.js';
+import {
+  LEAF_GAP_AFTER_LISTENER, LEAF_GAP_AFTER_PEER, LEAF_HEAD_BYTES, leafInputInPlace, type LeafLayout, type StoredEntryColumns,
+} from '../chain/encoding.js';
 import type { Db } from './db.js';
 
 /**
@@ -8,10 +10,11 @@ import type { Db } from './db.js';
  * BLOB costs about a microsecond) and that was a third of verify's time. SQL lays each row out
  * as a tag byte and, for a row whose columns have the types the schema declares and that is not
  * large, a fixed header of its integers (printf of their two's complement, then unhex) followed
- * by listener, peer address, raw, mac and fields as stored; any other row is a tag and its
- * sequence number, and is read again alone with the query verify always used, so a tampered row
- * reaches the checks exactly as before (the same values, the same errors, the same evidence).
- */
+ * by listener, peer address, raw, mac and fields as stored, with gaps where the entry encoding
+ * puts its lengths, so that the leaf input is written around the stored bytes in the chunk itself
+ * (chain/encoding.ts, leafInputInPlace). Any other row is a tag and its sequence number, and is
+ * read again alone with the query verify always used, so a tampered row reaches the checks
+ * exactly as before (the same values, the same errors, the same evidence). */
 
 /** Rows per chunk: enough to spread the statement's cost, few enough that a chunk stays small. */
 const ROWS_PER_CHUNK = 256;
@@ -30,13 +33,16 @@ const TYPES = ['block', 'received_at_us', 'transport', 'flags', 'peer_port'].map
 /** Header: seq, block, received_at_us, transport, flags, peer_port (u64 each), then five u32 lengths. */
 const HEADER = "printf('00%016X%016X%016X%016X%016X%016X%08X%08X%08X%08X%08X', seq, block, received_at_us, transport, flags, peer_port, "
   + 'octet_length(listener), octet_length(peer_address), octet_length(raw), octet_length(mac), octet_length(fields))';
+/** Longer than LEAF_HEAD_BYTES: the leaf input's head is written over the header's end. */
 const HEADER_BYTES = 1 + 6 * 8 + 5 * 4;
+if (HEADER_BYTES < LEAF_HEAD_BYTES) throw new Error('verify read: the row header must be as long as the leaf input head written over it');
+const gap = (n: number): string => `x'${'00'.repeat(n)}'`;
 const ALONE = "unhex(printf('01%016X', seq))";
-const ROW = `CASE WHEN ${TYPES} THEN unhex(${HEADER}) || listener || peer_address || raw || mac || fields ELSE ${ALONE} END`;
+const ROW = `CASE WHEN ${TYPES} THEN unhex(${HEADER}) || listener || ${gap(LEAF_GAP_AFTER_LISTENER)} || peer_address || ${gap(LEAF_GAP_AFTER_PEER)} || raw || mac || fields ELSE ${ALONE} END`;
 // The size is judged on the row as laid out (one length() of a BLOB instead of one per column).
 // The aggregate sees the subquery's rows in its ORDER BY order (a co-routine over the rowid
 // range); the reader checks that every chunk's sequence numbers rise all the same.
-const CHUNK_SQL = `SELECT CAST(group_concat(CASE WHEN length(r) <= ${HEADER_BYTES + CHUNKED_ROW_MAX_BYTES} THEN r ELSE ${ALONE} END, '') AS BLOB), count(*), max(seq) `
+const CHUNK_SQL = `SELECT CAST(group_concat(CASE WHEN length(r) <= ${HEADER_BYTES + LEAF_GAP_AFTER_LISTENER + LEAF_GAP_AFTER_PEER + CHUNKED_ROW_MAX_BYTES} THEN r ELSE ${ALONE} END, '') AS BLOB), count(*), max(seq) `
   + `FROM (SELECT seq, CAST(${ROW} AS BLOB) AS r FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ${ROWS_PER_CHUNK})`;
 /** The one-row query verify used before chunks, for the rows read alone. */
 const ALONE_SQL = 'SELECT seq, block, received_at_us, transport, flags, listener, peer_address, peer_port, CAST(raw || mac AS BLOB), length(mac), fields FROM entries WHERE seq = ?';
@@ -97,6 +103,12 @@ function u64(b: Buffer, o: number): number {
   return hi > 0x1f_ffff ? -1 : hi * 0x1_0000_0000 + b.readUInt32BE(o + 4);
 }
 
+function sameBytes(a: Buffer, b: Buffer, at: number, n: number): boolean {
+  if (a.length !== n) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[at + i]) return false;
+  return true;
+}
+
 function inOrder(seq: number, prev: number): number {
   if (!(seq > prev)) throw new Error(`verify read: expected rows in sequence order, got ${seq} after ${prev}`);
   return seq;
@@ -107,12 +119,10 @@ export class VerifyReader {
   private readonly aloneStmt;
   private readonly fieldsStmt;
   private readonly row: Prepared;
-  private readonly at: EntryBytesAt = { src: Buffer.alloc(0), listenerAt: 0, listenerLength: 0, peerAt: 0, peerLength: 0, rawAt: 0, rawLength: 0 };
-  /** Leaf inputs of the current chunk, one after another. */
-  private leaves = Buffer.allocUnsafe(1 << 20);
-  /** The last listener || peer address found valid UTF-8: the same bytes need no second look. */
-  private names = Buffer.alloc(0);
-  private namesSplit = 0;
+  private readonly at: LeafLayout = { listenerAt: 0, listenerLength: 0, peerLength: 0, rawLength: 0 };
+  /** The last listener and peer address found valid UTF-8: the same bytes need no second look. */
+  private listener = Buffer.alloc(0);
+  private peer = Buffer.alloc(0);
 
   constructor(private readonly db: Db) {
     this.chunkStmt = db.prepare(CHUNK_SQL).raw();
@@ -132,13 +142,8 @@ export class VerifyReader {
       for (;;) {
         const [chunk, count, last] = this.chunkStmt.get(next, to) as [Buffer | null, number, number | null];
         if (count === 0 || chunk === null || last === null) return;
-        // Each leaf input is shorter than its row in the chunk (header and mac and fields dropped).
-        if (this.leaves.length < chunk.length) this.leaves = Buffer.allocUnsafe(2 * chunk.length);
-        const leaves = this.leaves;
         row.chunk = chunk;
-        at.src = chunk;
         let o = 0;
-        let leafAt = 0;
         let prevSeq = next - 1;
         for (let i = 0; i < count; i++) {
           const tag = chunk[o];
@@ -150,36 +155,40 @@ export class VerifyReader {
             continue;
           }
           if (tag !== TAG_CHUNKED || o + HEADER_BYTES > chunk.length) throw new Error(`verify read: expected a row at byte ${o} of a ${chunk.length}-byte chunk, got ${tag}`);
+          // Every header field is read before the leaf input's head is written over the header.
           const seq = u64(chunk, o + 1);
           const block = u64(chunk, o + 9);
+          const receivedAtUs = u64(chunk, o + 17);
+          const transport = u64(chunk, o + 25);
+          const flags = u64(chunk, o + 33);
+          const peerPort = u64(chunk, o + 41);
           at.listenerAt = o + HEADER_BYTES;
           at.listenerLength = chunk.readUInt32BE(o + 49);
-          at.peerAt = at.listenerAt + at.listenerLength;
           at.peerLength = chunk.readUInt32BE(o + 53);
-          at.rawAt = at.peerAt + at.peerLength;
           at.rawLength = chunk.readUInt32BE(o + 57);
-          const macAt = at.rawAt + at.rawLength;
+          const peerAt = at.listenerAt + at.listenerLength + LEAF_GAP_AFTER_LISTENER;
+          const rawAt = peerAt + at.peerLength + LEAF_GAP_AFTER_PEER;
+          const macAt = rawAt + at.rawLength;
           const fieldsAt = macAt + chunk.readUInt32BE(o + 61);
           const end = fieldsAt + chunk.readUInt32BE(o + 65);
           if (end > chunk.length) throw new Error(`verify read: a row runs past the end of its ${chunk.length}-byte chunk`);
           prevSeq = inOrder(seq, prevSeq);
-          const leafEnd = block < 0 || !this.validNames(chunk, at)
+          const leafAt = block < 0 || !this.validNames(chunk, at.listenerAt, at.listenerLength, peerAt, at.peerLength)
             ? -1
-            : writeLeafInput(leaves, leafAt, seq, u64(chunk, o + 17), u64(chunk, o + 25), u64(chunk, o + 33), u64(chunk, o + 41), at);
-          if (leafEnd < 0) {
+            : leafInputInPlace(chunk, at, seq, receivedAtUs, transport, flags, peerPort);
+          if (leafAt < 0) {
             o = end;
             yield this.alone(seq);
             continue;
           }
           row.seq = seq;
           row.block = block;
-          row.received_at_us = u64(chunk, o + 17);
-          row.leafInput = leaves.subarray(leafAt, leafEnd);
-          row.raw = chunk.subarray(at.rawAt, macAt);
+          row.received_at_us = receivedAtUs;
+          row.leafInput = chunk.subarray(leafAt, macAt);
+          row.raw = chunk.subarray(rawAt, macAt);
           row.mac = chunk.subarray(macAt, fieldsAt);
           row.fieldsAt = fieldsAt;
           row.fieldsEnd = end;
-          leafAt = leafEnd;
           o = end;
           yield row;
         }
@@ -197,22 +206,13 @@ export class VerifyReader {
    * ones the slow way encodes (it re-encodes better-sqlite3's decoding, which replaces invalid
    * sequences). They repeat row after row, so they are compared with the last valid pair first.
    */
-  private validNames(chunk: Buffer, at: EntryBytesAt): boolean {
-    const n = at.listenerLength + at.peerLength;
-    const names = this.names;
-    if (n === names.length && this.namesSplit === at.listenerLength) {
-      let same = true;
-      for (let i = 0; i < n; i++) {
-        if (names[i] !== chunk[at.listenerAt + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return true;
-    }
-    if (!isUtf8(chunk.subarray(at.listenerAt, at.peerAt)) || !isUtf8(chunk.subarray(at.peerAt, at.peerAt + at.peerLength))) return false;
-    this.names = Buffer.from(chunk.subarray(at.listenerAt, at.listenerAt + n));
-    this.namesSplit = at.listenerLength;
+  private validNames(chunk: Buffer, listenerAt: number, ll: number, peerAt: number, pl: number): boolean {
+    if (sameBytes(this.listener, chunk, listenerAt, ll) && sameBytes(this.peer, chunk, peerAt, pl)) return true;
+    const listener = chunk.subarray(listenerAt, listenerAt + ll);
+    const peer = chunk.subarray(peerAt, peerAt + pl);
+    if (!isUtf8(listener) || !isUtf8(peer)) return false;
+    this.listener = Buffer.from(listener);
+    this.peer = Buffer.from(peer);
     return true;
   }
 

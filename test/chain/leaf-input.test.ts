@@ -1,21 +1,26 @@
-// writeLeafInput (verify's chunked read) must write exactly what StoredEntryEncoder.leafInput
-// gives for the same columns, and refuse (-1) exactly the rows that encoder throws on.
+// leafInputInPlace (verify's chunked read) must lay out exactly what StoredEntryEncoder.leafInput
+// gives for the same columns around the bytes already in place, and refuse (-1, writing nothing)
+// exactly the rows that encoder throws on.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EncodingError, StoredEntryEncoder, writeLeafInput, type StoredEntryColumns } from '../../src/chain/encoding.js';
+import {
+  EncodingError, LEAF_GAP_AFTER_LISTENER, LEAF_GAP_AFTER_PEER, LEAF_HEAD_BYTES, leafInputInPlace, StoredEntryEncoder, type StoredEntryColumns,
+} from '../../src/chain/encoding.js';
 
-/** The row's variable fields laid out one after another behind some other bytes, as in a chunk. */
+/** The row's variable fields as verify's chunk lays them out, behind and before other bytes. */
 function laidOut(r: StoredEntryColumns, before: number) {
   const l = Buffer.from(r.listener, 'utf8');
   const p = Buffer.from(r.peer_address, 'utf8');
-  const src = Buffer.concat([Buffer.alloc(before, 0xee), l, p, r.raw]);
-  return { src, listenerAt: before, listenerLength: l.length, peerAt: before + l.length, peerLength: p.length, rawAt: before + l.length + p.length, rawLength: r.raw.length };
+  const free = (n: number) => Buffer.alloc(n, 0xaa);
+  const b = Buffer.concat([free(before + LEAF_HEAD_BYTES), l, free(LEAF_GAP_AFTER_LISTENER), p, free(LEAF_GAP_AFTER_PEER), r.raw, free(7)]);
+  const rawEnd = b.length - 7;
+  return { b, rawEnd, at: { listenerAt: before + LEAF_HEAD_BYTES, listenerLength: l.length, peerLength: p.length, rawLength: r.raw.length } };
 }
 
 const anyInt = fc.oneof(fc.integer({ min: -2, max: 70_000 }), fc.constantFrom(2 ** 32, 2 ** 32 - 1, 2 ** 53 - 1, 2 ** 53, -1, 0.5, 1.5));
 
-describe('writeLeafInput', () => {
+describe('leafInputInPlace', () => {
   it('writes StoredEntryEncoder.leafInput\'s bytes, and refuses what it throws on (property)', () => {
     const enc = new StoredEntryEncoder();
     fc.assert(
@@ -26,8 +31,7 @@ describe('writeLeafInput', () => {
           listener: fc.string({ maxLength: 40 }), peer_address: fc.string({ maxLength: 40 }), raw: fc.uint8Array({ maxLength: 400 }).map((u) => Buffer.from(u)),
         }),
         fc.nat({ max: 50 }),
-        fc.nat({ max: 30 }),
-        (r, before, start) => {
+        (r, before) => {
           let want: string;
           try {
             want = enc.leafInput(r).toString('hex');
@@ -35,9 +39,12 @@ describe('writeLeafInput', () => {
             if (!(e instanceof EncodingError)) throw e;
             want = 'refused';
           }
-          const out = Buffer.alloc(start + 100 + 4 * 40 + 400, 0xaa);
-          const end = writeLeafInput(out, start, r.seq, r.received_at_us, r.transport, r.flags, r.peer_port, laidOut(r, before));
-          expect(end < 0 ? 'refused' : out.subarray(start, end).toString('hex')).toBe(want);
+          const { b, rawEnd, at } = laidOut(r, before);
+          const untouched = Buffer.from(b);
+          const start = leafInputInPlace(b, at, r.seq, r.received_at_us, r.transport, r.flags, r.peer_port);
+          expect(start < 0 ? 'refused' : b.subarray(start, rawEnd).toString('hex')).toBe(want);
+          if (start < 0) expect(b.equals(untouched)).toBe(true);
+          else expect(start).toBe(before);
         },
       ),
       { numRuns: 2000 },
