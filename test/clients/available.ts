@@ -56,6 +56,8 @@ const CLIENTS = {
   python3: executable(SYSTEM_PYTHON, 'python3'),
   'python3-cryptography': pythonModules(['cryptography'], 'python3-cryptography'),
   'python3-oslo.log': pythonModules(['oslo_log', 'oslo_config', 'oslo_context'], 'python3-oslo.log'),
+  // The OpenTimestamps library and python-bitcoinlib, which it depends on, check our .ots files.
+  'python3-opentimestamps': pythonModules(['opentimestamps', 'bitcoin'], 'python3-opentimestamps'),
   rsyslog: executable(RSYSLOGD, 'rsyslog'),
   // omrelp and imrelp (imrelp only for the test that proves the relay against rsyslog's own receiver)
   'rsyslog-relp': () => executable(RSYSLOGD, 'rsyslog')() ?? accessible(OMRELP_SO, 'rsyslog-relp', constants.R_OK)() ?? accessible(IMRELP_SO, 'rsyslog-relp', constants.R_OK)(),
