@@ -39,35 +39,48 @@ async function cli(args: string[]): Promise<{ code: number | null; stdout: strin
   return { code: r.code, stdout: r.stdout.toString('utf8'), stderr: r.stderr };
 }
 
-describe('export-ots over a recorded anchor round, checked by python3-opentimestamps', () => {
-  let tmp: string;
-  let dataDir: string;
-  let store: LogStore;
+/**
+ * A data directory holding the recorded round's checkpoints, and `phase`, which serves steps of
+ * the recording to the real anchorer over it (the anchorer keeps its state in the database).
+ */
+function recordedDataDir(prefix: string): { tmp: () => string; dataDir: () => string; store: { current: LogStore }; phase: (steps: string[], mode: 'ordered' | 'any') => Promise<void> } {
+  let tmp = '';
+  const store = { current: undefined as unknown as LogStore };
   const cookie = `__cookie__:${'ab'.repeat(32)}`;
-
   beforeAll(() => {
-    tmp = mkdtempSync(join(tmpdir(), 'immutalog-export-ots-'));
-    dataDir = join(tmp, 'data');
-    mkdirSync(dataDir);
-    store = LogStore.open(dataPaths(dataDir).database, { create: true });
-    for (const c of checkpoints) store.checkpoints.insert({ idx: c.idx, time_us: c.time_us, bytes: Buffer.from(c.bytes, 'hex') });
+    tmp = mkdtempSync(join(tmpdir(), prefix));
+    mkdirSync(join(tmp, 'data'));
+    store.current = LogStore.open(dataPaths(join(tmp, 'data')).database, { create: true });
+    for (const c of checkpoints) store.current.checkpoints.insert({ idx: c.idx, time_us: c.time_us, bytes: Buffer.from(c.bytes, 'hex') });
     writeFileSync(join(tmp, 'cookie'), cookie);
   });
   afterAll(() => {
-    store?.close();
+    store.current?.close();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
-
-  /** One phase of the recording served to the real anchorer (it keeps its state in the data directory's database). */
   async function phase(steps: string[], mode: 'ordered' | 'any'): Promise<void> {
     const srv = await startReplay({ exchanges: exchanges.filter((x) => steps.includes(x.step)), cookie, mode });
     try {
-      await new Anchorer(connectAnchorNode({ url: srv.url, cookieFile: join(tmp, 'cookie'), wallet: 'immutalog' }), store, policy, quiet).roundNow();
+      await new Anchorer(connectAnchorNode({ url: srv.url, cookieFile: join(tmp, 'cookie'), wallet: 'immutalog' }), store.current, policy, quiet).roundNow();
       expect(srv.mismatches).toEqual([]);
     } finally {
       await srv.close();
     }
   }
+  return { tmp: () => tmp, dataDir: () => join(tmp, 'data'), store, phase };
+}
+
+describe('export-ots over a recorded anchor round, checked by python3-opentimestamps', () => {
+  const log = recordedDataDir('immutalog-export-ots-');
+  const phase = log.phase;
+  let tmp: string;
+  let dataDir: string;
+  let store: LogStore;
+  beforeAll(() => {
+    tmp = log.tmp();
+    dataDir = log.dataDir();
+    store = log.store.current;
+  });
 
   const outDir = (name: string): string => join(tmp, name);
   const exportOts = (out: string, ...args: string[]) => cli(['export-ots', '--data-dir', dataDir, '--out', out, ...args]);
@@ -185,6 +198,7 @@ describe('export-ots over a recorded anchor round, checked by python3-opentimest
       db.close();
     }
     store = LogStore.open(dataPaths(dataDir).database, { create: false, readonly: true });
+    log.store.current = store;
     const one = await exportOts(outDir('tampered'), '--checkpoint', '3');
     expect(one.code).toBe(1);
     expect(one.stderr).toMatch(/^immutalog: checkpoint 3: anchor 1: the proof leads to [0-9a-f]{64}, but the transaction's OP_RETURN carries [0-9a-f]{64} \(the database is damaged or altered: run `immutalog verify`\)\n$/);
@@ -192,5 +206,39 @@ describe('export-ots over a recorded anchor round, checked by python3-opentimest
     expect(all.code).toBe(1);
     expect(all.stdout.trim()).toBe(`wrote ${N - 1} proofs to ${outDir('tampered')} (checkpoint-N.bin and checkpoint-N.bin.ots); not yet provable: 0 not anchored, 0 anchored but not mined; 1 left out: their anchor data do not hold together (above)`);
     expect(readdirSync(outDir('tampered'))).not.toContain('checkpoint-3.bin.ots');
+  });
+});
+
+// Replace-by-fee: the anchor's newest version covers only checkpoint 0 (so the others lose their
+// proofs and wait), but the node mines the first version, which covers all of them. The proofs
+// must be those of the mined version (anchors.adoptMinedVersion), and python3-opentimestamps
+// must find the block's merkle root through that version's transaction.
+describe('export-ots after a replacement: the mined version decides', () => {
+  const log = recordedDataDir('immutalog-export-ots-rbf-');
+
+  py.it("before mining only the replacement's checkpoint is anchored; once the first version is mined all proofs are its", async () => {
+    await log.phase(['daemon start', 'anchor --now'], 'ordered');
+    const store = log.store.current;
+    const first = store.anchors.get(1)!;
+    const p0 = store.anchors.proofOf(checkpoints[0]!.idx)!;
+    store.anchors.addVersion(
+      1,
+      { txid: 'ee'.repeat(32), tx_hex: first.tx_hex, root: Buffer.alloc(32, 1), tree_size: 1, fee_sats: first.fee_sats + 1, fee_rate: first.fee_rate + 1, vsize: first.vsize, at_us: first.created_at_us + 1_000_000 },
+      [{ checkpoint: p0.checkpoint, leaf_index: 0, tree_size: 1, path: Buffer.alloc(0) }],
+    );
+    const out = join(log.tmp(), 'out');
+    const before = await cli(['export-ots', '--data-dir', log.dataDir(), '--out', out, '--all']);
+    expect(before.stdout).toContain(`not yet provable: ${N - 1} not anchored, 1 anchored but not mined`);
+
+    await log.phase(['poll until mined'], 'any');
+    expect([store.anchors.get(1)!.state, store.anchors.get(1)!.txid]).toEqual(['mined', first.txid]);
+    const after = await cli(['export-ots', '--data-dir', log.dataDir(), '--out', out, '--all']);
+    expect([after.code, after.stderr]).toEqual([0, '']);
+    expect(after.stdout).toContain(`wrote ${N} proofs`);
+    for (const c of checkpoints) {
+      expect(readFileSync(join(out, `checkpoint-${c.idx}.bin.ots`)).toString('hex')).toBe(VEC.recorded_round.proofs.find((p) => p.checkpoint === c.idx)!.ots);
+    }
+    const results = await otsVerify(checkpoints.map((c) => ({ ots: join(out, `checkpoint-${c.idx}.bin.ots`), target: join(out, `checkpoint-${c.idx}.bin`), header: HEADER })));
+    expect(results.map((x) => [x.digest_matches, x.merkle_root_matches, x.error])).toEqual(checkpoints.map(() => [true, true, null]));
   });
 });
