@@ -10,10 +10,11 @@ import { BitcoinFormatError } from './errors.js';
  *
  * 1. `steps` (anchorTimestampOps): the hash up to the 32 bytes the OP_RETURN carries, each step
  *    SHA-256(prefix || msg || suffix) (the anchor round's tree: checkpoint/batch-tree.ts
- *    anchorPathSteps): prepend prefix, append suffix, sha256, leaving out an empty one;
- * 2. the transaction (txTimestampOps): prepend the non-witness bytes before the root, append those after it,
- *    sha256 twice: the txid (internal order). The non-witness bytes, because the txid, and so
- *    the block's tree, hashes those, never the witness;
+ *    anchorPathSteps): prepend prefix, append suffix, sha256, leaving out an empty prepend or
+ *    append (a reader refuses an empty argument);
+ * 2. the transaction (txTimestampOps): prepend the non-witness bytes before the root, append
+ *    those after it, sha256 twice: the txid (internal order). The non-witness bytes, because the
+ *    txid, and so the block's tree, hashes those, never the witness;
  * 3. the branch in the block: at each level append (we are the left child) or prepend (the
  *    right) the sibling, then sha256 twice (Bitcoin's node, SHA-256d(left || right)).
  */

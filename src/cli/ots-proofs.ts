@@ -29,7 +29,7 @@ export class OtsProofs {
     const row = this.store.checkpoints.get(checkpoint);
     if (!row) {
       const last = this.store.checkpoints.last();
-      return no('missing', `checkpoint ${checkpoint} does not exist (expected one of 0..${last ? last.idx : -1})`);
+      return no('missing', `checkpoint ${checkpoint} does not exist (${last ? `expected one of 0..${last.idx}` : 'the log has no checkpoint yet'})`);
     }
     const proof = this.store.anchors.proofOf(checkpoint);
     if (!proof) return no('unanchored', `checkpoint ${checkpoint} is not anchored yet: it waits for the next anchor round (\`immutalog anchor --now\` runs one)`);
