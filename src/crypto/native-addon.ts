@@ -12,7 +12,7 @@ interface Addon extends Omit<BatchCrypto, 'path'> {
   opensslVersion(): string;
 }
 
-export type AddonLoad = { crypto: BatchCrypto; openssl: string } | { crypto?: undefined; reason: string };
+export type AddonLoad = { crypto: BatchCrypto; openssl: string; reason?: undefined } | { crypto?: undefined; reason: string };
 
 /** The native batch crypto, or why it cannot be used. The only module that loads the addon. */
 export function loadAddon(): AddonLoad {
