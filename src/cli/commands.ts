@@ -4,6 +4,7 @@ import { ConfigError } from '../config/ini.js';
 import { CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE } from '../config/config-file.js';
 import { registerAnchor } from './anchor-cmd.js';
 import { CannotRun } from './cannot-run.js';
+import { cryptoChoice } from '../crypto/select.js';
 import { EXIT } from './exit-codes.js';
 import { registerExport } from './export-cmd.js';
 import { registerExportOts } from './export-ots-cmd.js';
@@ -40,6 +41,9 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (process.argv[2] === 'verify') fatal('standard output was closed before the report was complete (EPIPE)');
   process.exit(EXIT.OK);
 });
+
+// IMMUTALOG_CRYPTO=native (CI sets it) must not fall back quietly to node:crypto.
+if (cryptoChoice.refused) fatal(cryptoChoice.refused);
 
 const program = new Command();
 program

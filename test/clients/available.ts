@@ -10,6 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { describe, it } from 'vitest';
+import { loadAddon } from '../../src/crypto/native-addon.js';
 import { IMRELP_SO, LOGGER, OMRELP_SO, OPENSSL, RSYSLOGD, SYSTEM_PYTHON } from './proc.js';
 
 /** Set by .ci/run: a missing client is a failure there, never a skip. */
@@ -67,6 +68,8 @@ const CLIENTS = {
   'systemd-notify': executable('/usr/bin/systemd-notify', 'systemd'),
   sysctl: executable('/usr/sbin/sysctl', 'procps'),
   gdb: onPath('gdb', 'gdb'),
+  // Not a Debian package: `npm ci` builds it with node-gyp (g++, make, python3); .ci/run needs it built.
+  'crypto-addon': () => loadAddon().reason,
 } satisfies Record<string, Probe>;
 
 export type ClientName = keyof typeof CLIENTS;
