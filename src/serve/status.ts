@@ -4,6 +4,7 @@ import type { IngestStats } from '../ingest/pipeline.js';
 import type { ListenerCounters } from '../receive/counters.js';
 import type { StreamListener } from '../receive/stream.js';
 import { UdpListener } from '../receive/udp.js';
+import { cryptoChoice } from '../crypto/select.js';
 
 /** The daemon's state as status.json holds it (read by `immutalog status`) and the metrics page renders it. */
 export interface DaemonStatus {
@@ -22,6 +23,8 @@ export interface DaemonStatus {
   last_checkpoint_at_us: number | null;
   last_committed_seq: number;
   block: number;
+  /** Which batch crypto hashes this daemon's entries: the native addon, or the node:crypto fallback and why. */
+  crypto: { path: 'native' | 'node'; detail: string };
   state: 'running' | 'stopping' | 'stopped';
 }
 
@@ -65,6 +68,7 @@ export function daemonStatus(state: DaemonStatus['state'], s: StatusSources): Da
     last_checkpoint_at_us: q.lastCheckpointAtUs ?? null,
     last_committed_seq: q.lastCommittedSeq,
     block: q.block,
+    crypto: { path: cryptoChoice.path, detail: cryptoChoice.detail },
     state,
   };
 }

@@ -68,13 +68,9 @@ export class Entries {
    * UTF-8) is read with range().
    */
   rangeForVerify(from: number, to: number): IterableIterator<VerifyRow> {
-    if (!this.utf8) return this.plainRange(from, to);
+    if (!this.utf8) return this.range(from, to);
     this.verifyReader ??= new VerifyReader(this.db);
     return this.verifyReader.range(from, to);
-  }
-
-  private *plainRange(from: number, to: number): IterableIterator<VerifyRow> {
-    for (const r of this.range(from, to)) yield Object.assign(r, { prepared: false as const });
   }
 
   /** Entries that pass `immutalog query`'s filter, in sequence order; streamed so memory does not grow with the log. */

@@ -47,9 +47,9 @@ const CHUNK_SQL = `SELECT CAST(group_concat(CASE WHEN length(r) <= ${HEADER_BYTE
 /** The one-row query verify used before chunks, for the rows read alone. */
 const ALONE_SQL = 'SELECT seq, block, received_at_us, transport, flags, listener, peer_address, peer_port, CAST(raw || mac AS BLOB), length(mac), fields FROM entries WHERE seq = ?';
 
-/** A row as range() gives it (an EntryRow). */
+/** A row as range() gives it: an EntryRow. */
 export interface PlainRow extends StoredEntryColumns {
-  readonly prepared: false;
+  readonly prepared?: false;
   block: number;
   mac: Buffer;
   fields: string;

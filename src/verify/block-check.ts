@@ -1,7 +1,7 @@
 import { EncodingError, StoredEntryEncoder } from '../chain/encoding.js';
 import type { VerifyRow } from '../store/log-store.js';
-import { chainMac } from '../chain/mac.js';
-import { leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
+import { MerkleAccumulator } from '../checkpoint/merkle.js';
+import { ChunkHasher } from './chunk-hasher.js';
 import { fieldsToJson, NO_ROOM, parseRecord, PARSER_VERSION, writeFieldsJson, type ParsedFields } from '../parse/index.js';
 import { BlockFailures } from './failure-log.js';
 import type { Failure, ReasonCode } from './failures.js';
@@ -18,9 +18,6 @@ function olderParserVersion(fields: string): number | undefined {
 
 /** The re-derived field JSON of each row, written here (grown when a row needs more). */
 let fieldsScratch = Buffer.allocUnsafe(4096);
-
-/** Stands in for the leaf of an entry that cannot be encoded, so the root still fails. */
-const UNENCODABLE_LEAF = Buffer.alloc(32);
 
 /** One block (or the open block) to check: its range, key, and what its checkpoint claims. */
 export interface BlockTask {
@@ -66,9 +63,13 @@ export interface BlockRunner {
  * cascade down the block.
  */
 export function checkBlock(task: BlockTask, rows: Iterable<VerifyRow>): BlockResult {
-  const failures = new BlockFailures(task.maxFailures);
+  const blockFailures = new BlockFailures(task.maxFailures);
   const { fromUs, toUs } = task.bounds;
   const acc = task.expect ? new MerkleAccumulator() : undefined;
+  // The MACs and leaf hashes are computed a chunk at a time; the entry checks' failures wait
+  // in the hasher so that all reach the block's list in entry order.
+  const hasher = new ChunkHasher(task.block, task.key, acc, blockFailures, task.maxFailures, task.startHead);
+  const failures = { push: (code: ReasonCode, evidence: () => Failure): void => hasher.push('before-mac', code, evidence) };
   const encoder = new StoredEntryEncoder();
   let json = fieldsScratch;
   let expectSeq = task.firstSeq;
@@ -105,13 +106,6 @@ export function checkBlock(task: BlockTask, rows: Iterable<VerifyRow>): BlockRes
         failures.push('ENTRY_BAD_ENCODING', () => ({ code: 'ENTRY_BAD_ENCODING', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: err.expected, actual: err.actual, detail: err.message }));
       }
     }
-    if (leafInput && task.key) {
-      const mac = chainMac(task.key, prev, leafInput.subarray(1));
-      if (!mac.equals(e.mac)) {
-        failures.push('ENTRY_MAC_MISMATCH', () => ({ code: 'ENTRY_MAC_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: mac.toString('hex'), actual: Buffer.from(e.mac).toString('hex'), detail: `MAC of entry ${e.seq} does not match its contents and predecessor` }));
-      }
-    }
-    if (acc) acc.addLeafHash(leafInput ? leafHashOfPrefixed(leafInput) : UNENCODABLE_LEAF);
     // A prepared row's stored field JSON is compared as bytes with the re-derived JSON's bytes:
     // equal bytes are equal strings. Any other row, or bytes that differ, are judged on the
     // stored string exactly as range() reads it.
@@ -132,10 +126,11 @@ export function checkBlock(task: BlockTask, rows: Iterable<VerifyRow>): BlockRes
       } else {
         const fields = fieldsToJson(parsed ?? parseRecord(e.raw));
         if (fields !== stored) {
-          failures.push('FIELDS_MISMATCH', () => ({ code: 'FIELDS_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: fields, actual: stored, detail: `parsed fields of entry ${e.seq} differ from its raw bytes` }));
+          hasher.push('after-mac', 'FIELDS_MISMATCH', () => ({ code: 'FIELDS_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: fields, actual: stored, detail: `parsed fields of entry ${e.seq} differ from its raw bytes` }));
         }
       }
     }
+    hasher.add(leafInput, e.mac, e.seq, e.received_at_us);
     prev = e.mac;
     firstTimeUs ??= e.received_at_us;
     lastTimeUs = e.received_at_us;
@@ -143,9 +138,10 @@ export function checkBlock(task: BlockTask, rows: Iterable<VerifyRow>): BlockRes
     expectSeq = e.seq + 1;
     checked++;
   }
+  hasher.flush();
   fieldsScratch = json;
-  if (task.expect) checkAgainstCheckpoint(task, task.expect, { checked, nextSeq: expectSeq, chainBroken, head: prev, root: acc!.root() }, failures);
-  return { block: task.block, checked, lastSeq, firstTimeUs, lastTimeUs, otherParserVersion, failures: failures.listed, omitted: failures.omitted };
+  if (task.expect) checkAgainstCheckpoint(task, task.expect, { checked, nextSeq: expectSeq, chainBroken, head: prev, root: acc!.root() }, blockFailures);
+  return { block: task.block, checked, lastSeq, firstTimeUs, lastTimeUs, otherParserVersion, failures: blockFailures.listed, omitted: blockFailures.omitted };
 }
 
 /** What a block's walk ended on. */

@@ -169,7 +169,7 @@ describe('Entries.rangeForVerify', () => {
       ['listener', "CAST(x'ff74' AS TEXT)"], ['listener', '5'], ['listener', "x'7463703a2f2f'"], ['listener', 'NULL'], ['listener', "printf('%.70000c', 'a')"],
       ['peer_address', "CAST(x'c328' AS TEXT)"], ['peer_address', '3.5'],
       ['raw', "'<134>1 - h a - - - text raw'"], ['raw', '7'], ['raw', 'NULL'], ['raw', 'zeroblob(70000)'],
-      ['mac', "'not a mac'"], ['mac', "x''"], ['mac', 'randomblob(100)'], ['mac', 'NULL'],
+      ['mac', "'not a mac'"], ['mac', "x''"], ['mac', 'randomblob(100)'], ['mac', 'NULL'], ['mac', "CAST(mac || x'00' AS BLOB)"],
       ['fields', "CAST(fields AS BLOB)"], ['fields', '1'], ['fields', 'NULL'], ['fields', `'{"v":2,"fmt":"bare"}'`], ['fields', `'{"v":1,"fmt":"bare"}'`],
       // Row 40's raw holds an invalid byte: its fields hold U+FFFD, here as the invalid byte itself.
       ['fields', "CAST(replace(CAST(fields AS BLOB), x'efbfbd', x'ff') AS TEXT)"],
@@ -190,6 +190,11 @@ describe('Entries.rangeForVerify', () => {
       expect({ seq: s, ...(one.fast as object) }).toEqual({ seq: s, ...(one.ref as object) });
       for (const f of (one.ref as { failures?: { code: string }[] }).failures ?? []) codes.add(f.code);
     }
+    // A byte appended to a valid MAC fails its entry, with the stored bytes as evidence.
+    const appended = seqs[EDITS.findIndex(([c, v]) => c === 'mac' && v.includes("x'00'"))]!;
+    const macFailures = (s: number) => ((both(again, path, task(s, s + 1, rows[s - 1]!.mac)).fast as { failures: { code: string; actual: string }[] }).failures)
+      .filter((f) => f.code === 'ENTRY_MAC_MISMATCH').map((f) => f.actual);
+    expect(macFailures(appended)).toEqual([rows[appended]!.mac.toString('hex') + '00']);
     // The edits reach every per-entry check, not only the fallbacks.
     expect([...codes].sort()).toEqual(expect.arrayContaining(['ENTRY_BAD_ENCODING', 'ENTRY_BLOCK_MISMATCH', 'ENTRY_MAC_MISMATCH', 'ENTRY_TIME_OUT_OF_BLOCK', 'FIELDS_MISMATCH']));
     again.close();
