@@ -14,13 +14,15 @@ import type { Db } from './db.js';
  * puts its lengths, so that the leaf input is written around the stored bytes in the chunk itself
  * (chain/encoding.ts, leafInputInPlace). Any other row is a tag and its sequence number, and is
  * read again alone with the query verify always used, so a tampered row reaches the checks
- * exactly as before (the same values, the same errors, the same evidence). */
+ * exactly as before (the same values, the same errors, the same evidence).
+ */
 
 /** Rows per chunk: enough to spread the statement's cost, few enough that a chunk stays small. */
 const ROWS_PER_CHUNK = 256;
 /**
- * A row whose variable columns hold more bytes than this is read alone, so that a chunk holds at
- * most ROWS_PER_CHUNK times this (16 MiB), whatever a message or a tampered column weighs.
+ * A row whose bytes as laid out (header and gaps aside) exceed this is read alone, so that a
+ * chunk holds at most about ROWS_PER_CHUNK times this (16 MiB), whatever a message or a tampered
+ * column weighs.
  */
 const CHUNKED_ROW_MAX_BYTES = 65_536;
 
