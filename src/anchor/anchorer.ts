@@ -7,6 +7,10 @@ import { findAnchorOutput, parseTransaction, txid as txidOf } from '../bitcoin/t
 import { clampFeeRate, jitteredIntervalMs, nextBumpRate, type AnchorPolicy } from './policy.js';
 import { BitcoinRpcError } from '../bitcoind/errors.js';
 import type { AnchorNode } from '../bitcoind/writer.js';
+import { chainOutputOf, spends, type Outpoint } from '../bitcoin/anchor-chain.js';
+
+/** fundrawtransaction's refusals of a given input the wallet cannot use (wallet/spend.cpp). */
+const PRESELECTED_REFUSED = /pre-selected input/i;
 
 /** Checkpoints one round takes at most; a backlog beyond it goes in the next round. */
 const MAX_CHECKPOINTS_PER_ROUND = 100_000;
@@ -21,6 +25,11 @@ export interface AnchorStatus {
   walletSats: number | null;
   nextRoundAtMs: number;
   feesSpentSats: number;
+  /**
+   * The newest round's place in the chain: the anchor whose change it spent, or null when it
+   * spent a wallet coin (the first anchor, or the chain broke: `breakReason` says why).
+   */
+  chain: { spentChangeOf: number | null; breakReason: string | null } | null;
 }
 
 export class AnchorRoundError extends Error {
@@ -39,11 +48,13 @@ export class AnchorRoundError extends Error {
  * means retries with backoff.
  */
 export class Anchorer {
-  readonly status: AnchorStatus = { nodeReachable: null, lastError: null, lastErrorKind: null, walletSats: null, nextRoundAtMs: 0, feesSpentSats: 0 };
+  readonly status: AnchorStatus = { nodeReachable: null, lastError: null, lastErrorKind: null, walletSats: null, nextRoundAtMs: 0, feesSpentSats: 0, chain: null };
   private timer: NodeJS.Timeout | undefined;
   private backoffMs = 0;
   private running: Promise<void> | undefined;
   private stopped = false;
+  /** Why the round being built starts from a wallet coin, when the chain broke. */
+  private chainBreak: string | null = null;
 
   constructor(
     private readonly rpc: AnchorNode,
@@ -146,8 +157,17 @@ export class Anchorer {
     const estimate = await this.rpc.estimateSmartFee(this.policy.confTarget);
     this.status.nodeReachable = true;
     const feeRate = clampFeeRate(estimate.feeRateSatVb, this.policy);
-    const unsigned = await this.rpc.createAnchorTx(rootHex);
-    const funded = await this.rpc.fundRawTransaction(unsigned, { feeRateSatVb: feeRate, changePosition: 1, replaceable: true, lockUnspents: true, minconf: 1 });
+    let link = await this.chainInput();
+    let funded;
+    try {
+      funded = await this.fund(rootHex, feeRate, link?.outpoint);
+    } catch (e) {
+      // The node has the output unspent but the wallet cannot spend it (another wallet's, or
+      // forgotten): the chain breaks here rather than anchoring nothing.
+      if (!(link && e instanceof BitcoinRpcError && PRESELECTED_REFUSED.test(e.message))) throw e;
+      link = this.breakChain(`the wallet cannot spend the change of anchor ${link.anchor} (${link.outpoint.txid}:${link.outpoint.vout}): ${e.message}`);
+      funded = await this.fund(rootHex, feeRate, undefined);
+    }
     if (funded.feeSats > this.policy.maxFeeSats) {
       throw new AnchorRoundError('fee-cap', `anchor fee ${funded.feeSats} sat at ${feeRate} sat/vB is above the cap of ${this.policy.maxFeeSats} sat`);
     }
@@ -158,6 +178,9 @@ export class Anchorer {
     const committed = findAnchorOutput(tx);
     if (!committed || !committed.equals(tree.root)) {
       throw new AnchorRoundError('malformed', `the signed transaction does not carry the root ${rootHex} in one 32-byte OP_RETURN`);
+    }
+    if (link && !spends(tx, link.outpoint)) {
+      throw new AnchorRoundError('malformed', `the signed transaction does not spend the change of anchor ${link.anchor} (${link.outpoint.txid}:${link.outpoint.vout})`);
     }
     const id = txidOf(raw);
     const accept = await this.rpc.testMempoolAccept(signed.hex);
@@ -171,9 +194,40 @@ export class Anchorer {
       },
       tree.proofs.map((p) => ({ checkpoint: p.checkpoint, leaf_index: p.leafIndex, tree_size: p.treeSize, path: packPath(p.path) })),
     );
+    this.status.chain = { spentChangeOf: link?.anchor ?? null, breakReason: link ? null : this.chainBreak };
     await this.broadcast(this.store.anchors.get(anchorId)!);
-    this.log.info(`anchor ${anchorId}: ${pending.length} checkpoints (${pending[0]!.idx}..${pending[pending.length - 1]!.idx}) in ${id}, ${funded.feeSats} sat at ${feeRate} sat/vB`);
+    this.log.info(`anchor ${anchorId}: ${link ? `spends the change of anchor ${link.anchor}; ` : ''}${pending.length} checkpoints (${pending[0]!.idx}..${pending[pending.length - 1]!.idx}) in ${id}, ${funded.feeSats} sat at ${feeRate} sat/vB`);
     return this.store.anchors.get(anchorId);
+  }
+
+  private fund(rootHex: string, feeRate: number, spend: Outpoint | undefined) {
+    return this.rpc.createAnchorTx(rootHex, spend).then((unsigned) =>
+      this.rpc.fundRawTransaction(unsigned, { feeRateSatVb: feeRate, changePosition: 1, replaceable: true, lockUnspents: true, minconf: 1 }));
+  }
+
+  /**
+   * The output this round spends so that the log's anchors form one chain: the change of the
+   * newest anchor, if the node still has it unspent. Otherwise (no anchor yet, or the chain
+   * broke) undefined: the wallet picks a coin, and a break is logged and shown in status.
+   */
+  private async chainInput(): Promise<{ anchor: number; outpoint: Outpoint } | undefined> {
+    this.chainBreak = null;
+    const anchors = this.store.anchors.list();
+    const previous = anchors[anchors.length - 1];
+    if (!previous) return undefined;
+    const output = chainOutputOf(parseTransaction(Buffer.from(previous.tx_hex, 'hex')));
+    if (!output) return this.breakChain(`anchor ${previous.id} (${previous.txid}) has no change output to spend`);
+    const outpoint = { txid: previous.txid, vout: output.vout };
+    if (!(await this.rpc.getTxOut(outpoint.txid, outpoint.vout))) {
+      return this.breakChain(`the change of anchor ${previous.id} (${outpoint.txid}:${outpoint.vout}) is already spent or gone: a reorg, the wallet spent it elsewhere, or this database is older than the log's newest anchor (restored from a copy?)`);
+    }
+    return { anchor: previous.id, outpoint };
+  }
+
+  private breakChain(why: string): undefined {
+    this.chainBreak = why;
+    this.log.warn(`anchor: the chain of anchors breaks: ${why}; this round spends a wallet coin (verify with a node asks where that change went)`);
+    return undefined;
   }
 
   /** Sends (or re-sends: the node answers an already-known tx with its txid) and records the tip. */
@@ -257,10 +311,15 @@ export class Anchorer {
     const r = await this.rpc.bumpFee(a.txid, rate, tree ? tree.root.toString('hex') : undefined);
     const t = await this.rpc.getTransaction(r.txid);
     const raw = Buffer.from(t.hex, 'hex');
-    const committed = findAnchorOutput(parseTransaction(raw));
+    const replacement = parseTransaction(raw);
+    const committed = findAnchorOutput(replacement);
     if (!committed || !committed.equals(root)) {
       throw new AnchorRoundError('malformed', `the replacement ${r.txid} of anchor ${a.id} does not carry the root ${root.toString('hex')}`);
     }
+    // bumpfee keeps the inputs, so the replacement continues the chain as the original did;
+    // if a node ever did otherwise, the break is said here, not found by an auditor later.
+    const dropped = parseTransaction(Buffer.from(a.tx_hex, 'hex')).inputs.filter((i) => !spends(replacement, { txid: i.prevTxid, vout: i.vout }));
+    if (dropped.length > 0) this.log.warn(`anchor ${a.id}: the replacement ${r.txid} no longer spends ${dropped.map((i) => `${i.prevTxid}:${i.vout}`).join(', ')}`);
     const proofs = tree
       ? tree.proofs.map((p) => ({ checkpoint: p.checkpoint, leaf_index: p.leafIndex, tree_size: p.treeSize, path: packPath(p.path) }))
       : covered.map((i) => this.store.anchors.proofOf(i)!).map((p) => ({ checkpoint: p.checkpoint, leaf_index: p.leaf_index, tree_size: p.tree_size, path: Buffer.from(p.path) }));

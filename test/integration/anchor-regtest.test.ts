@@ -38,6 +38,10 @@ if (!BITCOIND) {
   );
 }
 const RECORD = process.env.IMMUTALOG_RECORD_RPC === '1';
+/** IMMUTALOG_RECORD_RPC=chain records scenario 7 (the chain of anchors and a rollback) instead. */
+const RECORD_CHAIN = process.env.IMMUTALOG_RECORD_RPC === 'chain';
+const CHAIN_RECORDING_OUT = join(REPO_ROOT, 'test', 'vectors', 'bitcoind', 'anchor-chain.jsonl');
+const CHAIN_RECORDING_CHECKPOINTS = join(REPO_ROOT, 'test', 'vectors', 'bitcoind', 'anchor-chain.checkpoints.json');
 /** Scenario 2d checks export-ots's proofs with the stock OpenTimestamps library. */
 const py = needClients('python3-opentimestamps');
 const RECORDING_OUT = join(REPO_ROOT, 'test', 'vectors', 'bitcoind', 'anchor-worker-round.jsonl');
@@ -128,6 +132,7 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
   const daemons: RunningDaemon[] = [];
   let scratch: string;
   let recorder: RecordingProxy | undefined;
+  let chainRecorder: RecordingProxy | undefined;
 
   beforeAll(async () => {
     const t0 = Date.now();
@@ -144,13 +149,15 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
       rmSync(d.dataDir, { recursive: true, force: true });
     }
     await recorder?.close();
+    await chainRecorder?.close();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
     await node?.cleanup();
   });
 
   /** `serve` with the anchor options of these tests; the node's RPC URL unless `rpcUrl` is given. */
-  async function anchoringDaemon(o: { wallet?: string; extra?: string[]; rpcUrl?: string } = {}): Promise<RunningDaemon> {
+  async function anchoringDaemon(o: { wallet?: string; extra?: string[]; rpcUrl?: string; dataDir?: string } = {}): Promise<RunningDaemon> {
     const d = await startDaemon({
+      ...(o.dataDir ? { dataDir: o.dataDir } : {}),
       args: [
         '--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0',
         '--bitcoin-rpc', o.rpcUrl ?? node.url, '--bitcoin-cookie', node.cookieFile, '--bitcoin-wallet', o.wallet ?? 'immutalog',
@@ -172,7 +179,7 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
   async function verify(dir: string, extra: string[] = []): Promise<{ code: number | null; report: any; stderr: string }> {
     const fingerprint = withDb(dir, (db) => (db.prepare("SELECT value FROM meta WHERE key = 'fingerprint'").get() as { value: string }).value);
     // While recording, verify's header requests go through the proxy too.
-    const url = recorder?.url ?? node.url;
+    const url = recorder?.url ?? chainRecorder?.url ?? node.url;
     const r = await cli(['verify', '--data-dir', dir, '--json', '--identity', fingerprint, '--bitcoin-rpc', url, '--bitcoin-cookie', node.cookieFile, ...extra]);
     let report: any;
     try {
@@ -697,5 +704,155 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
       expect(codes(v.report).length).toBeGreaterThan(0);
       for (const c of codes(v.report)) expect(['ANCHOR_INCLUSION_INVALID', 'ANCHOR_BLOCK_NOT_IN_CHAIN']).toContain(c);
     });
+  });
+  // ---------------------------------------------------------------------------------------------
+  it('7. anchors form one chain (each spends the change of the one before, a replacement too); a database rolled back to before the newest anchor fails verify with ANCHOR_CHAIN_AHEAD', async () => {
+    const t0 = Date.now();
+    if (RECORD_CHAIN) chainRecorder = await startRecordingProxy(node.url);
+    const step = (s: string): void => {
+      if (chainRecorder) chainRecorder.step = s;
+    };
+    step('daemon start');
+    // No heartbeat checkpoints: each round covers exactly the checkpoints fed before it.
+    const QUIET = ['--checkpoint-interval', '3600'];
+    let d = await anchoringDaemon({ extra: QUIET, ...(chainRecorder ? { rpcUrl: chainRecorder.url } : {}) });
+    const dir = d.dataDir;
+    const AGE = ['--max-checkpoint-age', '100000'];
+    /** The anchor's change output, as the node decodes its transaction. */
+    const changeOf = async (hex: string): Promise<{ vout: number }> => {
+      const tx = await node.rpc<{ vout: { n: number; scriptPubKey: { type: string } }[] }>('decoderawtransaction', [hex]);
+      const others = tx.vout.filter((o) => o.scriptPubKey.type !== 'nulldata');
+      expect(others).toHaveLength(1);
+      return { vout: others[0]!.n };
+    };
+    const inputsOf = async (hex: string): Promise<string[]> =>
+      (await node.rpc<{ vin: { txid: string; vout: number }[] }>('decoderawtransaction', [hex])).vin.map((i) => `${i.txid}:${i.vout}`);
+
+    // Anchor 1: the first, from a wallet coin.
+    step('idle polls while messages arrive');
+    await feed(d, 's7a', 10);
+    step('anchor --now (1)');
+    const a1 = await anchorNow(dir);
+    expect(a1.code, a1.stderr).toBe(0);
+    step('mine anchor 1');
+    await node.mine(1);
+    step('poll until anchor 1 is mined');
+    const m1 = await waitState(dir, a1.json.anchor, 'mined');
+    const change1 = await changeOf(m1.tx_hex);
+
+    // Anchor 2 spends anchor 1's change.
+    step('idle polls while messages arrive (2)');
+    await feed(d, 's7b', 10);
+    step('anchor --now (2)');
+    const a2 = await anchorNow(dir);
+    expect(a2.code, a2.stderr).toBe(0);
+    const r2 = anchorRow(dir, a2.json.anchor)!;
+    expect(await inputsOf(r2.tx_hex)).toContain(`${m1.txid}:${change1.vout}`);
+    const st = await until('status to show the chain', () => status(dir), (s) => s.daemon?.anchor?.chain?.spentChangeOf === a1.json.anchor, 10_000);
+    expect(st.daemon.anchor.chain.breakReason).toBeNull();
+    expect(st.database.anchoring.chain).toEqual({ anchors: 2, links: 1, from_wallet_coin: [a1.json.anchor] });
+    step('mine anchor 2');
+    await node.mine(1);
+    step('poll until anchor 2 is mined');
+    const m2 = await waitState(dir, a2.json.anchor, 'mined');
+    const change2 = await changeOf(m2.tx_hex);
+
+    // A copy of the whole data directory taken now, before anchor 3: what a rollback restores.
+    step('daemon stop for the copy');
+    expect(await d.stop()).toBe(0);
+    const copy = join(scratch, 'rolled-back');
+    cpSync(dir, copy, { recursive: true, filter: (src) => !src.endsWith('control.sock') });
+    step('daemon start again');
+    d = await anchoringDaemon({ dataDir: dir, extra: QUIET, ...(chainRecorder ? { rpcUrl: chainRecorder.url } : {}) });
+
+    // Anchor 3 spends anchor 2's change; it gets stuck and is replaced: the replacement too.
+    step('idle polls while messages arrive (3)');
+    await feed(d, 's7c', 10);
+    step('anchor --now (3)');
+    const a3 = await anchorNow(dir);
+    expect(a3.code, a3.stderr).toBe(0);
+    const first3 = anchorRow(dir, a3.json.anchor)!;
+    expect(await inputsOf(first3.tx_hex)).toContain(`${m2.txid}:${change2.vout}`);
+    step('two empty blocks: anchor 3 is bumped');
+    await node.mineEmpty(2);
+    const versions = await until('a replacement of anchor 3', () => anchorTxs(dir, first3.id), (v) => v.length >= 2, 20_000);
+    for (const v of versions) expect(await inputsOf(v.tx_hex)).toContain(`${m2.txid}:${change2.vout}`);
+    step('mine anchor 3');
+    const [block3] = await node.mine(1);
+    step('poll until anchor 3 is mined');
+    const m3 = await waitState(dir, a3.json.anchor, 'mined');
+    expect(m3.txid).toBe(versions[versions.length - 1]!.txid);
+    step('daemon stop');
+    expect(await d.stop()).toBe(0);
+
+    // The log itself verifies: its newest anchor's change is unspent.
+    step('verify the log');
+    const ok = await verify(dir, AGE);
+    expect(ok.code, JSON.stringify(ok.report?.failures)).toBe(0);
+    expect(ok.report.anchors.chain).toEqual({ checkedAgainstNode: true, anchors: 3, links: 2, breaks: [], ahead: [] });
+
+    // The rolled-back copy: its newest anchor (2) has its change spent by anchor 3, which it does not show.
+    step('verify the rolled-back copy');
+    const rb = await verify(copy, AGE);
+    expect(rb.code, rb.stderr).toBe(1);
+    expect(rb.report.failures.map((f: any) => f.code)).toEqual(['ANCHOR_CHAIN_AHEAD']);
+    const height3 = (await node.rpc<{ height: number }>('getblockheader', [block3])).height;
+    expect(rb.report.anchors.chain.ahead).toEqual([{ after: a2.json.anchor, anchors: 1, complete: true, newest: { txid: m3.txid, height: height3 }, stoppedBecause: null, rejoins: null }]);
+    expect(rb.report.failures[0].actual).toContain(m3.txid);
+    if (chainRecorder) {
+      // A replay rebuilds the log round by round: each version's root is over the checkpoints it covers.
+      const rows = withDb(dir, (db) => db.prepare('SELECT idx, time_us, hex(bytes) AS bytes FROM checkpoints ORDER BY idx').all() as { idx: number; time_us: number; bytes: string }[]);
+      const covered = withDb(dir, (db) => db.prepare('SELECT txid, checkpoint FROM anchor_version_proofs ORDER BY txid, leaf_index').all() as { txid: string; checkpoint: number }[]);
+      const versions: Record<string, number[]> = {};
+      for (const c of covered) (versions[c.txid] ??= []).push(c.checkpoint);
+      writeFileSync(CHAIN_RECORDING_CHECKPOINTS, JSON.stringify({ note: 'scenario 7 of test/integration/anchor-regtest.test.ts (anchor-chain.jsonl), at the rollback check: the checkpoints table (bytes as hex), and the checkpoints each anchor transaction version covers', checkpoints: rows.map((r) => ({ ...r, bytes: r.bytes.toLowerCase() })), versions }, null, 1) + '\n');
+      const n = chainRecorder.write(CHAIN_RECORDING_OUT);
+      console.log(`[anchor-regtest] recorded ${n} exchanges to ${CHAIN_RECORDING_OUT}`);
+      await chainRecorder.close();
+      chainRecorder = undefined;
+    }
+
+    // The rolled-back copy goes on anchoring: its round finds anchor 2's change spent, says so,
+    // and spends a wallet coin; verify still finds anchor 3 beyond anchor 2.
+    const r = await anchoringDaemon({ dataDir: copy });
+    await feed(r, 's7d', 10);
+    const a4 = await anchorNow(copy);
+    expect(a4.code, a4.stderr).toBe(0);
+    const st4 = await until('status to show the chain broke', () => status(copy), (s) => s.daemon?.anchor?.chain !== null && s.daemon?.anchor?.chain !== undefined, 10_000);
+    expect(st4.daemon.anchor.chain.spentChangeOf).toBeNull();
+    expect(st4.daemon.anchor.chain.breakReason).toMatch(/already spent/);
+    expect(await inputsOf(anchorRow(copy, a4.json.anchor)!.tx_hex)).not.toContain(`${m2.txid}:${change2.vout}`);
+    await node.mine(1);
+    await waitState(copy, a4.json.anchor, 'mined');
+    expect(await r.stop()).toBe(0);
+    const rb2 = await verify(copy, AGE);
+    expect(rb2.code).toBe(1);
+    expect(rb2.report.failures.map((f: any) => f.code)).toEqual(['ANCHOR_CHAIN_AHEAD']);
+    expect(rb2.report.anchors.chain.ahead[0]).toMatchObject({ after: a2.json.anchor, anchors: 1 });
+
+    // The wallet spends the log's newest change elsewhere: verify passes (that spend is not an
+    // anchor), and the next round says the chain broke and starts from a wallet coin.
+    const change3 = await changeOf(m3.tx_hex);
+    const raw = await node.rpc<string>('createrawtransaction', [[{ txid: m3.txid, vout: change3.vout }], [{ [await node.rpc<string>('getnewaddress', ['', 'bech32'], 'immutalog')]: 0.0001 }]]);
+    const funded = await node.rpc<{ hex: string }>('fundrawtransaction', [raw, { fee_rate: 2 }], 'immutalog');
+    const signed = await node.rpc<{ hex: string }>('signrawtransactionwithwallet', [funded.hex], 'immutalog');
+    const elsewhere = await node.rpc<string>('sendrawtransaction', [signed.hex]);
+    await node.mine(1);
+    const v5 = await verify(dir, AGE);
+    expect(v5.code, JSON.stringify(v5.report?.failures)).toBe(0);
+    d = await anchoringDaemon({ dataDir: dir });
+    await feed(d, 's7e', 10);
+    const a5 = await anchorNow(dir);
+    expect(a5.code, a5.stderr).toBe(0);
+    const st5 = await until('status to show the break', () => status(dir), (s) => s.daemon?.anchor?.chain?.breakReason, 10_000);
+    expect(st5.daemon.anchor.chain.breakReason).toContain(`${m3.txid}:${change3.vout}`);
+    await node.mine(1);
+    await waitState(dir, a5.json.anchor, 'mined');
+    expect(await d.stop()).toBe(0);
+    const v6 = await verify(dir, AGE);
+    expect(v6.code, JSON.stringify(v6.report?.failures)).toBe(0);
+    expect(v6.report.anchors.chain.breaks).toEqual([{ anchor: a5.json.anchor, why: `the change of anchor ${a3.json.anchor} was spent by ${elsewhere}, which is not an anchor` }]);
+    expect((await status(dir)).database.anchoring.chain).toEqual({ anchors: 4, links: 2, from_wallet_coin: [a1.json.anchor, a5.json.anchor] });
+    console.log(`[anchor-regtest] scenario 7 took ${Date.now() - t0} ms`);
   });
 });
