@@ -56,6 +56,16 @@ describe('chainLinks', () => {
     expect(links.map((l) => l.spendsAnchor)).toEqual([null, null]);
     expect(links[0]!.output).toEqual({ txid: txid(original), vout: 1 });
   });
+  it('links each anchor of a recorded chain (test/vectors/bitcoind/anchor-chain.jsonl) to the one before, and not to an older one', () => {
+    const chain = loadRecording(join(REPO_ROOT, 'test', 'vectors', 'bitcoind', 'anchor-chain.jsonl'));
+    const signed = chain.filter((x) => x.request.method === 'signrawtransactionwithwallet').map((x) => (x.response as { result: { hex: string } }).result.hex);
+    expect(signed).toHaveLength(3);
+    const anchors = signed.map((hex, i) => ({ id: i + 1, txid: txid(parseTransaction(Buffer.from(hex, 'hex'))), txHex: hex }));
+    expect(chainLinks(anchors).map((l) => l.spendsAnchor)).toEqual([null, 1, 2]);
+    // Anchor 3 after anchor 1 (anchor 2 left out, as a truncated database would): no link.
+    expect(chainLinks([anchors[0]!, anchors[2]!]).map((l) => l.spendsAnchor)).toEqual([null, null]);
+  });
+
   it('gives an unparsable stored transaction no output and no link', () => {
     const unparsable = chainLinks([{ id: 5, txid: 'ab'.repeat(32), txHex: 'zz' }, o]);
     expect(unparsable.map((l) => [l.output, l.spendsAnchor])).toEqual([[undefined, null], [{ txid: txid(original), vout: 1 }, null]]);

@@ -777,6 +777,11 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     await node.mineEmpty(2);
     const versions = await until('a replacement of anchor 3', () => anchorTxs(dir, first3.id), (v) => v.length >= 2, 20_000);
     for (const v of versions) expect(await inputsOf(v.tx_hex)).toContain(`${m2.txid}:${change2.vout}`);
+    // Before anchor 3 is mined the rolled-back copy fails too: its spender is found in the mempool.
+    step('verify the rolled-back copy while anchor 3 is in the mempool');
+    const rbMempool = await verify(copy, AGE);
+    expect(rbMempool.code, rbMempool.stderr).toBe(1);
+    expect(rbMempool.report.anchors.chain.ahead).toEqual([{ after: a2.json.anchor, anchors: 1, complete: true, newest: { txid: versions[versions.length - 1]!.txid, height: null }, stoppedBecause: null, rejoins: null }]);
     step('mine anchor 3');
     const [block3] = await node.mine(1);
     step('poll until anchor 3 is mined');
