@@ -12,7 +12,9 @@
 // With IMMUTALOG_RECORD_RPC=1, scenario 1's daemon (and its verify runs) talk to the node through
 // a recording proxy (startRecordingProxy in test/helpers/bitcoind.ts): the exchanges are written
 // to test/vectors/bitcoind/anchor-worker-round.jsonl and the checkpoints the round anchored to
-// anchor-worker-round.checkpoints.json beside it. Without it nothing under test/ is written.
+// anchor-worker-round.checkpoints.json beside it. With IMMUTALOG_RECORD_RPC=chain, scenario 7
+// (the chain of anchors and a rollback) is recorded the same way to anchor-chain.jsonl and
+// anchor-chain.checkpoints.json. Without either nothing under test/ is written.
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
