@@ -3,14 +3,14 @@ import type { AnchorRow, LogStore } from '../store/log-store.js';
 import { buildAnchorTree, packPath } from '../checkpoint/batch-tree.js';
 import { parseHeader } from '../bitcoin/header.js';
 import { merkleBranch, rootFromBranch } from '../bitcoin/merkle-branch.js';
-import { findAnchorOutput, parseTransaction, txid as txidOf } from '../bitcoin/tx.js';
+import { findAnchorOutput, parseTransaction } from '../bitcoin/tx.js';
 import { clampFeeRate, jitteredIntervalMs, nextBumpRate, type AnchorPolicy } from './policy.js';
 import { BitcoinRpcError } from '../bitcoind/errors.js';
 import type { AnchorNode } from '../bitcoind/writer.js';
-import { chainOutputOf, spends, type Outpoint } from '../bitcoin/anchor-chain.js';
+import { spends } from '../bitcoin/anchor-chain.js';
+import { AnchorRoundError, buildAnchorTx } from './anchor-tx.js';
 
-/** fundrawtransaction's refusals of a given input the wallet cannot use (wallet/spend.cpp). */
-const PRESELECTED_REFUSED = /pre-selected input/i;
+export { AnchorRoundError } from './anchor-tx.js';
 
 /** Checkpoints one round takes at most; a backlog beyond it goes in the next round. */
 const MAX_CHECKPOINTS_PER_ROUND = 100_000;
@@ -32,12 +32,6 @@ export interface AnchorStatus {
   chain: { spentChangeOf: number | null; breakReason: string | null } | null;
 }
 
-export class AnchorRoundError extends Error {
-  constructor(readonly kind: 'fee-cap' | 'unfunded' | 'rejected' | 'malformed' | 'busy', message: string) {
-    super(message);
-  }
-}
-
 /**
  * The anchorer, a loop of timers on the main thread (no worker thread: everything it waits on is
  * RPC). Every interval, one Bitcoin transaction whose single OP_RETURN commits to the root of a
@@ -53,8 +47,6 @@ export class Anchorer {
   private backoffMs = 0;
   private running: Promise<void> | undefined;
   private stopped = false;
-  /** Why the round being built starts from a wallet coin, when the chain broke. */
-  private chainBreak: string | null = null;
 
   constructor(
     private readonly rpc: AnchorNode,
@@ -153,81 +145,23 @@ export class Anchorer {
     const pending = this.store.anchors.unanchoredCheckpoints(MAX_CHECKPOINTS_PER_ROUND);
     if (pending.length === 0) return undefined;
     const tree = buildAnchorTree(pending.map((c) => ({ index: c.idx, hash: checkpointHash(Buffer.from(c.bytes)) })));
-    const rootHex = tree.root.toString('hex');
     const estimate = await this.rpc.estimateSmartFee(this.policy.confTarget);
     this.status.nodeReachable = true;
     const feeRate = clampFeeRate(estimate.feeRateSatVb, this.policy);
-    let link = await this.chainInput();
-    let funded;
-    try {
-      funded = await this.fund(rootHex, feeRate, link?.outpoint);
-    } catch (e) {
-      // The node has the output unspent but the wallet cannot spend it (another wallet's, or
-      // forgotten): the chain breaks here rather than anchoring nothing.
-      if (!(link && e instanceof BitcoinRpcError && PRESELECTED_REFUSED.test(e.message))) throw e;
-      link = this.breakChain(`the wallet cannot spend the change of anchor ${link.anchor} (${link.outpoint.txid}:${link.outpoint.vout}): ${e.message}`);
-      funded = await this.fund(rootHex, feeRate, undefined);
-    }
-    if (funded.feeSats > this.policy.maxFeeSats) {
-      throw new AnchorRoundError('fee-cap', `anchor fee ${funded.feeSats} sat at ${feeRate} sat/vB is above the cap of ${this.policy.maxFeeSats} sat`);
-    }
-    const signed = await this.rpc.signRawTransactionWithWallet(funded.hex);
-    if (!signed.complete) throw new AnchorRoundError('unfunded', `the wallet could not sign the anchor: ${JSON.stringify(signed.errors ?? [])}`);
-    const raw = Buffer.from(signed.hex, 'hex');
-    const tx = parseTransaction(raw);
-    const committed = findAnchorOutput(tx);
-    if (!committed || !committed.equals(tree.root)) {
-      throw new AnchorRoundError('malformed', `the signed transaction does not carry the root ${rootHex} in one 32-byte OP_RETURN`);
-    }
-    if (link && !spends(tx, link.outpoint)) {
-      throw new AnchorRoundError('malformed', `the signed transaction does not spend the change of anchor ${link.anchor} (${link.outpoint.txid}:${link.outpoint.vout})`);
-    }
-    const id = txidOf(raw);
-    const accept = await this.rpc.testMempoolAccept(signed.hex);
-    if (!accept.allowed) throw new AnchorRoundError('rejected', `the node would not accept the anchor: ${accept.rejectReason ?? 'no reason given'}`);
+    const built = await buildAnchorTx(this.rpc, this.store, this.policy, this.log, { root: tree.root, feeRate, beforeAnchor: Number.MAX_SAFE_INTEGER });
     const t = this.now() * 1000;
     const anchorId = this.store.anchors.insert(
       {
-        state: 'built', root: tree.root, tree_size: pending.length, txid: id, tx_hex: signed.hex, fee_sats: funded.feeSats,
-        vsize: accept.vsize ?? tx.vsize, fee_rate: feeRate, created_at_us: t, updated_at_us: t, broadcast_height: null, bumps: 0,
+        state: 'built', root: tree.root, tree_size: pending.length, txid: built.txid, tx_hex: built.hex, fee_sats: built.feeSats,
+        vsize: built.vsize, fee_rate: feeRate, created_at_us: t, updated_at_us: t, broadcast_height: null, bumps: 0,
         block_hash: null, block_height: null, tx_index: null, block_tx_count: null, branch: null,
       },
       tree.proofs.map((p) => ({ checkpoint: p.checkpoint, leaf_index: p.leafIndex, tree_size: p.treeSize, path: packPath(p.path) })),
     );
-    this.status.chain = { spentChangeOf: link?.anchor ?? null, breakReason: link ? null : this.chainBreak };
+    this.status.chain = { spentChangeOf: built.spentChangeOf, breakReason: built.breakReason };
     await this.broadcast(this.store.anchors.get(anchorId)!);
-    this.log.info(`anchor ${anchorId}: ${link ? `spends the change of anchor ${link.anchor}; ` : ''}${pending.length} checkpoints (${pending[0]!.idx}..${pending[pending.length - 1]!.idx}) in ${id}, ${funded.feeSats} sat at ${feeRate} sat/vB`);
+    this.log.info(`anchor ${anchorId}: ${built.spentChangeOf !== null ? `spends the change of anchor ${built.spentChangeOf}; ` : ''}${pending.length} checkpoints (${pending[0]!.idx}..${pending[pending.length - 1]!.idx}) in ${built.txid}, ${built.feeSats} sat at ${feeRate} sat/vB`);
     return this.store.anchors.get(anchorId);
-  }
-
-  private fund(rootHex: string, feeRate: number, spend: Outpoint | undefined) {
-    return this.rpc.createAnchorTx(rootHex, spend).then((unsigned) =>
-      this.rpc.fundRawTransaction(unsigned, { feeRateSatVb: feeRate, changePosition: 1, replaceable: true, lockUnspents: true, minconf: 1 }));
-  }
-
-  /**
-   * The output this round spends so that the log's anchors form one chain: the change of the
-   * newest anchor, if the node still has it unspent. Otherwise (no anchor yet, or the chain
-   * broke) undefined: the wallet picks a coin, and a break is logged and shown in status.
-   */
-  private async chainInput(): Promise<{ anchor: number; outpoint: Outpoint } | undefined> {
-    this.chainBreak = null;
-    const anchors = this.store.anchors.list();
-    const previous = anchors[anchors.length - 1];
-    if (!previous) return undefined;
-    const output = chainOutputOf(parseTransaction(Buffer.from(previous.tx_hex, 'hex')));
-    if (!output) return this.breakChain(`anchor ${previous.id} (${previous.txid}) has no change output to spend`);
-    const outpoint = { txid: previous.txid, vout: output.vout };
-    if (!(await this.rpc.getTxOut(outpoint.txid, outpoint.vout))) {
-      return this.breakChain(`the change of anchor ${previous.id} (${outpoint.txid}:${outpoint.vout}) is already spent or gone: a reorg, the wallet spent it elsewhere, or this database is older than the log's newest anchor (restored from a copy?)`);
-    }
-    return { anchor: previous.id, outpoint };
-  }
-
-  private breakChain(why: string): undefined {
-    this.chainBreak = why;
-    this.log.warn(`anchor: the chain of anchors breaks: ${why}; this round spends a wallet coin (verify with a node asks where that change went)`);
-    return undefined;
   }
 
   /** Sends (or re-sends: the node answers an already-known tx with its txid) and records the tip. */
