@@ -187,7 +187,11 @@ export class Anchorer {
     const tip = await this.rpc.getBlockCount();
     this.status.nodeReachable = true;
     for (const a of open) {
-      if (a.state === 'built') await this.broadcast(a);
+      if (a.state === 'built') await this.broadcast(a).catch(async (e: unknown) => {
+        // Never sent, and now refused (its input spent meanwhile): followed as broadcast, which rebuilds it.
+        if (!(e instanceof BitcoinRpcError && e.kind === 'rejected')) throw e;
+        this.store.anchors.update(a.id, { state: 'broadcast', broadcast_height: tip, updated_at_us: this.now() * 1000 });
+      });
       else if (a.state === 'broadcast') await this.followBroadcast(a, tip);
       else await this.followMined(a);
     }
@@ -202,6 +206,7 @@ export class Anchorer {
   }
 
   private async followBroadcast(a: AnchorRow, tip: number): Promise<void> {
+    let pending = false;
     for (const v of this.store.anchors.versions(a.id)) {
       let t;
       try {
@@ -214,6 +219,14 @@ export class Anchorer {
         await this.captureBlock(a, v, t.blockhash);
         return;
       }
+      if (t.confirmations === 0) pending = true;
+    }
+    // No version can be mined any more: each conflicts with a mined transaction (or never
+    // reached the node) and an input is spent elsewhere. The same tree gets a new transaction.
+    const gone = pending ? undefined : await this.inputGone(a);
+    if (gone) {
+      await this.rebuild(a, tip, gone);
+      return;
     }
     const waited = tip - (a.broadcast_height ?? tip);
     if (waited >= this.policy.stuckBlocks) await this.bump(a, tip);
@@ -264,6 +277,33 @@ export class Anchorer {
     );
     this.store.anchors.update(a.id, { broadcast_height: tip });
     this.log.info(`anchor ${a.id}: bumped ${a.txid} -> ${r.txid} at ${rate} sat/vB (${r.feeSats} sat)${tree ? `, re-merkled to ${proofs.length} checkpoints` : ''}`);
+  }
+
+  /** Whether the node has one of the current version's inputs spent (or never had it): then it cannot be mined. */
+  private async inputGone(a: AnchorRow): Promise<string | undefined> {
+    for (const i of parseTransaction(Buffer.from(a.tx_hex, 'hex')).inputs) {
+      if (!(await this.rpc.getTxOut(i.prevTxid, i.vout))) return `${i.prevTxid}:${i.vout}`;
+    }
+    return undefined;
+  }
+
+  /**
+   * A new transaction for an anchor whose versions all lost an input (a reorg, or the wallet
+   * spent it elsewhere): the same root and proofs, the chain continued from the anchor before
+   * it if its change is still there, else a wallet coin (said, as in a round).
+   */
+  private async rebuild(a: AnchorRow, tip: number, gone: string): Promise<void> {
+    const built = await buildAnchorTx(this.rpc, this.store, this.policy, this.log, { root: Buffer.from(a.root), feeRate: a.fee_rate, beforeAnchor: a.id });
+    const proofs = this.store.anchors.checkpointsOf(a.id).map((i) => this.store.anchors.proofOf(i)!).map((p) => ({ checkpoint: p.checkpoint, leaf_index: p.leaf_index, tree_size: p.tree_size, path: Buffer.from(p.path) }));
+    this.store.anchors.addVersion(
+      a.id,
+      { txid: built.txid, tx_hex: built.hex, root: Buffer.from(a.root), tree_size: a.tree_size, fee_sats: built.feeSats, fee_rate: a.fee_rate, vsize: built.vsize, at_us: this.now() * 1000 },
+      proofs,
+    );
+    this.store.anchors.update(a.id, { broadcast_height: tip });
+    this.status.chain = { spentChangeOf: built.spentChangeOf, breakReason: built.breakReason };
+    this.log.warn(`anchor ${a.id}: ${a.txid} can no longer be mined (its input ${gone} is spent elsewhere); rebuilt as ${built.txid}${built.spentChangeOf !== null ? `, spending the change of anchor ${built.spentChangeOf}` : ''}`);
+    await this.rpc.sendRawTransaction(built.hex);
   }
 
   /** Records the block, and the branch from the tx to the block's merkle root, checked against the header. */

@@ -862,4 +862,50 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     expect((await status(dir)).database.anchoring.chain).toEqual({ anchors: 4, links: 2, from_wallet_coin: [a1.json.anchor, a5.json.anchor] });
     console.log(`[anchor-regtest] scenario 7 took ${Date.now() - t0} ms`);
   });
+  // ---------------------------------------------------------------------------------------------
+  it("8. the wallet spends the change an anchor in flight spends, and that spend is mined: the anchor is rebuilt (same root) from a wallet coin, status says why, verify accepts the break", async () => {
+    const t0 = Date.now();
+    const d = await anchoringDaemon();
+    const dir = d.dataDir;
+    await feed(d, 's8a', 10);
+    const a1 = await anchorNow(dir);
+    expect(a1.code, a1.stderr).toBe(0);
+    await node.mine(1);
+    const m1 = await waitState(dir, a1.json.anchor, 'mined');
+    await feed(d, 's8b', 10);
+    const a2 = await anchorNow(dir);
+    expect(a2.code, a2.stderr).toBe(0);
+    const first = anchorRow(dir, a2.json.anchor)!;
+    const decoded = await node.rpc<{ vin: { txid: string; vout: number }[] }>('decoderawtransaction', [first.tx_hex]);
+    const change1 = decoded.vin.find((i) => i.txid === m1.txid)!;
+    expect(change1).toBeDefined();
+
+    // The wallet spends anchor 1's change elsewhere at a higher fee: it replaces anchor 2 in the mempool, and is mined.
+    const to = await node.rpc<string>('getnewaddress', ['', 'bech32'], 'immutalog');
+    const raw = await node.rpc<string>('createrawtransaction', [[{ txid: change1.txid, vout: change1.vout }], [{ [to]: 0.0001 }]]);
+    const funded = await node.rpc<{ hex: string }>('fundrawtransaction', [raw, { fee_rate: 20 }], 'immutalog');
+    const signed = await node.rpc<{ hex: string }>('signrawtransactionwithwallet', [funded.hex], 'immutalog');
+    const elsewhere = await node.rpc<string>('sendrawtransaction', [signed.hex]);
+    expect(await node.rpc<string[]>('getrawmempool')).not.toContain(first.txid);
+    await node.mine(1);
+    expect((await node.rpc<{ confirmations: number }>('gettransaction', [first.txid], 'immutalog')).confirmations).toBeLessThan(0);
+
+    const versions = await until('anchor 2 rebuilt', () => anchorTxs(dir, first.id), (v) => v.length >= 2, 20_000);
+    const rebuilt = versions[versions.length - 1]!;
+    expect(await opReturns(rebuilt.tx_hex)).toEqual(['6a20' + Buffer.from(first.root).toString('hex')]);
+    const inputs = (await node.rpc<{ vin: { txid: string; vout: number }[] }>('decoderawtransaction', [rebuilt.tx_hex])).vin.map((i) => `${i.txid}:${i.vout}`);
+    expect(inputs).not.toContain(`${change1.txid}:${change1.vout}`);
+    const st = await until('status to show the break', () => status(dir), (s) => s.daemon?.anchor?.chain?.breakReason, 10_000);
+    expect(st.daemon.anchor.chain.spentChangeOf).toBeNull();
+    expect(st.daemon.anchor.chain.breakReason).toContain(`${change1.txid}:${change1.vout}`);
+    await node.mine(1);
+    const m2 = await waitState(dir, first.id, 'mined');
+    expect(m2.txid).toBe(rebuilt.txid);
+    expect(await d.stop()).toBe(0);
+    const v = await verify(dir, ['--max-checkpoint-age', '100000']);
+    expect(v.code, JSON.stringify(v.report?.failures)).toBe(0);
+    expect(v.report.anchors.checkpointsByState.mined).toBe(first.tree_size + m1.tree_size);
+    expect(v.report.anchors.chain.breaks).toEqual([{ anchor: first.id, why: `the change of anchor ${m1.id} was spent by ${elsewhere}, which is not an anchor` }]);
+    console.log(`[anchor-regtest] scenario 8 took ${Date.now() - t0} ms`);
+  });
 });
