@@ -20,21 +20,22 @@ import { loadRecording, startReplay } from '../helpers/rpc-replay.js';
 // by replace-by-fee, then verify on the log and on a copy of its database taken before the third.
 // Replayed here, on every machine, against the responses the real node gave: none invented.
 const DIR = join(REPO_ROOT, 'test', 'vectors', 'bitcoind');
-const exchanges = loadRecording(join(DIR, 'anchor-chain.jsonl'));
-const recorded = JSON.parse(readFileSync(join(DIR, 'anchor-chain.checkpoints.json'), 'utf8')) as {
-  checkpoints: { idx: number; time_us: number; bytes: string }[];
-  versions: Record<string, number[]>;
-};
 const policy = { ...DEFAULT_ANCHOR_POLICY, fallbackFeeRate: 2, stuckBlocks: 2, pollSec: 1 };
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
-const result = (step: string, method: string): any => (exchanges.find((x) => x.step === step && x.request.method === method)!.response as { result: unknown }).result;
-/** The txid the daemon broadcast in a step. */
-const sent = (step: string): string => result(step, 'sendrawtransaction');
 
-describe('a chain of anchors replayed from a real node, and a rolled-back copy of its database', () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'immutalog-chain-replay-'));
+/**
+ * A log rebuilt round by round from a recording (anchor-NAME.jsonl and its .checkpoints.json):
+ * the checkpoints each version covers go in before it is built, and the anchorer is served the
+ * recorded exchanges of the steps the daemon was in.
+ */
+function replayedLog(name: string) {
+  const exchanges = loadRecording(join(DIR, `anchor-${name}.jsonl`));
+  const recorded = JSON.parse(readFileSync(join(DIR, `anchor-${name}.checkpoints.json`), 'utf8')) as {
+    checkpoints: { idx: number; time_us: number; bytes: string }[];
+    versions: Record<string, number[]>;
+  };
+  const tmp = mkdtempSync(join(tmpdir(), `immutalog-${name}-replay-`));
   const dbPath = join(tmp, 'log.sqlite');
-  const copyPath = join(tmp, 'rolled-back.sqlite');
   const store = LogStore.open(dbPath, { create: true });
   const cookie = `__cookie__:${'ab'.repeat(32)}`;
   const cookieFile = join(tmp, 'cookie');
@@ -43,42 +44,62 @@ describe('a chain of anchors replayed from a real node, and a rolled-back copy o
     store.close();
     rmSync(tmp, { recursive: true, force: true });
   });
-
+  const result = (step: string, method: string): any => (exchanges.find((x) => x.step === step && x.request.method === method)!.response as { result: unknown }).result;
   const inserted = new Set<number>();
-  /** The checkpoints a version covers, as they were in the log when the daemon built it. */
-  function checkpointsOf(txid: string): void {
-    for (const idx of recorded.versions[txid] ?? []) {
-      if (inserted.has(idx)) continue;
-      const c = recorded.checkpoints.find((x) => x.idx === idx)!;
-      store.checkpoints.insert({ idx: c.idx, time_us: c.time_us, bytes: Buffer.from(c.bytes, 'hex') });
-      inserted.add(idx);
-    }
-  }
-
-  /** The anchorer over the exchanges of some steps; `rounds` polls (and rounds) in a row. */
-  async function phase(steps: string[], mode: 'ordered' | 'any', rounds = 1): Promise<{ mismatches: unknown[]; anchorer: Anchorer }> {
-    const srv = await startReplay({ exchanges: exchanges.filter((x) => steps.includes(x.step)), cookie, mode });
-    try {
-      const anchorer = new Anchorer(connectAnchorNode({ url: srv.url, cookieFile, wallet: 'immutalog' }), store, policy, quiet);
-      for (let i = 0; i < rounds; i++) {
-        try {
-          await anchorer.roundNow();
-        } catch (e) {
-          // An anchor in flight: the poll ran, the round waits (as the daemon's timer does).
-          if (!(e instanceof AnchorRoundError && e.kind === 'busy')) throw e;
-        }
+  return {
+    exchanges, tmp, dbPath, store, cookie, cookieFile, result,
+    /** The txid the daemon broadcast first in a step. */
+    sent: (step: string): string => result(step, 'sendrawtransaction'),
+    /** The checkpoints a version covers, as they were in the log when the daemon built it. */
+    checkpointsOf(txid: string): void {
+      for (const idx of recorded.versions[txid] ?? []) {
+        if (inserted.has(idx)) continue;
+        const c = recorded.checkpoints.find((x) => x.idx === idx)!;
+        store.checkpoints.insert({ idx: c.idx, time_us: c.time_us, bytes: Buffer.from(c.bytes, 'hex') });
+        inserted.add(idx);
       }
-      return { mismatches: srv.mismatches, anchorer };
-    } finally {
-      await srv.close();
-    }
-  }
-
-  const changeOf = (id: number) => {
-    const a = store.anchors.get(id)!;
-    return { txid: a.txid, vout: chainOutputOf(parseTransaction(Buffer.from(a.tx_hex, 'hex')))!.vout };
+    },
+    /** The anchorer over the exchanges of some steps; `rounds` polls (and rounds) in a row, as the daemon's timer made them. */
+    async phase(steps: string[], mode: 'ordered' | 'any', rounds = 1): Promise<{ mismatches: unknown[]; anchorer: Anchorer }> {
+      const srv = await startReplay({ exchanges: exchanges.filter((x) => steps.includes(x.step)), cookie, mode });
+      try {
+        const anchorer = new Anchorer(connectAnchorNode({ url: srv.url, cookieFile, wallet: 'immutalog' }), store, policy, quiet);
+        for (let i = 0; i < rounds; i++) {
+          try {
+            await anchorer.roundNow();
+          } catch (e) {
+            // An anchor in flight: the poll ran, the round waits (as the daemon's timer does).
+            if (!(e instanceof AnchorRoundError && e.kind === 'busy')) throw e;
+          }
+        }
+        return { mismatches: srv.mismatches, anchorer };
+      } finally {
+        await srv.close();
+      }
+    },
+    /** verify's chain check of `on` against the exchanges of one step. */
+    async verifyChain(step: string, on: LogStore, bundle = false) {
+      const srv = await startReplay({ exchanges: exchanges.filter((x) => x.step === step), cookie, mode: 'any' });
+      try {
+        const failures: Failure[] = [];
+        const chain = await checkAnchorChain(on, connectChainReader({ url: srv.url, cookieFile }), { bundle }, (f) => failures.push(f));
+        return { chain, failures, mismatches: srv.mismatches, methods: srv.served.map((x) => x.method) };
+      } finally {
+        await srv.close();
+      }
+    },
   };
-  const txOf = (hex: string) => parseTransaction(Buffer.from(hex, 'hex'));
+}
+
+const txOf = (hex: string) => parseTransaction(Buffer.from(hex, 'hex'));
+const changeOf = (store: LogStore, id: number) => {
+  const a = store.anchors.get(id)!;
+  return { txid: a.txid, vout: chainOutputOf(txOf(a.tx_hex))!.vout };
+};
+
+describe('a chain of anchors replayed from a real node, and a rolled-back copy of its database', () => {
+  const { store, dbPath, tmp, result, sent, checkpointsOf, phase, verifyChain } = replayedLog('chain');
+  const copyPath = join(tmp, 'rolled-back.sqlite');
 
   it('anchor 1 spends a wallet coin; anchor 2, built once 1 is mined, spends its change', async () => {
     checkpointsOf(sent('anchor --now (1)'));
@@ -95,7 +116,7 @@ describe('a chain of anchors replayed from a real node, and a rolled-back copy o
     expect(r2.anchorer.status.chain).toEqual({ spentChangeOf: 1, breakReason: null });
     const a2 = store.anchors.get(2)!;
     expect(a2.txid).toBe(sent('anchor --now (2)'));
-    expect(spends(txOf(a2.tx_hex), changeOf(1))).toBe(true);
+    expect(spends(txOf(a2.tx_hex), changeOf(store, 1))).toBe(true);
     expect((await phase(['poll until anchor 2 is mined'], 'any')).mismatches).toEqual([]);
     expect(store.anchors.get(2)!.state).toBe('mined');
   });
@@ -118,65 +139,47 @@ describe('a chain of anchors replayed from a real node, and a rolled-back copy o
     expect(r.mismatches).toEqual([]);
     const versions = store.anchors.versions(3);
     expect(versions.map((v) => v.txid)).toEqual([sent('anchor --now (3)'), bumped]);
-    for (const v of versions) expect(spends(txOf(v.tx_hex), changeOf(2))).toBe(true);
+    for (const v of versions) expect(spends(txOf(v.tx_hex), changeOf(store, 2))).toBe(true);
     const a3 = store.anchors.get(3)!;
     expect([a3.state, a3.txid]).toEqual(['mined', bumped]);
   });
 
   it("verify: the log's three anchors form one chain and the newest change is unspent", async () => {
-    const srv = await startReplay({ exchanges: exchanges.filter((x) => x.step === 'verify the log'), cookie, mode: 'any' });
-    try {
-      const failures: Failure[] = [];
-      const chain = await checkAnchorChain(store, connectChainReader({ url: srv.url, cookieFile }), { bundle: false }, (f) => failures.push(f));
-      expect(failures).toEqual([]);
-      expect(chain).toEqual({ checkedAgainstNode: true, anchors: 3, links: 2, breaks: [], ahead: [] });
-      expect(srv.mismatches).toEqual([]);
-    } finally {
-      await srv.close();
-    }
+    const v = await verifyChain('verify the log', store);
+    expect(v.mismatches).toEqual([]);
+    expect(v.failures).toEqual([]);
+    expect(v.chain).toEqual({ checkedAgainstNode: true, anchors: 3, links: 2, breaks: [], ahead: [] });
   });
 
   it('verify: the copy from before anchor 3 fails with ANCHOR_CHAIN_AHEAD, naming anchor 3 by following the spend; as a bundle it is reported, not failed', async () => {
     const copy = LogStore.open(copyPath, { create: false, readonly: true });
-    const srv = await startReplay({ exchanges: exchanges.filter((x) => x.step === 'verify the rolled-back copy'), cookie, mode: 'any' });
     try {
-      const failures: Failure[] = [];
-      const chain = await checkAnchorChain(copy, connectChainReader({ url: srv.url, cookieFile }), { bundle: false }, (f) => failures.push(f));
-      expect(srv.mismatches).toEqual([]);
+      const v = await verifyChain('verify the rolled-back copy', copy);
+      expect(v.mismatches).toEqual([]);
       const a3 = store.anchors.get(3)!;
-      expect(chain.ahead).toEqual([{ after: 2, anchors: 1, complete: true, newest: { txid: a3.txid, height: a3.block_height }, stoppedBecause: null, rejoins: null }]);
-      expect(failures.map((f) => f.code)).toEqual(['ANCHOR_CHAIN_AHEAD']);
-      expect(failures[0]!.actual).toContain(a3.txid);
-      expect(failures[0]!.checkpoint).toBe(Math.max(...copy.anchors.checkpointsOf(2)));
+      expect(v.chain.ahead).toEqual([{ after: 2, anchors: 1, complete: true, newest: { txid: a3.txid, height: a3.block_height }, stoppedBecause: null, rejoins: null }]);
+      expect(v.failures.map((f) => f.code)).toEqual(['ANCHOR_CHAIN_AHEAD']);
+      expect(v.failures[0]!.actual).toContain(a3.txid);
+      expect(v.failures[0]!.checkpoint).toBe(Math.max(...copy.anchors.checkpointsOf(2)));
+      // The same answers for a bundle: its newest change spent later is what a copy of its day shows.
+      const b = await verifyChain('verify the rolled-back copy', copy, true);
+      expect(b.failures).toEqual([]);
+      expect(b.chain.ahead).toEqual(v.chain.ahead);
     } finally {
-      await srv.close();
-    }
-    // The same answers for a bundle: its newest change spent later is what a copy of its day shows.
-    const again = await startReplay({ exchanges: exchanges.filter((x) => x.step === 'verify the rolled-back copy'), cookie, mode: 'any' });
-    try {
-      const failures: Failure[] = [];
-      const chain = await checkAnchorChain(copy, connectChainReader({ url: again.url, cookieFile }), { bundle: true }, (f) => failures.push(f));
-      expect(failures).toEqual([]);
-      expect(chain.ahead).toHaveLength(1);
-    } finally {
-      await again.close();
       copy.close();
     }
   });
 
   it('verify: while anchor 3 was still in the mempool the copy failed the same way, its spender found in the mempool', async () => {
     const copy = LogStore.open(copyPath, { create: false, readonly: true });
-    const srv = await startReplay({ exchanges: exchanges.filter((x) => x.step === 'verify the rolled-back copy while anchor 3 is in the mempool'), cookie, mode: 'any' });
     try {
-      const failures: Failure[] = [];
-      const chain = await checkAnchorChain(copy, connectChainReader({ url: srv.url, cookieFile }), { bundle: false }, (f) => failures.push(f));
-      expect(srv.mismatches).toEqual([]);
-      expect(srv.served.map((x) => x.method)).toContain('gettxspendingprevout');
+      const v = await verifyChain('verify the rolled-back copy while anchor 3 is in the mempool', copy);
+      expect(v.mismatches).toEqual([]);
+      expect(v.methods).toContain('gettxspendingprevout');
       const bumped = result('two empty blocks: anchor 3 is bumped', 'bumpfee').txid as string;
-      expect(chain.ahead).toEqual([{ after: 2, anchors: 1, complete: true, newest: { txid: bumped, height: null }, stoppedBecause: null, rejoins: null }]);
-      expect(failures.map((f) => [f.code, f.actual])).toEqual([['ANCHOR_CHAIN_AHEAD', expect.stringContaining(`${bumped} in the mempool`)]]);
+      expect(v.chain.ahead).toEqual([{ after: 2, anchors: 1, complete: true, newest: { txid: bumped, height: null }, stoppedBecause: null, rejoins: null }]);
+      expect(v.failures.map((f) => [f.code, f.actual])).toEqual([['ANCHOR_CHAIN_AHEAD', expect.stringContaining(`${bumped} in the mempool`)]]);
     } finally {
-      await srv.close();
       copy.close();
     }
   });
@@ -191,5 +194,41 @@ describe('a chain of anchors replayed from a real node, and a rolled-back copy o
     } finally {
       copy.close();
     }
+  });
+});
+
+describe('an anchor in flight whose input the wallet spent elsewhere, replayed from a real node', () => {
+  const { store, exchanges, sent, checkpointsOf, phase, verifyChain } = replayedLog('rebuild');
+
+  it('is rebuilt for the same tree from a wallet coin (the chain breaks, and says why), and the new transaction is mined', async () => {
+    checkpointsOf(sent('anchor --now (1)'));
+    expect((await phase(['anchor --now (1)'], 'ordered')).mismatches).toEqual([]);
+    expect((await phase(['poll until anchor 1 is mined'], 'any')).mismatches).toEqual([]);
+    checkpointsOf(sent('anchor --now (2)'));
+    expect((await phase(['anchor --now (2)'], 'ordered')).mismatches).toEqual([]);
+    const first = store.anchors.get(2)!;
+    expect(spends(txOf(first.tx_hex), changeOf(store, 1))).toBe(true);
+    const proofs = store.anchors.checkpointsOf(2);
+
+    const r = await phase(['poll until anchor 2 is rebuilt', 'mine anchor 2', 'poll until anchor 2 is mined'], 'ordered', 3);
+    expect(r.mismatches).toEqual([]);
+    const rebuilt = sent('poll until anchor 2 is rebuilt');
+    expect(store.anchors.versions(2).map((v) => v.txid)).toEqual([first.txid, rebuilt]);
+    expect(r.anchorer.status.chain).toEqual({ spentChangeOf: null, breakReason: expect.stringContaining(`${changeOf(store, 1).txid}:${changeOf(store, 1).vout}) is already spent`) });
+    const a2 = store.anchors.get(2)!;
+    expect([a2.state, a2.txid, Buffer.from(a2.root).equals(Buffer.from(first.root))]).toEqual(['mined', rebuilt, true]);
+    expect(spends(txOf(a2.tx_hex), changeOf(store, 1))).toBe(false);
+    expect(store.anchors.checkpointsOf(2)).toEqual(proofs);
+  });
+
+  it('verify accepts the break: the change of anchor 1 went to a transaction that is not an anchor', async () => {
+    const v = await verifyChain('verify the log', store);
+    expect(v.mismatches).toEqual([]);
+    expect(v.failures).toEqual([]);
+    // The spender, as the node's blocks show it: the wallet's transaction, not an anchor.
+    const c1 = changeOf(store, 1);
+    const blocks = exchanges.filter((x) => x.step === 'verify the log' && x.request.method === 'getblock').map((x) => (x.response as { result: { tx: { txid: string; vin: { txid?: string; vout?: number }[] }[] } }).result);
+    const elsewhere = blocks.flatMap((b) => b.tx).find((t) => t.vin.some((i) => i.txid === c1.txid && i.vout === c1.vout))!.txid;
+    expect(v.chain).toEqual({ checkedAgainstNode: true, anchors: 2, links: 0, breaks: [{ anchor: 2, why: `the change of anchor 1 was spent by ${elsewhere}, which is not an anchor` }], ahead: [] });
   });
 });

@@ -14,7 +14,8 @@
 // to test/vectors/bitcoind/anchor-worker-round.jsonl and the checkpoints the round anchored to
 // anchor-worker-round.checkpoints.json beside it. With IMMUTALOG_RECORD_RPC=chain, scenario 7
 // (the chain of anchors and a rollback) is recorded the same way to anchor-chain.jsonl and
-// anchor-chain.checkpoints.json. Without either nothing under test/ is written.
+// anchor-chain.checkpoints.json; with =rebuild, scenario 8 to anchor-rebuild.*. Otherwise
+// nothing under test/ is written.
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -40,10 +41,12 @@ if (!BITCOIND) {
   );
 }
 const RECORD = process.env.IMMUTALOG_RECORD_RPC === '1';
-/** IMMUTALOG_RECORD_RPC=chain records scenario 7 (the chain of anchors and a rollback) instead. */
-const RECORD_CHAIN = process.env.IMMUTALOG_RECORD_RPC === 'chain';
-const CHAIN_RECORDING_OUT = join(REPO_ROOT, 'test', 'vectors', 'bitcoind', 'anchor-chain.jsonl');
-const CHAIN_RECORDING_CHECKPOINTS = join(REPO_ROOT, 'test', 'vectors', 'bitcoind', 'anchor-chain.checkpoints.json');
+/**
+ * IMMUTALOG_RECORD_RPC=chain records scenario 7 (the chain of anchors and a rollback) to
+ * anchor-chain.*, =rebuild scenario 8 (an anchor rebuilt after its input was spent elsewhere) to
+ * anchor-rebuild.*, instead of scenario 1.
+ */
+const RECORD_SCENARIO = process.env.IMMUTALOG_RECORD_RPC;
 /** Scenario 2d checks export-ots's proofs with the stock OpenTimestamps library. */
 const py = needClients('python3-opentimestamps');
 const RECORDING_OUT = join(REPO_ROOT, 'test', 'vectors', 'bitcoind', 'anchor-worker-round.jsonl');
@@ -134,7 +137,33 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
   const daemons: RunningDaemon[] = [];
   let scratch: string;
   let recorder: RecordingProxy | undefined;
+  /** Scenario 7's or 8's recorder (IMMUTALOG_RECORD_RPC=chain|rebuild). */
   let chainRecorder: RecordingProxy | undefined;
+
+  async function recordScenario(name: 'chain' | 'rebuild'): Promise<(s: string) => void> {
+    if (RECORD_SCENARIO === name) chainRecorder = await startRecordingProxy(node.url);
+    return (s) => {
+      if (chainRecorder) chainRecorder.step = s;
+    };
+  }
+
+  /**
+   * Writes the exchanges to test/vectors/bitcoind/anchor-NAME.jsonl and, beside them, what a replay
+   * needs to rebuild the log round by round: the checkpoints and those each version's root covers.
+   */
+  async function finishRecording(name: 'chain' | 'rebuild', dir: string, note: string): Promise<void> {
+    if (!chainRecorder) return;
+    const rows = withDb(dir, (db) => db.prepare('SELECT idx, time_us, hex(bytes) AS bytes FROM checkpoints ORDER BY idx').all() as { idx: number; time_us: number; bytes: string }[]);
+    const covered = withDb(dir, (db) => db.prepare('SELECT txid, checkpoint FROM anchor_version_proofs ORDER BY txid, leaf_index').all() as { txid: string; checkpoint: number }[]);
+    const versions: Record<string, number[]> = {};
+    for (const c of covered) (versions[c.txid] ??= []).push(c.checkpoint);
+    const out = join(REPO_ROOT, 'test', 'vectors', 'bitcoind', `anchor-${name}`);
+    writeFileSync(`${out}.checkpoints.json`, JSON.stringify({ note, checkpoints: rows.map((r) => ({ ...r, bytes: r.bytes.toLowerCase() })), versions }, null, 1) + '\n');
+    const n = chainRecorder.write(`${out}.jsonl`);
+    console.log(`[anchor-regtest] recorded ${n} exchanges to ${out}.jsonl`);
+    await chainRecorder.close();
+    chainRecorder = undefined;
+  }
 
   beforeAll(async () => {
     const t0 = Date.now();
@@ -710,10 +739,7 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
   // ---------------------------------------------------------------------------------------------
   it('7. anchors form one chain (each spends the change of the one before, a replacement too); a database rolled back to before the newest anchor fails verify with ANCHOR_CHAIN_AHEAD', async () => {
     const t0 = Date.now();
-    if (RECORD_CHAIN) chainRecorder = await startRecordingProxy(node.url);
-    const step = (s: string): void => {
-      if (chainRecorder) chainRecorder.step = s;
-    };
+    const step = await recordScenario('chain');
     step('daemon start');
     // No heartbeat checkpoints: each round covers exactly the checkpoints fed before it.
     const QUIET = ['--checkpoint-interval', '3600'];
@@ -806,18 +832,7 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     const height3 = (await node.rpc<{ height: number }>('getblockheader', [block3])).height;
     expect(rb.report.anchors.chain.ahead).toEqual([{ after: a2.json.anchor, anchors: 1, complete: true, newest: { txid: m3.txid, height: height3 }, stoppedBecause: null, rejoins: null }]);
     expect(rb.report.failures[0].actual).toContain(m3.txid);
-    if (chainRecorder) {
-      // A replay rebuilds the log round by round: each version's root is over the checkpoints it covers.
-      const rows = withDb(dir, (db) => db.prepare('SELECT idx, time_us, hex(bytes) AS bytes FROM checkpoints ORDER BY idx').all() as { idx: number; time_us: number; bytes: string }[]);
-      const covered = withDb(dir, (db) => db.prepare('SELECT txid, checkpoint FROM anchor_version_proofs ORDER BY txid, leaf_index').all() as { txid: string; checkpoint: number }[]);
-      const versions: Record<string, number[]> = {};
-      for (const c of covered) (versions[c.txid] ??= []).push(c.checkpoint);
-      writeFileSync(CHAIN_RECORDING_CHECKPOINTS, JSON.stringify({ note: 'scenario 7 of test/integration/anchor-regtest.test.ts (anchor-chain.jsonl), at the rollback check: the checkpoints table (bytes as hex), and the checkpoints each anchor transaction version covers', checkpoints: rows.map((r) => ({ ...r, bytes: r.bytes.toLowerCase() })), versions }, null, 1) + '\n');
-      const n = chainRecorder.write(CHAIN_RECORDING_OUT);
-      console.log(`[anchor-regtest] recorded ${n} exchanges to ${CHAIN_RECORDING_OUT}`);
-      await chainRecorder.close();
-      chainRecorder = undefined;
-    }
+    await finishRecording('chain', dir, 'scenario 7 of test/integration/anchor-regtest.test.ts (anchor-chain.jsonl), at the rollback check: the checkpoints table (bytes as hex), and the checkpoints each anchor transaction version covers');
 
     // The rolled-back copy goes on anchoring: its round finds anchor 2's change spent, says so,
     // and spends a wallet coin; verify still finds anchor 3 beyond anchor 2.
@@ -865,14 +880,22 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
   // ---------------------------------------------------------------------------------------------
   it("8. the wallet spends the change an anchor in flight spends, and that spend is mined: the anchor is rebuilt (same root) from a wallet coin, status says why, verify accepts the break", async () => {
     const t0 = Date.now();
-    const d = await anchoringDaemon();
+    const step = await recordScenario('rebuild');
+    step('daemon start');
+    const d = await anchoringDaemon({ extra: ['--checkpoint-interval', '3600'], ...(chainRecorder ? { rpcUrl: chainRecorder.url } : {}) });
     const dir = d.dataDir;
+    step('idle polls while messages arrive');
     await feed(d, 's8a', 10);
+    step('anchor --now (1)');
     const a1 = await anchorNow(dir);
     expect(a1.code, a1.stderr).toBe(0);
+    step('mine anchor 1');
     await node.mine(1);
+    step('poll until anchor 1 is mined');
     const m1 = await waitState(dir, a1.json.anchor, 'mined');
+    step('idle polls while messages arrive (2)');
     await feed(d, 's8b', 10);
+    step('anchor --now (2)');
     const a2 = await anchorNow(dir);
     expect(a2.code, a2.stderr).toBe(0);
     const first = anchorRow(dir, a2.json.anchor)!;
@@ -881,14 +904,17 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     expect(change1).toBeDefined();
 
     // The wallet spends anchor 1's change elsewhere at a higher fee: it replaces anchor 2 in the mempool, and is mined.
+    step('the wallet spends the change of anchor 1 elsewhere');
     const to = await node.rpc<string>('getnewaddress', ['', 'bech32'], 'immutalog');
     const raw = await node.rpc<string>('createrawtransaction', [[{ txid: change1.txid, vout: change1.vout }], [{ [to]: 0.0001 }]]);
     const funded = await node.rpc<{ hex: string }>('fundrawtransaction', [raw, { fee_rate: 20 }], 'immutalog');
     const signed = await node.rpc<{ hex: string }>('signrawtransactionwithwallet', [funded.hex], 'immutalog');
     const elsewhere = await node.rpc<string>('sendrawtransaction', [signed.hex]);
     expect(await node.rpc<string[]>('getrawmempool')).not.toContain(first.txid);
+    step('mine the spend elsewhere');
     await node.mine(1);
     expect((await node.rpc<{ confirmations: number }>('gettransaction', [first.txid], 'immutalog')).confirmations).toBeLessThan(0);
+    step('poll until anchor 2 is rebuilt');
 
     const versions = await until('anchor 2 rebuilt', () => anchorTxs(dir, first.id), (v) => v.length >= 2, 20_000);
     const rebuilt = versions[versions.length - 1]!;
@@ -898,14 +924,19 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     const st = await until('status to show the break', () => status(dir), (s) => s.daemon?.anchor?.chain?.breakReason, 10_000);
     expect(st.daemon.anchor.chain.spentChangeOf).toBeNull();
     expect(st.daemon.anchor.chain.breakReason).toContain(`${change1.txid}:${change1.vout}`);
+    step('mine anchor 2');
     await node.mine(1);
+    step('poll until anchor 2 is mined');
     const m2 = await waitState(dir, first.id, 'mined');
     expect(m2.txid).toBe(rebuilt.txid);
+    step('daemon stop');
     expect(await d.stop()).toBe(0);
+    step('verify the log');
     const v = await verify(dir, ['--max-checkpoint-age', '100000']);
     expect(v.code, JSON.stringify(v.report?.failures)).toBe(0);
     expect(v.report.anchors.checkpointsByState.mined).toBe(first.tree_size + m1.tree_size);
     expect(v.report.anchors.chain.breaks).toEqual([{ anchor: first.id, why: `the change of anchor ${m1.id} was spent by ${elsewhere}, which is not an anchor` }]);
+    await finishRecording('rebuild', dir, 'scenario 8 of test/integration/anchor-regtest.test.ts (anchor-rebuild.jsonl), at its end: the checkpoints table (bytes as hex), and the checkpoints each anchor transaction version covers');
     console.log(`[anchor-regtest] scenario 8 took ${Date.now() - t0} ms`);
   });
 });
