@@ -258,6 +258,32 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
 
   const sum = (c: Record<string, number>): number => Object.values(c).reduce((a, b) => a + b, 0);
 
+  /** Round n of scenario 7 or 8: messages, then `anchor --now`; step labels as the recordings hold them. */
+  async function chainRound(d: RunningDaemon, step: (s: string) => void, n: number, tag: string): Promise<CliResult & { json: any }> {
+    step(n === 1 ? 'idle polls while messages arrive' : `idle polls while messages arrive (${n})`);
+    await feed(d, tag, 10);
+    step(`anchor --now (${n})`);
+    const a = await anchorNow(d.dataDir);
+    expect(a.code, a.stderr).toBe(0);
+    return a;
+  }
+
+  async function mineAnchor(dir: string, step: (s: string) => void, n: number, id: number): Promise<AnchorRow> {
+    step(`mine anchor ${n}`);
+    await node.mine(1);
+    step(`poll until anchor ${n} is mined`);
+    return await waitState(dir, id, 'mined');
+  }
+
+  /** The wallet spends an output to itself, at `feeRate` sat/vB: a transaction that is not an anchor. */
+  async function spendElsewhere(o: { txid: string; vout: number }, feeRate: number): Promise<string> {
+    const to = await node.rpc<string>('getnewaddress', ['', 'bech32'], 'immutalog');
+    const raw = await node.rpc<string>('createrawtransaction', [[o], [{ [to]: 0.0001 }]]);
+    const funded = await node.rpc<{ hex: string }>('fundrawtransaction', [raw, { fee_rate: feeRate }], 'immutalog');
+    const signed = await node.rpc<{ hex: string }>('signrawtransactionwithwallet', [funded.hex], 'immutalog');
+    return await node.rpc<string>('sendrawtransaction', [signed.hex]);
+  }
+
   // ---------------------------------------------------------------------------------------------
   let s1Dir: string | undefined;
   let s1Anchor: AnchorRow | undefined;
@@ -757,32 +783,18 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
       (await node.rpc<{ vin: { txid: string; vout: number }[] }>('decoderawtransaction', [hex])).vin.map((i) => `${i.txid}:${i.vout}`);
 
     // Anchor 1: the first, from a wallet coin.
-    step('idle polls while messages arrive');
-    await feed(d, 's7a', 10);
-    step('anchor --now (1)');
-    const a1 = await anchorNow(dir);
-    expect(a1.code, a1.stderr).toBe(0);
-    step('mine anchor 1');
-    await node.mine(1);
-    step('poll until anchor 1 is mined');
-    const m1 = await waitState(dir, a1.json.anchor, 'mined');
+    const a1 = await chainRound(d, step, 1, 's7a');
+    const m1 = await mineAnchor(dir, step, 1, a1.json.anchor);
     const change1 = await changeOf(m1.tx_hex);
 
     // Anchor 2 spends anchor 1's change.
-    step('idle polls while messages arrive (2)');
-    await feed(d, 's7b', 10);
-    step('anchor --now (2)');
-    const a2 = await anchorNow(dir);
-    expect(a2.code, a2.stderr).toBe(0);
+    const a2 = await chainRound(d, step, 2, 's7b');
     const r2 = anchorRow(dir, a2.json.anchor)!;
     expect(await inputsOf(r2.tx_hex)).toContain(`${m1.txid}:${change1.vout}`);
     const st = await until('status to show the chain', () => status(dir), (s) => s.daemon?.anchor?.chain?.spentChangeOf === a1.json.anchor, 10_000);
     expect(st.daemon.anchor.chain.breakReason).toBeNull();
     expect(st.database.anchoring.chain).toEqual({ anchors: 2, links: 1, from_wallet_coin: [a1.json.anchor] });
-    step('mine anchor 2');
-    await node.mine(1);
-    step('poll until anchor 2 is mined');
-    const m2 = await waitState(dir, a2.json.anchor, 'mined');
+    const m2 = await mineAnchor(dir, step, 2, a2.json.anchor);
     const change2 = await changeOf(m2.tx_hex);
 
     // A copy of the whole data directory taken now, before anchor 3: what a rollback restores.
@@ -794,11 +806,7 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     d = await anchoringDaemon({ dataDir: dir, extra: QUIET, ...(chainRecorder ? { rpcUrl: chainRecorder.url } : {}) });
 
     // Anchor 3 spends anchor 2's change; it gets stuck and is replaced: the replacement too.
-    step('idle polls while messages arrive (3)');
-    await feed(d, 's7c', 10);
-    step('anchor --now (3)');
-    const a3 = await anchorNow(dir);
-    expect(a3.code, a3.stderr).toBe(0);
+    const a3 = await chainRound(d, step, 3, 's7c');
     const first3 = anchorRow(dir, a3.json.anchor)!;
     expect(await inputsOf(first3.tx_hex)).toContain(`${m2.txid}:${change2.vout}`);
     step('two empty blocks: anchor 3 is bumped');
@@ -810,10 +818,8 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     const rbMempool = await verify(copy, AGE);
     expect(rbMempool.code, rbMempool.stderr).toBe(1);
     expect(rbMempool.report.anchors.chain.ahead).toEqual([{ after: a2.json.anchor, anchors: 1, complete: true, newest: { txid: versions[versions.length - 1]!.txid, height: null }, stoppedBecause: null, rejoins: null }]);
-    step('mine anchor 3');
-    const [block3] = await node.mine(1);
-    step('poll until anchor 3 is mined');
-    const m3 = await waitState(dir, a3.json.anchor, 'mined');
+    const m3 = await mineAnchor(dir, step, 3, a3.json.anchor);
+    const block3 = m3.block_hash!;
     expect(m3.txid).toBe(versions[versions.length - 1]!.txid);
     step('daemon stop');
     expect(await d.stop()).toBe(0);
@@ -855,10 +861,7 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     // The wallet spends the log's newest change elsewhere: verify passes (that spend is not an
     // anchor), and the next round says the chain broke and starts from a wallet coin.
     const change3 = await changeOf(m3.tx_hex);
-    const raw = await node.rpc<string>('createrawtransaction', [[{ txid: m3.txid, vout: change3.vout }], [{ [await node.rpc<string>('getnewaddress', ['', 'bech32'], 'immutalog')]: 0.0001 }]]);
-    const funded = await node.rpc<{ hex: string }>('fundrawtransaction', [raw, { fee_rate: 2 }], 'immutalog');
-    const signed = await node.rpc<{ hex: string }>('signrawtransactionwithwallet', [funded.hex], 'immutalog');
-    const elsewhere = await node.rpc<string>('sendrawtransaction', [signed.hex]);
+    const elsewhere = await spendElsewhere({ txid: m3.txid, vout: change3.vout }, 2);
     await node.mine(1);
     const v5 = await verify(dir, AGE);
     expect(v5.code, JSON.stringify(v5.report?.failures)).toBe(0);
@@ -884,20 +887,9 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     step('daemon start');
     const d = await anchoringDaemon({ extra: ['--checkpoint-interval', '3600'], ...(chainRecorder ? { rpcUrl: chainRecorder.url } : {}) });
     const dir = d.dataDir;
-    step('idle polls while messages arrive');
-    await feed(d, 's8a', 10);
-    step('anchor --now (1)');
-    const a1 = await anchorNow(dir);
-    expect(a1.code, a1.stderr).toBe(0);
-    step('mine anchor 1');
-    await node.mine(1);
-    step('poll until anchor 1 is mined');
-    const m1 = await waitState(dir, a1.json.anchor, 'mined');
-    step('idle polls while messages arrive (2)');
-    await feed(d, 's8b', 10);
-    step('anchor --now (2)');
-    const a2 = await anchorNow(dir);
-    expect(a2.code, a2.stderr).toBe(0);
+    const a1 = await chainRound(d, step, 1, 's8a');
+    const m1 = await mineAnchor(dir, step, 1, a1.json.anchor);
+    const a2 = await chainRound(d, step, 2, 's8b');
     const first = anchorRow(dir, a2.json.anchor)!;
     const decoded = await node.rpc<{ vin: { txid: string; vout: number }[] }>('decoderawtransaction', [first.tx_hex]);
     const change1 = decoded.vin.find((i) => i.txid === m1.txid)!;
@@ -905,11 +897,7 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
 
     // The wallet spends anchor 1's change elsewhere at a higher fee: it replaces anchor 2 in the mempool, and is mined.
     step('the wallet spends the change of anchor 1 elsewhere');
-    const to = await node.rpc<string>('getnewaddress', ['', 'bech32'], 'immutalog');
-    const raw = await node.rpc<string>('createrawtransaction', [[{ txid: change1.txid, vout: change1.vout }], [{ [to]: 0.0001 }]]);
-    const funded = await node.rpc<{ hex: string }>('fundrawtransaction', [raw, { fee_rate: 20 }], 'immutalog');
-    const signed = await node.rpc<{ hex: string }>('signrawtransactionwithwallet', [funded.hex], 'immutalog');
-    const elsewhere = await node.rpc<string>('sendrawtransaction', [signed.hex]);
+    const elsewhere = await spendElsewhere({ txid: change1.txid, vout: change1.vout }, 20);
     expect(await node.rpc<string[]>('getrawmempool')).not.toContain(first.txid);
     step('mine the spend elsewhere');
     await node.mine(1);
@@ -924,10 +912,7 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     const st = await until('status to show the break', () => status(dir), (s) => s.daemon?.anchor?.chain?.breakReason, 10_000);
     expect(st.daemon.anchor.chain.spentChangeOf).toBeNull();
     expect(st.daemon.anchor.chain.breakReason).toContain(`${change1.txid}:${change1.vout}`);
-    step('mine anchor 2');
-    await node.mine(1);
-    step('poll until anchor 2 is mined');
-    const m2 = await waitState(dir, first.id, 'mined');
+    const m2 = await mineAnchor(dir, step, 2, first.id);
     expect(m2.txid).toBe(rebuilt.txid);
     step('daemon stop');
     expect(await d.stop()).toBe(0);
