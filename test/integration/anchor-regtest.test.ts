@@ -794,6 +794,7 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     const st = await until('status to show the chain', () => status(dir), (s) => s.daemon?.anchor?.chain?.spentChangeOf === a1.json.anchor, 10_000);
     expect(st.daemon.anchor.chain.breakReason).toBeNull();
     expect(st.database.anchoring.chain).toEqual({ anchors: 2, links: 1, from_wallet_coin: [a1.json.anchor] });
+    expect((await cli(['status', '--data-dir', dir])).stdout).toContain(`anchor chain: 1 of 2 anchors spend the change of the one before; from a wallet coin: anchor ${a1.json.anchor}`);
     const m2 = await mineAnchor(dir, step, 2, a2.json.anchor);
     const change2 = await changeOf(m2.tx_hex);
 
@@ -838,6 +839,12 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     const height3 = (await node.rpc<{ height: number }>('getblockheader', [block3])).height;
     expect(rb.report.anchors.chain.ahead).toEqual([{ after: a2.json.anchor, anchors: 1, complete: true, newest: { txid: m3.txid, height: height3 }, stoppedBecause: null, rejoins: null }]);
     expect(rb.report.failures[0].actual).toContain(m3.txid);
+    // The text report says the same to a person.
+    const fp = withDb(copy, (db) => (db.prepare("SELECT value FROM meta WHERE key = 'fingerprint'").get() as { value: string }).value);
+    const text = await cli(['verify', '--data-dir', copy, '--identity', fp, '--bitcoin-rpc', node.url, '--bitcoin-cookie', node.cookieFile, ...AGE]);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain(`anchor chain: 1 of 2 anchors spend the change of the one before\n  AHEAD: after anchor ${a2.json.anchor}, 1 anchor(s) this database does not show, the newest ${m3.txid} in block ${height3}`);
+    expect(text.stdout).toMatch(/ANCHOR_CHAIN_AHEAD \(checkpoint \d+\): anchor 2's change is spent by an anchor this database does not show: the log was rolled back or truncated after anchor 2/);
     await finishRecording('chain', dir, 'scenario 7 of test/integration/anchor-regtest.test.ts (anchor-chain.jsonl), at the rollback check: the checkpoints table (bytes as hex), and the checkpoints each anchor transaction version covers');
 
     // The rolled-back copy goes on anchoring: its round finds anchor 2's change spent, says so,
@@ -849,6 +856,7 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     const st4 = await until('status to show the chain broke', () => status(copy), (s) => s.daemon?.anchor?.chain !== null && s.daemon?.anchor?.chain !== undefined, 10_000);
     expect(st4.daemon.anchor.chain.spentChangeOf).toBeNull();
     expect(st4.daemon.anchor.chain.breakReason).toMatch(/already spent/);
+    expect((await cli(['status', '--data-dir', copy])).stdout).toMatch(/anchoring: on; .*; the newest round broke the chain: the change of anchor 2 \([0-9a-f]{64}:\d\) is already spent or gone/);
     expect(await inputsOf(anchorRow(copy, a4.json.anchor)!.tx_hex)).not.toContain(`${m2.txid}:${change2.vout}`);
     await node.mine(1);
     await waitState(copy, a4.json.anchor, 'mined');
