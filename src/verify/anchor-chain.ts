@@ -91,9 +91,10 @@ export async function checkAnchorChain(store: LogStore, node: ChainSource | unde
     const newestInDb = i === mined[mined.length - 1]!.i;
     // A bundle is a copy of its day: the log's later anchors spend its newest change.
     if (o.bundle && newestInDb) continue;
+    const checkpoint = lastCheckpointOf(store, a);
     report({
       code: 'ANCHOR_CHAIN_AHEAD',
-      ...(lastCheckpointOf(store, a) !== undefined ? { checkpoint: lastCheckpointOf(store, a)! } : {}),
+      ...(checkpoint !== undefined ? { checkpoint } : {}),
       expected: `the change of anchor ${a.id} (${link.output.txid}:${link.output.vout}) unspent, or spent by ${next ? `anchor ${next.id}` : 'no transaction'} as the database shows`,
       actual: describeAhead(f),
       detail: `anchor ${a.id}'s change is spent by an anchor this database does not show: the log was rolled back or truncated after anchor ${a.id}`,
