@@ -1,1 +1,0 @@
-cmd_Release/immutalog_crypto.node := ln -f "Release/obj.target/immutalog_crypto.node" "Release/immutalog_crypto.node" 2>/dev/null || (rm -rf "Release/immutalog_crypto.node" && cp -af "Release/obj.target/immutalog_crypto.node" "Release/immutalog_crypto.node")

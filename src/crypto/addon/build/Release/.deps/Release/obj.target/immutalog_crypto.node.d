@@ -1,1 +1,0 @@
-cmd_Release/obj.target/immutalog_crypto.node := g++ -o Release/obj.target/immutalog_crypto.node -shared -pthread -rdynamic -m64  -Wl,-soname=immutalog_crypto.node -Wl,--start-group Release/obj.target/immutalog_crypto/batch_crypto.o -Wl,--end-group 
