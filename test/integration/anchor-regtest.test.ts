@@ -803,6 +803,10 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     expect(await d.stop()).toBe(0);
     const copy = join(scratch, 'rolled-back');
     cpSync(dir, copy, { recursive: true, filter: (src) => !src.endsWith('control.sock') });
+    // And a bundle made now: a copy of its day, which later anchors do not fail.
+    const bundle = join(scratch, 'before-anchor-3.bundle');
+    const exported = await cli(['export', '--data-dir', dir, '--out', bundle]);
+    expect(exported.code, exported.stderr).toBe(0);
     step('daemon start again');
     d = await anchoringDaemon({ dataDir: dir, extra: QUIET, ...(chainRecorder ? { rpcUrl: chainRecorder.url } : {}) });
 
@@ -846,6 +850,11 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     expect(text.stdout).toContain(`anchor chain: 1 of 2 anchors spend the change of the one before\n  AHEAD: after anchor ${a2.json.anchor}, 1 anchor(s) this database does not show, the newest ${m3.txid} in block ${height3}`);
     expect(text.stdout).toMatch(/ANCHOR_CHAIN_AHEAD \(checkpoint \d+\): anchor 2's change is spent by an anchor this database does not show: the log was rolled back or truncated after anchor 2/);
     await finishRecording('chain', dir, 'scenario 7 of test/integration/anchor-regtest.test.ts (anchor-chain.jsonl), at the rollback check: the checkpoints table (bytes as hex), and the checkpoints each anchor transaction version covers');
+
+    const fpb = withDb(dir, (db) => (db.prepare("SELECT value FROM meta WHERE key = 'fingerprint'").get() as { value: string }).value);
+    const vb = await cli(['verify', '--bundle', bundle, '--json', '--identity', fpb, '--bitcoin-rpc', node.url, '--bitcoin-cookie', node.cookieFile, ...AGE]);
+    expect(vb.code, vb.stdout + vb.stderr).toBe(0);
+    expect(JSON.parse(vb.stdout).anchors.chain.ahead).toEqual(rb.report.anchors.chain.ahead);
 
     // The rolled-back copy goes on anchoring: its round finds anchor 2's change spent, says so,
     // and spends a wallet coin; verify still finds anchor 3 beyond anchor 2.
