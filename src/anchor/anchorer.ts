@@ -3,10 +3,14 @@ import type { AnchorRow, LogStore } from '../store/log-store.js';
 import { buildAnchorTree, packPath } from '../checkpoint/batch-tree.js';
 import { parseHeader } from '../bitcoin/header.js';
 import { merkleBranch, rootFromBranch } from '../bitcoin/merkle-branch.js';
-import { findAnchorOutput, parseTransaction, txid as txidOf } from '../bitcoin/tx.js';
+import { findAnchorOutput, parseTransaction } from '../bitcoin/tx.js';
 import { clampFeeRate, jitteredIntervalMs, nextBumpRate, type AnchorPolicy } from './policy.js';
 import { BitcoinRpcError } from '../bitcoind/errors.js';
 import type { AnchorNode } from '../bitcoind/writer.js';
+import { spends } from '../bitcoin/anchor-chain.js';
+import { AnchorRoundError, buildAnchorTx } from './anchor-tx.js';
+
+export { AnchorRoundError } from './anchor-tx.js';
 
 /** Checkpoints one round takes at most; a backlog beyond it goes in the next round. */
 const MAX_CHECKPOINTS_PER_ROUND = 100_000;
@@ -21,12 +25,11 @@ export interface AnchorStatus {
   walletSats: number | null;
   nextRoundAtMs: number;
   feesSpentSats: number;
-}
-
-export class AnchorRoundError extends Error {
-  constructor(readonly kind: 'fee-cap' | 'unfunded' | 'rejected' | 'malformed' | 'busy', message: string) {
-    super(message);
-  }
+  /**
+   * The newest round's place in the chain: the anchor whose change it spent, or null when it
+   * spent a wallet coin (the first anchor, or the chain broke: `breakReason` says why).
+   */
+  chain: { spentChangeOf: number | null; breakReason: string | null } | null;
 }
 
 /**
@@ -39,7 +42,7 @@ export class AnchorRoundError extends Error {
  * means retries with backoff.
  */
 export class Anchorer {
-  readonly status: AnchorStatus = { nodeReachable: null, lastError: null, lastErrorKind: null, walletSats: null, nextRoundAtMs: 0, feesSpentSats: 0 };
+  readonly status: AnchorStatus = { nodeReachable: null, lastError: null, lastErrorKind: null, walletSats: null, nextRoundAtMs: 0, feesSpentSats: 0, chain: null };
   private timer: NodeJS.Timeout | undefined;
   private backoffMs = 0;
   private running: Promise<void> | undefined;
@@ -142,37 +145,22 @@ export class Anchorer {
     const pending = this.store.anchors.unanchoredCheckpoints(MAX_CHECKPOINTS_PER_ROUND);
     if (pending.length === 0) return undefined;
     const tree = buildAnchorTree(pending.map((c) => ({ index: c.idx, hash: checkpointHash(Buffer.from(c.bytes)) })));
-    const rootHex = tree.root.toString('hex');
     const estimate = await this.rpc.estimateSmartFee(this.policy.confTarget);
     this.status.nodeReachable = true;
     const feeRate = clampFeeRate(estimate.feeRateSatVb, this.policy);
-    const unsigned = await this.rpc.createAnchorTx(rootHex);
-    const funded = await this.rpc.fundRawTransaction(unsigned, { feeRateSatVb: feeRate, changePosition: 1, replaceable: true, lockUnspents: true, minconf: 1 });
-    if (funded.feeSats > this.policy.maxFeeSats) {
-      throw new AnchorRoundError('fee-cap', `anchor fee ${funded.feeSats} sat at ${feeRate} sat/vB is above the cap of ${this.policy.maxFeeSats} sat`);
-    }
-    const signed = await this.rpc.signRawTransactionWithWallet(funded.hex);
-    if (!signed.complete) throw new AnchorRoundError('unfunded', `the wallet could not sign the anchor: ${JSON.stringify(signed.errors ?? [])}`);
-    const raw = Buffer.from(signed.hex, 'hex');
-    const tx = parseTransaction(raw);
-    const committed = findAnchorOutput(tx);
-    if (!committed || !committed.equals(tree.root)) {
-      throw new AnchorRoundError('malformed', `the signed transaction does not carry the root ${rootHex} in one 32-byte OP_RETURN`);
-    }
-    const id = txidOf(raw);
-    const accept = await this.rpc.testMempoolAccept(signed.hex);
-    if (!accept.allowed) throw new AnchorRoundError('rejected', `the node would not accept the anchor: ${accept.rejectReason ?? 'no reason given'}`);
+    const built = await buildAnchorTx(this.rpc, this.store, this.policy, this.log, { root: tree.root, feeRate, beforeAnchor: Number.MAX_SAFE_INTEGER });
     const t = this.now() * 1000;
     const anchorId = this.store.anchors.insert(
       {
-        state: 'built', root: tree.root, tree_size: pending.length, txid: id, tx_hex: signed.hex, fee_sats: funded.feeSats,
-        vsize: accept.vsize ?? tx.vsize, fee_rate: feeRate, created_at_us: t, updated_at_us: t, broadcast_height: null, bumps: 0,
+        state: 'built', root: tree.root, tree_size: pending.length, txid: built.txid, tx_hex: built.hex, fee_sats: built.feeSats,
+        vsize: built.vsize, fee_rate: feeRate, created_at_us: t, updated_at_us: t, broadcast_height: null, bumps: 0,
         block_hash: null, block_height: null, tx_index: null, block_tx_count: null, branch: null,
       },
       tree.proofs.map((p) => ({ checkpoint: p.checkpoint, leaf_index: p.leafIndex, tree_size: p.treeSize, path: packPath(p.path) })),
     );
+    this.status.chain = { spentChangeOf: built.spentChangeOf, breakReason: built.breakReason };
     await this.broadcast(this.store.anchors.get(anchorId)!);
-    this.log.info(`anchor ${anchorId}: ${pending.length} checkpoints (${pending[0]!.idx}..${pending[pending.length - 1]!.idx}) in ${id}, ${funded.feeSats} sat at ${feeRate} sat/vB`);
+    this.log.info(`anchor ${anchorId}: ${built.spentChangeOf !== null ? `spends the change of anchor ${built.spentChangeOf}; ` : ''}${pending.length} checkpoints (${pending[0]!.idx}..${pending[pending.length - 1]!.idx}) in ${built.txid}, ${built.feeSats} sat at ${feeRate} sat/vB`);
     return this.store.anchors.get(anchorId);
   }
 
@@ -199,7 +187,11 @@ export class Anchorer {
     const tip = await this.rpc.getBlockCount();
     this.status.nodeReachable = true;
     for (const a of open) {
-      if (a.state === 'built') await this.broadcast(a);
+      if (a.state === 'built') await this.broadcast(a).catch(async (e: unknown) => {
+        // Never sent, and now refused (its input spent meanwhile): followed as broadcast, which rebuilds it.
+        if (!(e instanceof BitcoinRpcError && e.kind === 'rejected')) throw e;
+        this.store.anchors.update(a.id, { state: 'broadcast', broadcast_height: tip, updated_at_us: this.now() * 1000 });
+      });
       else if (a.state === 'broadcast') await this.followBroadcast(a, tip);
       else await this.followMined(a);
     }
@@ -214,6 +206,7 @@ export class Anchorer {
   }
 
   private async followBroadcast(a: AnchorRow, tip: number): Promise<void> {
+    let pending = false;
     for (const v of this.store.anchors.versions(a.id)) {
       let t;
       try {
@@ -226,6 +219,14 @@ export class Anchorer {
         await this.captureBlock(a, v, t.blockhash);
         return;
       }
+      if (t.confirmations === 0) pending = true;
+    }
+    // No version can be mined any more: each conflicts with a mined transaction (or never
+    // reached the node) and an input is spent elsewhere. The same tree gets a new transaction.
+    const gone = pending ? undefined : await this.inputGone(a);
+    if (gone) {
+      await this.rebuild(a, tip, gone);
+      return;
     }
     const waited = tip - (a.broadcast_height ?? tip);
     if (waited >= this.policy.stuckBlocks) await this.bump(a, tip);
@@ -257,10 +258,15 @@ export class Anchorer {
     const r = await this.rpc.bumpFee(a.txid, rate, tree ? tree.root.toString('hex') : undefined);
     const t = await this.rpc.getTransaction(r.txid);
     const raw = Buffer.from(t.hex, 'hex');
-    const committed = findAnchorOutput(parseTransaction(raw));
+    const replacement = parseTransaction(raw);
+    const committed = findAnchorOutput(replacement);
     if (!committed || !committed.equals(root)) {
       throw new AnchorRoundError('malformed', `the replacement ${r.txid} of anchor ${a.id} does not carry the root ${root.toString('hex')}`);
     }
+    // bumpfee keeps the inputs, so the replacement continues the chain as the original did;
+    // if a node ever did otherwise, the break is said here, not found by an auditor later.
+    const dropped = parseTransaction(Buffer.from(a.tx_hex, 'hex')).inputs.filter((i) => !spends(replacement, { txid: i.prevTxid, vout: i.vout }));
+    if (dropped.length > 0) this.log.warn(`anchor ${a.id}: the replacement ${r.txid} no longer spends ${dropped.map((i) => `${i.prevTxid}:${i.vout}`).join(', ')}`);
     const proofs = tree
       ? tree.proofs.map((p) => ({ checkpoint: p.checkpoint, leaf_index: p.leafIndex, tree_size: p.treeSize, path: packPath(p.path) }))
       : covered.map((i) => this.store.anchors.proofOf(i)!).map((p) => ({ checkpoint: p.checkpoint, leaf_index: p.leaf_index, tree_size: p.tree_size, path: Buffer.from(p.path) }));
@@ -271,6 +277,33 @@ export class Anchorer {
     );
     this.store.anchors.update(a.id, { broadcast_height: tip });
     this.log.info(`anchor ${a.id}: bumped ${a.txid} -> ${r.txid} at ${rate} sat/vB (${r.feeSats} sat)${tree ? `, re-merkled to ${proofs.length} checkpoints` : ''}`);
+  }
+
+  /** Whether the node has one of the current version's inputs spent (or never had it): then it cannot be mined. */
+  private async inputGone(a: AnchorRow): Promise<string | undefined> {
+    for (const i of parseTransaction(Buffer.from(a.tx_hex, 'hex')).inputs) {
+      if (!(await this.rpc.getTxOut(i.prevTxid, i.vout))) return `${i.prevTxid}:${i.vout}`;
+    }
+    return undefined;
+  }
+
+  /**
+   * A new transaction for an anchor whose versions all lost an input (a reorg, or the wallet
+   * spent it elsewhere): the same root and proofs, the chain continued from the anchor before
+   * it if its change is still there, else a wallet coin (said, as in a round).
+   */
+  private async rebuild(a: AnchorRow, tip: number, gone: string): Promise<void> {
+    const built = await buildAnchorTx(this.rpc, this.store, this.policy, this.log, { root: Buffer.from(a.root), feeRate: a.fee_rate, beforeAnchor: a.id });
+    const proofs = this.store.anchors.checkpointsOf(a.id).map((i) => this.store.anchors.proofOf(i)!).map((p) => ({ checkpoint: p.checkpoint, leaf_index: p.leaf_index, tree_size: p.tree_size, path: Buffer.from(p.path) }));
+    this.store.anchors.addVersion(
+      a.id,
+      { txid: built.txid, tx_hex: built.hex, root: Buffer.from(a.root), tree_size: a.tree_size, fee_sats: built.feeSats, fee_rate: a.fee_rate, vsize: built.vsize, at_us: this.now() * 1000 },
+      proofs,
+    );
+    this.store.anchors.update(a.id, { broadcast_height: tip });
+    this.status.chain = { spentChangeOf: built.spentChangeOf, breakReason: built.breakReason };
+    this.log.warn(`anchor ${a.id}: ${a.txid} can no longer be mined (its input ${gone} is spent elsewhere); rebuilt as ${built.txid}${built.spentChangeOf !== null ? `, spending the change of anchor ${built.spentChangeOf}` : ''}`);
+    await this.rpc.sendRawTransaction(built.hex);
   }
 
   /** Records the block, and the branch from the tx to the block's merkle root, checked against the header. */

@@ -7,6 +7,9 @@ import { BitcoindReader, type ChainReader } from './reader.js';
 import { badField, bool, btcPerKvbToSatPerVb, btcToSats, defined, int, obj, optional, shaped, str, strArray } from './reply.js';
 import { openTransport, type BitcoinRpcConfig } from './transport.js';
 
+/** BIP 125's opt-in signal, as fundrawtransaction's `replaceable` sets it on the inputs it picks. */
+const RBF_SEQUENCE = 0xfffffffd;
+
 /** Anchors are replaceable (for bumps) and lock their coins (so the next round cannot spend them). */
 export interface FundOptions {
   feeRateSatVb: number;
@@ -19,8 +22,12 @@ export interface FundOptions {
 export interface ChainWriter {
   /** `estimatesmartfee confTarget "economical"`, converted from BTC/kvB to sat/vB. */
   estimateSmartFee(confTarget: number): Promise<{ feeRateSatVb?: number; errors?: string[] }>;
-  /** `createrawtransaction [] [{"data": root}]`: no inputs, one OP_RETURN <32 bytes> output. */
-  createAnchorTx(root32Hex: string): Promise<string>;
+  /**
+   * `createrawtransaction [] [{"data": root}]`: one OP_RETURN <32 bytes> output, and no input
+   * (the wallet picks the coins) or `spend`, the previous anchor's change, with the sequence
+   * that signals replace-by-fee (fundrawtransaction keeps a given input's sequence).
+   */
+  createAnchorTx(root32Hex: string, spend?: { txid: string; vout: number }): Promise<string>;
   fundRawTransaction(
     hex: string,
     o: FundOptions,
@@ -66,10 +73,12 @@ export class BitcoindWriter extends BitcoindReader implements ChainWriter {
     });
   }
 
-  async createAnchorTx(root32Hex: string) {
+  async createAnchorTx(root32Hex: string, spend?: { txid: string; vout: number }) {
     need(HEX32.test(root32Hex), 'root (want 64 hex digits)');
+    if (spend) need(HEX32.test(spend.txid) && Number.isInteger(spend.vout) && spend.vout >= 0, 'input to spend');
+    const inputs = spend ? [{ txid: spend.txid, vout: spend.vout, sequence: RBF_SEQUENCE }] : [];
     const m = 'createrawtransaction';
-    return await shaped(this.t.call('node', m, [], [{ data: root32Hex.toLowerCase() }]), m, (r) => str(r, 'result'));
+    return await shaped(this.t.call('node', m, inputs, [{ data: root32Hex.toLowerCase() }]), m, (r) => str(r, 'result'));
   }
 
   async fundRawTransaction(hex: string, o: FundOptions) {

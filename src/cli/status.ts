@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { LogStore } from '../store/log-store.js';
 import { decodeCheckpoint } from '../checkpoint/format.js';
+import { chainLinks } from '../bitcoin/anchor-chain.js';
 import { formatUs } from './time-arg.js';
 import { dataPaths } from '../log/data-dir.js';
 import type { DaemonStatus } from '../serve/status.js';
@@ -24,6 +25,7 @@ export function collectStatus(dataDir: string): Record<string, unknown> {
     const cp = store.checkpoints.last();
     const decoded = cp ? decodeCheckpoint(Buffer.from(cp.bytes)) : undefined;
     const facts = store.logFacts();
+    const links = chainLinks(store.anchors.list().map((a) => ({ id: a.id, txid: a.txid, txHex: a.tx_hex })));
     db = {
       checkpoints: store.checkpoints.count(),
       newest_checkpoint: decoded
@@ -41,6 +43,8 @@ export function collectStatus(dataDir: string): Record<string, unknown> {
           : { time: formatUs(facts.oldestUnanchoredCheckpointTimeUs), age_seconds: Math.round((Date.now() * 1000 - facts.oldestUnanchoredCheckpointTimeUs) / 1e6) },
         anchors_by_state: facts.anchorsByState,
         fees_spent_sats: facts.feesSpentSats,
+        // Each anchor spends the change of the one before; the first, and any after a break, a wallet coin.
+        chain: { anchors: links.length, links: links.filter((l) => l.spendsAnchor !== null).length, from_wallet_coin: links.filter((l) => l.spendsAnchor === null).map((l) => l.id) },
       },
       open_block: block ? { block: block.block, first_seq: block.first_seq, entries: last && last.seq >= block.first_seq ? last.seq - block.first_seq + 1 : 0 } : null,
     };
@@ -68,10 +72,11 @@ export function runStatus(dataDir: string, json: boolean): string {
   const an = d.anchoring;
   const byState = Object.entries(an.anchors_by_state as Record<string, number>).map(([k, v]) => `${v} ${k}`).join(', ');
   lines.push(`anchors: ${an.unanchored_checkpoints} checkpoints unanchored${an.oldest_unanchored ? `, the oldest from ${an.oldest_unanchored.time} (${an.oldest_unanchored.age_seconds} s ago)` : ''}; anchors ${byState || 'none'}${an.fees_spent_sats ? `; ${an.fees_spent_sats} sat spent` : ''}`);
+  if (an.chain?.anchors) lines.push(`anchor chain: ${an.chain.links} of ${an.chain.anchors} anchors spend the change of the one before; from a wallet coin: anchor ${an.chain.from_wallet_coin.join(', ')}`);
   const dm = s.daemon;
   if (dm?.running) {
     const a = dm.anchor;
-    lines.push(a ? `anchoring: on; node ${a.nodeReachable === null ? 'not asked yet' : a.nodeReachable ? 'reachable' : 'unreachable'}${a.walletSats !== null ? `, wallet ${a.walletSats} sat` : ''}${a.lastError ? `; last error${a.lastErrorKind ? ` (${a.lastErrorKind})` : ''}: ${a.lastError}` : ''}` : 'anchoring: off (no [bitcoin] rpc_url): checkpoints wait, unanchored');
+    lines.push(a ? `anchoring: on; node ${a.nodeReachable === null ? 'not asked yet' : a.nodeReachable ? 'reachable' : 'unreachable'}${a.walletSats !== null ? `, wallet ${a.walletSats} sat` : ''}${a.lastError ? `; last error${a.lastErrorKind ? ` (${a.lastErrorKind})` : ''}: ${a.lastError}` : ''}${a.chain?.breakReason ? `; the newest round broke the chain: ${a.chain.breakReason}` : ''}` : 'anchoring: off (no [bitcoin] rpc_url): checkpoints wait, unanchored');
   }
   if (!dm) lines.push('daemon: never started here');
   else {

@@ -173,7 +173,7 @@ export function registerVerify(program: Command): void {
     .option('--state <file>', 'remember the newest verified checkpoint here; the next run checks only what is new, and that the remembered checkpoint is unchanged')
     .option('--max-checkpoint-age <seconds>', 'the newest checkpoint may be at most this old at the end of the range (heartbeat)', '150')
     .option('--threads <n>', 'worker threads for block checks (default: one per core)')
-    .option('--bitcoin-rpc <url>', 'Bitcoin Core RPC URL, to check that anchors are in blocks of the best chain (block headers only: a pruned node without txindex will do)')
+    .option('--bitcoin-rpc <url>', 'Bitcoin Core RPC URL, to check that anchors are in blocks of the best chain, and that no anchor the database does not show spent its newest anchor\'s change (rollback; headers, the UTXO set and recent blocks: a pruned node without txindex will do)')
     .option('--bitcoin-cookie <file>', "the node's .cookie file")
     .option('--bitcoin-user <user>', 'RPC user, instead of the cookie')
     .option('--bitcoin-password <password>', 'RPC password, instead of the cookie')

@@ -22,6 +22,15 @@ export function renderReport(r: VerifyReport, o: { requestedByBundle?: boolean }
   const a = r.anchors;
   const c = a.checkpointsByState;
   l.push(`anchors: ${a.anchorsChecked} checked${a.checkedAgainstNode ? ' against the node' : ' WITHOUT a node (--bitcoin-rpc): block inclusion not checked'}; checkpoints in range: ${c.final} final, ${c.mined} mined, ${c.broadcast} broadcast, ${c.built} built, ${c.unanchored} unanchored`);
+  const ch = a.chain;
+  if (ch.anchors > 0) {
+    l.push(`anchor chain: ${ch.links} of ${ch.anchors} anchors spend the change of the one before${ch.checkedAgainstNode ? '' : '; WITHOUT a node the newest change was not looked up (rollback not checked)'}`);
+    for (const b of ch.breaks) l.push(`  anchor ${b.anchor} started from a wallet coin: ${b.why}`);
+    for (const x of ch.ahead) {
+      const newest = x.newest ? `, the newest ${x.newest.txid} ${x.newest.height === null ? 'in the mempool' : `in block ${x.newest.height}`}` : '';
+      l.push(`  AHEAD: after anchor ${x.after}, ${x.complete ? '' : 'at least '}${x.anchors} anchor(s) this database does not show${newest}${x.stoppedBecause ? ` (${x.stoppedBecause})` : ''}`);
+    }
+  }
   if (a.oldestUnanchored) l.push(`UNANCHORED since checkpoint ${a.oldestUnanchored.checkpoint} at ${time(a.oldestUnanchored.timeUs)} (${Math.round(a.oldestUnanchored.ageUs / 1e6)} s)`);
   for (const u of r.unverified) {
     l.push(`UNVERIFIED unsealed block ${u.block}: entries ${u.firstSeq}..${u.lastSeq}, received ${time(u.firstTimeUs)} .. ${time(u.lastTimeUs)}: ${u.why}`);

@@ -30,6 +30,7 @@ export const REASON_CODES = {
   ANCHOR_TX_INVALID: "an anchor's stored transaction is unparsable, is not the one its txid names, or does not carry the root",
   ANCHOR_INCLUSION_INVALID: "an anchor's transaction is not in the block it claims (branch, merkle root, header or proof of work)",
   ANCHOR_BLOCK_NOT_IN_CHAIN: "an anchor's block is not in the node's best chain",
+  ANCHOR_CHAIN_AHEAD: "an anchor's change is spent by an anchor the database does not show (rolled back or truncated; needs --bitcoin-rpc)",
   GENESIS_INVALID: "the log's genesis statement (creation time, block 0's escrowed key) is missing or not signed by the identity key",
   IDENTITY_MISMATCH: 'the log identity differs from the pinned fingerprint',
   STATE_MISMATCH: 'a checkpoint this auditor verified before is gone or changed (rollback or rewrite)',

@@ -1,4 +1,5 @@
 import type { AnchorSummary } from './anchors.js';
+import type { ChainSummary } from './anchor-chain.js';
 import type { Failure, ReasonCode } from './failures.js';
 
 // What a verify run reports: the shape of `verify --json` (with the verdict and reason codes
@@ -44,7 +45,7 @@ export interface VerifyReport {
   newestCheckpoint: { index: number; timeUs: number; ageUs: number; reason: string } | null;
   unverified: UnverifiedWindow[];
   resumedFrom: number | null;
-  anchors: AnchorSummary;
+  anchors: AnchorSummary & { chain: ChainSummary };
   /** The earliest failures in log order, at most maxFailures of them. */
   failures: Failure[];
   failureCount: number;

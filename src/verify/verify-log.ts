@@ -11,6 +11,7 @@ import { BlockQueue } from './tally.js';
 import { DEFAULT_MAX_LISTED_FAILURES, FailureLog } from './failure-log.js';
 import { blockMayHold, OPEN_END_US, type TimeBounds, type TimeRange } from './range.js';
 import { AnchorChecker, type HeaderSource } from './anchors.js';
+import { checkAnchorChain, type ChainSource } from './anchor-chain.js';
 import { BitcoinRpcError } from '../bitcoind/errors.js';
 import { genesisSignatureValid, genesisStatement } from '../checkpoint/genesis.js';
 import { ESCROW_BYTES } from '../chain/escrow.js';
@@ -32,8 +33,11 @@ export interface VerifyOptions {
   maxCheckpointAgeUs: number;
   nowUs: number;
   runner: BlockRunner;
-  /** A node for block headers; without one, anchors are checked up to their transaction only. */
-  headers?: HeaderSource;
+  /**
+   * A node for block headers and the UTXO set; without one, anchors are checked up to their
+   * transaction only, and the chain of anchors only as the stored transactions show it.
+   */
+  headers?: HeaderSource & ChainSource;
   onProgress?: (entriesDone: number, entriesTotal: number) => void;
   /** Failures listed with their evidence (the earliest in log order); the rest are counted. */
   maxFailures?: number;
@@ -236,6 +240,13 @@ async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyRep
   const queue = new BlockQueue(o.runner, failures, { bundle: o.bundle === true, total: Math.max(0, endSeq - start.firstSeq), onProgress: o.onProgress });
   const anchors = new AnchorChecker(store, o.headers, o.nowUs, report);
   const { checkpoints, last, floorUs } = await checkSealed(store, o, { log, start, remembered, wanted, queue, anchors, report, maxFailures });
+  let chain;
+  try {
+    chain = await checkAnchorChain(store, o.headers, { bundle: o.bundle === true }, report);
+  } catch (e) {
+    if (e instanceof BitcoinRpcError) throw new VerifyRunError('NODE_UNREACHABLE', `the Bitcoin node could not be asked where the newest anchor's change went: ${e.message}`);
+    throw e;
+  }
 
   const tail = last?.cp ?? remembered;
   const open = await checkUnsealed(store, o, log, {
@@ -265,7 +276,7 @@ async function verifyStore(store: LogStore, o: VerifyOptions): Promise<VerifyRep
     newestCheckpoint,
     unverified: open.unverified,
     resumedFrom: remembered?.index ?? null,
-    anchors: anchors.summary,
+    anchors: { ...anchors.summary, chain },
     failures: failures.listed(),
     failureCount: failures.total,
     failuresByCode: failures.countsByCode(),

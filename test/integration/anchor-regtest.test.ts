@@ -12,7 +12,10 @@
 // With IMMUTALOG_RECORD_RPC=1, scenario 1's daemon (and its verify runs) talk to the node through
 // a recording proxy (startRecordingProxy in test/helpers/bitcoind.ts): the exchanges are written
 // to test/vectors/bitcoind/anchor-worker-round.jsonl and the checkpoints the round anchored to
-// anchor-worker-round.checkpoints.json beside it. Without it nothing under test/ is written.
+// anchor-worker-round.checkpoints.json beside it. With IMMUTALOG_RECORD_RPC=chain, scenario 7
+// (the chain of anchors and a rollback) is recorded the same way to anchor-chain.jsonl and
+// anchor-chain.checkpoints.json; with =rebuild, scenario 8 to anchor-rebuild.*. Otherwise
+// nothing under test/ is written.
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -38,6 +41,12 @@ if (!BITCOIND) {
   );
 }
 const RECORD = process.env.IMMUTALOG_RECORD_RPC === '1';
+/**
+ * IMMUTALOG_RECORD_RPC=chain records scenario 7 (the chain of anchors and a rollback) to
+ * anchor-chain.*, =rebuild scenario 8 (an anchor rebuilt after its input was spent elsewhere) to
+ * anchor-rebuild.*, instead of scenario 1.
+ */
+const RECORD_SCENARIO = process.env.IMMUTALOG_RECORD_RPC;
 /** Scenario 2d checks export-ots's proofs with the stock OpenTimestamps library. */
 const py = needClients('python3-opentimestamps');
 const RECORDING_OUT = join(REPO_ROOT, 'test', 'vectors', 'bitcoind', 'anchor-worker-round.jsonl');
@@ -128,6 +137,33 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
   const daemons: RunningDaemon[] = [];
   let scratch: string;
   let recorder: RecordingProxy | undefined;
+  /** Scenario 7's or 8's recorder (IMMUTALOG_RECORD_RPC=chain|rebuild). */
+  let chainRecorder: RecordingProxy | undefined;
+
+  async function recordScenario(name: 'chain' | 'rebuild'): Promise<(s: string) => void> {
+    if (RECORD_SCENARIO === name) chainRecorder = await startRecordingProxy(node.url);
+    return (s) => {
+      if (chainRecorder) chainRecorder.step = s;
+    };
+  }
+
+  /**
+   * Writes the exchanges to test/vectors/bitcoind/anchor-NAME.jsonl and, beside them, what a replay
+   * needs to rebuild the log round by round: the checkpoints and those each version's root covers.
+   */
+  async function finishRecording(name: 'chain' | 'rebuild', dir: string, note: string): Promise<void> {
+    if (!chainRecorder) return;
+    const rows = withDb(dir, (db) => db.prepare('SELECT idx, time_us, hex(bytes) AS bytes FROM checkpoints ORDER BY idx').all() as { idx: number; time_us: number; bytes: string }[]);
+    const covered = withDb(dir, (db) => db.prepare('SELECT txid, checkpoint FROM anchor_version_proofs ORDER BY txid, leaf_index').all() as { txid: string; checkpoint: number }[]);
+    const versions: Record<string, number[]> = {};
+    for (const c of covered) (versions[c.txid] ??= []).push(c.checkpoint);
+    const out = join(REPO_ROOT, 'test', 'vectors', 'bitcoind', `anchor-${name}`);
+    writeFileSync(`${out}.checkpoints.json`, JSON.stringify({ note, checkpoints: rows.map((r) => ({ ...r, bytes: r.bytes.toLowerCase() })), versions }, null, 1) + '\n');
+    const n = chainRecorder.write(`${out}.jsonl`);
+    console.log(`[anchor-regtest] recorded ${n} exchanges to ${out}.jsonl`);
+    await chainRecorder.close();
+    chainRecorder = undefined;
+  }
 
   beforeAll(async () => {
     const t0 = Date.now();
@@ -144,13 +180,15 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
       rmSync(d.dataDir, { recursive: true, force: true });
     }
     await recorder?.close();
+    await chainRecorder?.close();
     if (scratch) rmSync(scratch, { recursive: true, force: true });
     await node?.cleanup();
   });
 
   /** `serve` with the anchor options of these tests; the node's RPC URL unless `rpcUrl` is given. */
-  async function anchoringDaemon(o: { wallet?: string; extra?: string[]; rpcUrl?: string } = {}): Promise<RunningDaemon> {
+  async function anchoringDaemon(o: { wallet?: string; extra?: string[]; rpcUrl?: string; dataDir?: string } = {}): Promise<RunningDaemon> {
     const d = await startDaemon({
+      ...(o.dataDir ? { dataDir: o.dataDir } : {}),
       args: [
         '--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0',
         '--bitcoin-rpc', o.rpcUrl ?? node.url, '--bitcoin-cookie', node.cookieFile, '--bitcoin-wallet', o.wallet ?? 'immutalog',
@@ -172,7 +210,7 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
   async function verify(dir: string, extra: string[] = []): Promise<{ code: number | null; report: any; stderr: string }> {
     const fingerprint = withDb(dir, (db) => (db.prepare("SELECT value FROM meta WHERE key = 'fingerprint'").get() as { value: string }).value);
     // While recording, verify's header requests go through the proxy too.
-    const url = recorder?.url ?? node.url;
+    const url = recorder?.url ?? chainRecorder?.url ?? node.url;
     const r = await cli(['verify', '--data-dir', dir, '--json', '--identity', fingerprint, '--bitcoin-rpc', url, '--bitcoin-cookie', node.cookieFile, ...extra]);
     let report: any;
     try {
@@ -219,6 +257,32 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
   }
 
   const sum = (c: Record<string, number>): number => Object.values(c).reduce((a, b) => a + b, 0);
+
+  /** Round n of scenario 7 or 8: messages, then `anchor --now`; step labels as the recordings hold them. */
+  async function chainRound(d: RunningDaemon, step: (s: string) => void, n: number, tag: string): Promise<CliResult & { json: any }> {
+    step(n === 1 ? 'idle polls while messages arrive' : `idle polls while messages arrive (${n})`);
+    await feed(d, tag, 10);
+    step(`anchor --now (${n})`);
+    const a = await anchorNow(d.dataDir);
+    expect(a.code, a.stderr).toBe(0);
+    return a;
+  }
+
+  async function mineAnchor(dir: string, step: (s: string) => void, n: number, id: number): Promise<AnchorRow> {
+    step(`mine anchor ${n}`);
+    await node.mine(1);
+    step(`poll until anchor ${n} is mined`);
+    return await waitState(dir, id, 'mined');
+  }
+
+  /** The wallet spends an output to itself, at `feeRate` sat/vB: a transaction that is not an anchor. */
+  async function spendElsewhere(o: { txid: string; vout: number }, feeRate: number): Promise<string> {
+    const to = await node.rpc<string>('getnewaddress', ['', 'bech32'], 'immutalog');
+    const raw = await node.rpc<string>('createrawtransaction', [[o], [{ [to]: 0.0001 }]]);
+    const funded = await node.rpc<{ hex: string }>('fundrawtransaction', [raw, { fee_rate: feeRate }], 'immutalog');
+    const signed = await node.rpc<{ hex: string }>('signrawtransactionwithwallet', [funded.hex], 'immutalog');
+    return await node.rpc<string>('sendrawtransaction', [signed.hex]);
+  }
 
   // ---------------------------------------------------------------------------------------------
   let s1Dir: string | undefined;
@@ -697,5 +761,184 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
       expect(codes(v.report).length).toBeGreaterThan(0);
       for (const c of codes(v.report)) expect(['ANCHOR_INCLUSION_INVALID', 'ANCHOR_BLOCK_NOT_IN_CHAIN']).toContain(c);
     });
+  });
+  // ---------------------------------------------------------------------------------------------
+  it('7. anchors form one chain (each spends the change of the one before, a replacement too); a database rolled back to before the newest anchor fails verify with ANCHOR_CHAIN_AHEAD', async () => {
+    const t0 = Date.now();
+    const step = await recordScenario('chain');
+    step('daemon start');
+    // No heartbeat checkpoints: each round covers exactly the checkpoints fed before it.
+    const QUIET = ['--checkpoint-interval', '3600'];
+    let d = await anchoringDaemon({ extra: QUIET, ...(chainRecorder ? { rpcUrl: chainRecorder.url } : {}) });
+    const dir = d.dataDir;
+    const AGE = ['--max-checkpoint-age', '100000'];
+    /** The anchor's change output, as the node decodes its transaction. */
+    const changeOf = async (hex: string): Promise<{ vout: number }> => {
+      const tx = await node.rpc<{ vout: { n: number; scriptPubKey: { type: string } }[] }>('decoderawtransaction', [hex]);
+      const others = tx.vout.filter((o) => o.scriptPubKey.type !== 'nulldata');
+      expect(others).toHaveLength(1);
+      return { vout: others[0]!.n };
+    };
+    const inputsOf = async (hex: string): Promise<string[]> =>
+      (await node.rpc<{ vin: { txid: string; vout: number }[] }>('decoderawtransaction', [hex])).vin.map((i) => `${i.txid}:${i.vout}`);
+
+    // Anchor 1: the first, from a wallet coin.
+    const a1 = await chainRound(d, step, 1, 's7a');
+    const m1 = await mineAnchor(dir, step, 1, a1.json.anchor);
+    const change1 = await changeOf(m1.tx_hex);
+
+    // Anchor 2 spends anchor 1's change.
+    const a2 = await chainRound(d, step, 2, 's7b');
+    const r2 = anchorRow(dir, a2.json.anchor)!;
+    expect(await inputsOf(r2.tx_hex)).toContain(`${m1.txid}:${change1.vout}`);
+    const st = await until('status to show the chain', () => status(dir), (s) => s.daemon?.anchor?.chain?.spentChangeOf === a1.json.anchor, 10_000);
+    expect(st.daemon.anchor.chain.breakReason).toBeNull();
+    expect(st.database.anchoring.chain).toEqual({ anchors: 2, links: 1, from_wallet_coin: [a1.json.anchor] });
+    expect((await cli(['status', '--data-dir', dir])).stdout).toContain(`anchor chain: 1 of 2 anchors spend the change of the one before; from a wallet coin: anchor ${a1.json.anchor}`);
+    const m2 = await mineAnchor(dir, step, 2, a2.json.anchor);
+    const change2 = await changeOf(m2.tx_hex);
+
+    // A copy of the whole data directory taken now, before anchor 3: what a rollback restores.
+    step('daemon stop for the copy');
+    expect(await d.stop()).toBe(0);
+    const copy = join(scratch, 'rolled-back');
+    cpSync(dir, copy, { recursive: true, filter: (src) => !src.endsWith('control.sock') });
+    // And a bundle made now: a copy of its day, which later anchors do not fail.
+    const bundle = join(scratch, 'before-anchor-3.bundle');
+    const exported = await cli(['export', '--data-dir', dir, '--out', bundle]);
+    expect(exported.code, exported.stderr).toBe(0);
+    step('daemon start again');
+    d = await anchoringDaemon({ dataDir: dir, extra: QUIET, ...(chainRecorder ? { rpcUrl: chainRecorder.url } : {}) });
+
+    // Anchor 3 spends anchor 2's change; it gets stuck and is replaced: the replacement too.
+    const a3 = await chainRound(d, step, 3, 's7c');
+    const first3 = anchorRow(dir, a3.json.anchor)!;
+    expect(await inputsOf(first3.tx_hex)).toContain(`${m2.txid}:${change2.vout}`);
+    step('two empty blocks: anchor 3 is bumped');
+    await node.mineEmpty(2);
+    const versions = await until('a replacement of anchor 3', () => anchorTxs(dir, first3.id), (v) => v.length >= 2, 20_000);
+    for (const v of versions) expect(await inputsOf(v.tx_hex)).toContain(`${m2.txid}:${change2.vout}`);
+    // Before anchor 3 is mined the rolled-back copy fails too: its spender is found in the mempool.
+    step('verify the rolled-back copy while anchor 3 is in the mempool');
+    const rbMempool = await verify(copy, AGE);
+    expect(rbMempool.code, rbMempool.stderr).toBe(1);
+    expect(rbMempool.report.anchors.chain.ahead).toEqual([{ after: a2.json.anchor, anchors: 1, complete: true, newest: { txid: versions[versions.length - 1]!.txid, height: null }, stoppedBecause: null, rejoins: null }]);
+    const m3 = await mineAnchor(dir, step, 3, a3.json.anchor);
+    const block3 = m3.block_hash!;
+    expect(m3.txid).toBe(versions[versions.length - 1]!.txid);
+    step('daemon stop');
+    expect(await d.stop()).toBe(0);
+
+    // The log itself verifies: its newest anchor's change is unspent.
+    step('verify the log');
+    const ok = await verify(dir, AGE);
+    expect(ok.code, JSON.stringify(ok.report?.failures)).toBe(0);
+    expect(ok.report.anchors.chain).toEqual({ checkedAgainstNode: true, anchors: 3, links: 2, breaks: [], ahead: [] });
+
+    // The rolled-back copy: its newest anchor (2) has its change spent by anchor 3, which it does not show.
+    step('verify the rolled-back copy');
+    const rb = await verify(copy, AGE);
+    expect(rb.code, rb.stderr).toBe(1);
+    expect(rb.report.failures.map((f: any) => f.code)).toEqual(['ANCHOR_CHAIN_AHEAD']);
+    const height3 = (await node.rpc<{ height: number }>('getblockheader', [block3])).height;
+    expect(rb.report.anchors.chain.ahead).toEqual([{ after: a2.json.anchor, anchors: 1, complete: true, newest: { txid: m3.txid, height: height3 }, stoppedBecause: null, rejoins: null }]);
+    expect(rb.report.failures[0].actual).toContain(m3.txid);
+    // The text report says the same to a person.
+    const fp = withDb(copy, (db) => (db.prepare("SELECT value FROM meta WHERE key = 'fingerprint'").get() as { value: string }).value);
+    const text = await cli(['verify', '--data-dir', copy, '--identity', fp, '--bitcoin-rpc', node.url, '--bitcoin-cookie', node.cookieFile, ...AGE]);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain(`anchor chain: 1 of 2 anchors spend the change of the one before\n  AHEAD: after anchor ${a2.json.anchor}, 1 anchor(s) this database does not show, the newest ${m3.txid} in block ${height3}`);
+    expect(text.stdout).toMatch(/ANCHOR_CHAIN_AHEAD \(checkpoint \d+\): anchor 2's change is spent by an anchor this database does not show: the log was rolled back or truncated after anchor 2/);
+    await finishRecording('chain', dir, 'scenario 7 of test/integration/anchor-regtest.test.ts (anchor-chain.jsonl), at the rollback check: the checkpoints table (bytes as hex), and the checkpoints each anchor transaction version covers');
+
+    const fpb = withDb(dir, (db) => (db.prepare("SELECT value FROM meta WHERE key = 'fingerprint'").get() as { value: string }).value);
+    const vb = await cli(['verify', '--bundle', bundle, '--json', '--identity', fpb, '--bitcoin-rpc', node.url, '--bitcoin-cookie', node.cookieFile, ...AGE]);
+    expect(vb.code, vb.stdout + vb.stderr).toBe(0);
+    expect(JSON.parse(vb.stdout).anchors.chain.ahead).toEqual(rb.report.anchors.chain.ahead);
+
+    // The rolled-back copy goes on anchoring: its round finds anchor 2's change spent, says so,
+    // and spends a wallet coin; verify still finds anchor 3 beyond anchor 2.
+    const r = await anchoringDaemon({ dataDir: copy });
+    await feed(r, 's7d', 10);
+    const a4 = await anchorNow(copy);
+    expect(a4.code, a4.stderr).toBe(0);
+    const st4 = await until('status to show the chain broke', () => status(copy), (s) => s.daemon?.anchor?.chain !== null && s.daemon?.anchor?.chain !== undefined, 10_000);
+    expect(st4.daemon.anchor.chain.spentChangeOf).toBeNull();
+    expect(st4.daemon.anchor.chain.breakReason).toMatch(/already spent/);
+    expect((await cli(['status', '--data-dir', copy])).stdout).toMatch(/anchoring: on; .*; the newest round broke the chain: the change of anchor 2 \([0-9a-f]{64}:\d\) is already spent or gone/);
+    expect(await inputsOf(anchorRow(copy, a4.json.anchor)!.tx_hex)).not.toContain(`${m2.txid}:${change2.vout}`);
+    await node.mine(1);
+    await waitState(copy, a4.json.anchor, 'mined');
+    expect(await r.stop()).toBe(0);
+    const rb2 = await verify(copy, AGE);
+    expect(rb2.code).toBe(1);
+    expect(rb2.report.failures.map((f: any) => f.code)).toEqual(['ANCHOR_CHAIN_AHEAD']);
+    expect(rb2.report.anchors.chain.ahead[0]).toMatchObject({ after: a2.json.anchor, anchors: 1 });
+
+    // The wallet spends the log's newest change elsewhere: verify passes (that spend is not an
+    // anchor), and the next round says the chain broke and starts from a wallet coin.
+    const change3 = await changeOf(m3.tx_hex);
+    const elsewhere = await spendElsewhere({ txid: m3.txid, vout: change3.vout }, 2);
+    await node.mine(1);
+    const v5 = await verify(dir, AGE);
+    expect(v5.code, JSON.stringify(v5.report?.failures)).toBe(0);
+    d = await anchoringDaemon({ dataDir: dir });
+    await feed(d, 's7e', 10);
+    const a5 = await anchorNow(dir);
+    expect(a5.code, a5.stderr).toBe(0);
+    const st5 = await until('status to show the break', () => status(dir), (s) => s.daemon?.anchor?.chain?.breakReason, 10_000);
+    expect(st5.daemon.anchor.chain.breakReason).toContain(`${m3.txid}:${change3.vout}`);
+    await node.mine(1);
+    await waitState(dir, a5.json.anchor, 'mined');
+    expect(await d.stop()).toBe(0);
+    const v6 = await verify(dir, AGE);
+    expect(v6.code, JSON.stringify(v6.report?.failures)).toBe(0);
+    expect(v6.report.anchors.chain.breaks).toEqual([{ anchor: a5.json.anchor, why: `the change of anchor ${a3.json.anchor} was spent by ${elsewhere}, which is not an anchor` }]);
+    expect((await status(dir)).database.anchoring.chain).toEqual({ anchors: 4, links: 2, from_wallet_coin: [a1.json.anchor, a5.json.anchor] });
+    console.log(`[anchor-regtest] scenario 7 took ${Date.now() - t0} ms`);
+  });
+  // ---------------------------------------------------------------------------------------------
+  it("8. the wallet spends the change an anchor in flight spends, and that spend is mined: the anchor is rebuilt (same root) from a wallet coin, status says why, verify accepts the break", async () => {
+    const t0 = Date.now();
+    const step = await recordScenario('rebuild');
+    step('daemon start');
+    const d = await anchoringDaemon({ extra: ['--checkpoint-interval', '3600'], ...(chainRecorder ? { rpcUrl: chainRecorder.url } : {}) });
+    const dir = d.dataDir;
+    const a1 = await chainRound(d, step, 1, 's8a');
+    const m1 = await mineAnchor(dir, step, 1, a1.json.anchor);
+    const a2 = await chainRound(d, step, 2, 's8b');
+    const first = anchorRow(dir, a2.json.anchor)!;
+    const decoded = await node.rpc<{ vin: { txid: string; vout: number }[] }>('decoderawtransaction', [first.tx_hex]);
+    const change1 = decoded.vin.find((i) => i.txid === m1.txid)!;
+    expect(change1).toBeDefined();
+
+    // The wallet spends anchor 1's change elsewhere at a higher fee: it replaces anchor 2 in the mempool, and is mined.
+    step('the wallet spends the change of anchor 1 elsewhere');
+    const elsewhere = await spendElsewhere({ txid: change1.txid, vout: change1.vout }, 20);
+    expect(await node.rpc<string[]>('getrawmempool')).not.toContain(first.txid);
+    step('mine the spend elsewhere');
+    await node.mine(1);
+    expect((await node.rpc<{ confirmations: number }>('gettransaction', [first.txid], 'immutalog')).confirmations).toBeLessThan(0);
+    step('poll until anchor 2 is rebuilt');
+
+    const versions = await until('anchor 2 rebuilt', () => anchorTxs(dir, first.id), (v) => v.length >= 2, 20_000);
+    const rebuilt = versions[versions.length - 1]!;
+    expect(await opReturns(rebuilt.tx_hex)).toEqual(['6a20' + Buffer.from(first.root).toString('hex')]);
+    const inputs = (await node.rpc<{ vin: { txid: string; vout: number }[] }>('decoderawtransaction', [rebuilt.tx_hex])).vin.map((i) => `${i.txid}:${i.vout}`);
+    expect(inputs).not.toContain(`${change1.txid}:${change1.vout}`);
+    const st = await until('status to show the break', () => status(dir), (s) => s.daemon?.anchor?.chain?.breakReason, 10_000);
+    expect(st.daemon.anchor.chain.spentChangeOf).toBeNull();
+    expect(st.daemon.anchor.chain.breakReason).toContain(`${change1.txid}:${change1.vout}`);
+    const m2 = await mineAnchor(dir, step, 2, first.id);
+    expect(m2.txid).toBe(rebuilt.txid);
+    step('daemon stop');
+    expect(await d.stop()).toBe(0);
+    step('verify the log');
+    const v = await verify(dir, ['--max-checkpoint-age', '100000']);
+    expect(v.code, JSON.stringify(v.report?.failures)).toBe(0);
+    expect(v.report.anchors.checkpointsByState.mined).toBe(first.tree_size + m1.tree_size);
+    expect(v.report.anchors.chain.breaks).toEqual([{ anchor: first.id, why: `the change of anchor ${m1.id} was spent by ${elsewhere}, which is not an anchor` }]);
+    await finishRecording('rebuild', dir, 'scenario 8 of test/integration/anchor-regtest.test.ts (anchor-rebuild.jsonl), at its end: the checkpoints table (bytes as hex), and the checkpoints each anchor transaction version covers');
+    console.log(`[anchor-regtest] scenario 8 took ${Date.now() - t0} ms`);
   });
 });
