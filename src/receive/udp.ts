@@ -71,6 +71,8 @@ export class UdpListener {
   private source: DatagramSource | undefined;
   /** Queue drops counted here; the source's own are added by refreshDrops(). */
   private queueDropsHere = 0;
+  /** The source's drops already counted (they were received, then dropped: both counters hold them). */
+  private sourceDropsSeen = 0;
 
   constructor(private readonly opts: UdpListenerOptions) {}
 
@@ -131,9 +133,13 @@ export class UdpListener {
     }
   }
 
-  /** Brings queueDrops up to date with the drops of the source (read for status). */
+  /** Brings received and queueDrops up to date with the drops of the source (read for status). */
   refreshDrops(): void {
-    this.counters.queueDrops = this.queueDropsHere + (this.source?.dropped ?? 0);
+    const seen = this.source?.dropped ?? this.sourceDropsSeen;
+    if (seen > this.sourceDropsSeen) this.opts.warn('udp-queue-full', `${this.name}: ${seen - this.sourceDropsSeen} datagrams dropped by the reader: the write queue stayed congested while they came`);
+    this.counters.received += seen - this.sourceDropsSeen;
+    this.sourceDropsSeen = seen;
+    this.counters.queueDrops = this.queueDropsHere + seen;
   }
 
   async stop(): Promise<void> {

@@ -16,11 +16,12 @@ export const SHARED_COUNTERS = 2;
 /**
  * Past this many bytes posted and not yet taken by the main thread, the reader drops datagrams
  * (counted as queue drops) instead of growing without bound while the main thread is stalled or
- * the write queue congested. 16 MiB holds about 60,000 datagrams of 256 bytes: loggen's first
- * second at --rate 50000 sends 95,000, of which a daemon that is still cold chains about half.
- * 32 MiB took the daemon's peak RSS to 245 MB in that test (issue 13 keeps it under 250).
+ * the write queue congested. 8 MiB holds about 30,000 datagrams of 256 bytes, besides the queue's
+ * own 4 MiB: loggen's first second at --rate 50000 sends 95,000, of which a cold daemon chained
+ * about half. 16 MiB took the daemon's peak RSS to 255 MB in that test on an overloaded machine
+ * (issue 13 keeps it under 250); 8 MiB is the share of that the memory budget leaves.
  */
-export const READER_LIMIT_BYTES = 16 * 1024 * 1024;
+export const READER_LIMIT_BYTES = 8 * 1024 * 1024;
 
 /** u32 raw length, u16 peer port, u8 address length, f64 receive time: the fixed part of a record. */
 export const RECORD_HEAD_BYTES = 4 + 2 + 1 + 8;
