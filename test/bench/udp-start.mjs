@@ -13,7 +13,7 @@
 // Options: --seconds 10,30 --rate 50000 --size 256 --rounds 3 --against OTHER/dist/cli/main.js
 //   (paired, alternating) --serve-args '...' --node-flags '...' --no-syslog-ng --tcp SECONDS
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -171,11 +171,44 @@ async function runImmutalog(cli, proto, seconds, rate) {
   const kernelDrops = proto === 'udp' ? readUdpKernelDrops(d.port, false) : undefined;
   const cpu = cpuSeconds(d.child.pid);
   const rss = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${d.child.pid}/status`, 'utf8'))[1]) / 1024;
-  const rows = db.prepare('SELECT received_at_us AS t, raw FROM entries ORDER BY seq').all();
+  const extra = { start_ms: d.start_ms, kernel_drops: kernelDrops, cpu_s: cpu, peak_rss_mb: Math.round(rss) };
+  let result;
+  if (proto === 'tcp') {
+    // Millions of rows: counted in SQLite, per second of arrival.
+    const perSecond = db.prepare('SELECT CAST((received_at_us - ?) / 1000000 AS INTEGER) AS s, count(*) AS n, min(received_at_us) AS a, max(received_at_us) AS b FROM entries GROUP BY s ORDER BY s').all(d.readyUs);
+    result = countsOnly(sent, stored, perSecond, extra);
+  } else {
+    const rows = db.prepare('SELECT received_at_us AS t, raw FROM entries ORDER BY seq').all();
+    result = summarise(sent, rows.map((r) => seqOf(r.raw)), rows.map((r) => r.t), d.readyUs, extra);
+  }
   db.close();
   await stopChild(d.child);
   rmSync(d.dir, { recursive: true, force: true });
-  return summarise(sent, rows.map((r) => seqOf(r.raw)), rows.map((r) => r.t), d.readyUs, { start_ms: d.start_ms, kernel_drops: kernelDrops, cpu_s: cpu, peak_rss_mb: Math.round(rss) });
+  return result;
+}
+
+/** TCP: what was stored against what loggen sent, and the rate from first to last arrival. */
+function countsOnly(sent, stored, perSecond, extra) {
+  const first = Math.min(...perSecond.map((p) => p.a)), last = Math.max(...perSecond.map((p) => p.b));
+  return {
+    sent: sent.sent, stored, lost: sent.sent - stored, ...extra, sender_rate: sent.sender_rate, sender_seconds: sent.sender_seconds,
+    stored_per_s: Math.round(stored / ((last - first) / 1e6)), sender_errors: sent.errors.length ? sent.errors : undefined,
+    stored_per_second_from_ready: perSecond.map((p) => p.n),
+  };
+}
+
+/** Calls `onLine` with each line of a file too large for one string (syslog-ng's TCP output). */
+function scanLines(path, onLine) {
+  const fd = openSync(path, 'r');
+  const chunk = Buffer.allocUnsafe(16 << 20);
+  let rest = Buffer.alloc(0);
+  for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0; ) {
+    const buf = rest.length ? Buffer.concat([rest, chunk.subarray(0, n)]) : chunk.subarray(0, n);
+    let at = 0;
+    for (let nl; (nl = buf.indexOf(10, at)) >= 0; at = nl + 1) onLine(buf, at, nl);
+    rest = Buffer.from(buf.subarray(at));
+  }
+  closeSync(fd);
 }
 
 function summarise(sent, seqs, times, readyUs, extra) {
@@ -222,10 +255,28 @@ async function runSyslogNg(proto, seconds, rate) {
   const kernelDrops = proto === 'udp' ? readUdpKernelDrops(port, false) : undefined;
   const cpu = cpuSeconds(child.pid);
   await stopChild(child);
-  const lines = existsSync(out) ? readFileSync(out, 'latin1').split('\n').filter(Boolean) : [];
+  // Each line: R_UNIXTIME and R_USEC run together (seconds, then six digits of microseconds), then the message.
+  const seqs = [], times = [], perSecond = new Map();
+  if (existsSync(out)) {
+    scanLines(out, (buf, a, b) => {
+      const sp = buf.indexOf(32, a);
+      const t = Number(buf.toString('latin1', a, sp));
+      if (proto === 'udp') {
+        times.push(t);
+        seqs.push(seqOf(buf.subarray(sp, b)));
+      } else {
+        const k = Math.floor((t - readyUs) / 1e6);
+        const p = perSecond.get(k) ?? { n: 0, a: t, b: t };
+        p.n++;
+        p.b = t;
+        perSecond.set(k, p);
+      }
+    });
+  }
   rmSync(dir, { recursive: true, force: true });
-  // R_UNIXTIME and R_USEC run together: seconds, then six digits of microseconds.
-  return summarise(sent, lines.map((l) => seqOf(Buffer.from(l, 'latin1'))), lines.map((l) => Number(l.slice(0, l.indexOf(' ')))), readyUs, { start_ms, kernel_drops: kernelDrops, cpu_s: cpu });
+  const extra = { start_ms, kernel_drops: kernelDrops, cpu_s: cpu };
+  if (proto === 'tcp') return countsOnly(sent, [...perSecond.values()].reduce((x, p) => x + p.n, 0), [...perSecond.entries()].sort((x, y) => x[0] - y[0]).map(([, p]) => p), extra);
+  return summarise(sent, seqs, times, readyUs, extra);
 }
 
 const brief = (r) => ({ ...r, by_sender_second: r.by_sender_second.filter((b, i) => i < 4 || b.lost > 0) });
@@ -245,5 +296,5 @@ for (let round = 0; round < ROUNDS; round++) {
     if (WITH_SYSLOG_NG) results.runs.push({ round, proto: 'udp', seconds, receiver: 'syslog-ng', ...brief(await runSyslogNg('udp', seconds, RATE)) });
   }
 }
-for (const r of results.runs) console.error(`${r.proto} ${r.seconds}s ${r.receiver}: sent ${r.sent} stored ${r.stored} loss ${r.loss_pct}% kernel drops ${r.kernel_drops ?? '-'} stored/s ${r.stored_per_s} start ${r.start_ms} ms cpu ${r.cpu_s} s (${Math.round((r.cpu_s * 1e6) / r.stored)} us/stored)${r.peak_rss_mb ? ` peak RSS ${r.peak_rss_mb} MB` : ''}`);
+for (const r of results.runs) console.error(`${r.proto} ${r.seconds}s ${r.receiver}: sent ${r.sent} stored ${r.stored} loss ${r.loss_pct ?? '-'}% sender ${r.sender_rate}/s kernel drops ${r.kernel_drops ?? '-'} stored/s ${r.stored_per_s} start ${r.start_ms} ms cpu ${r.cpu_s} s (${Math.round((r.cpu_s * 1e6) / r.stored)} us/stored)${r.peak_rss_mb ? ` peak RSS ${r.peak_rss_mb} MB` : ''}`);
 console.log(JSON.stringify(results, null, 1));
