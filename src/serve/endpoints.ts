@@ -43,7 +43,7 @@ export class Endpoints {
     const tls = cfg.tls.length || cfg.relpTls.length ? readTlsMaterial(cfg) : undefined;
     const redelivery = this.redelivery;
     const all = [
-      ...cfg.udp.map((a) => new UdpListener({ ...common, ...a, source: threadSource })),
+      ...cfg.udp.map((a) => new UdpListener({ ...common, ...a, ...(cfg.udpReader === 'thread' ? { source: threadSource } : {}) })),
       ...cfg.tcp.map((a) => new StreamListener({ ...stream, ...a })),
       ...cfg.tls.map((a) => new StreamListener({ ...stream, ...a, tls })),
       ...cfg.relp.map((a) => new RelpListener({ ...stream, ...a, redelivery })),
