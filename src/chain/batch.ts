@@ -1,6 +1,7 @@
 import { encodedLength, encodeEntryInto, prepareStrings, type EntryFields, type PreparedStrings, type StoredEntryColumns } from './encoding.js';
 import { ENTRY_AT, ENTRY_ENCODING_VERSION, PEER_LENGTH_BYTES, PORT_BYTES, RAW_LENGTH_BYTES } from './entry-format.js';
-import { chainMac, MAC_BYTES } from './mac.js';
+import { MAC_BYTES } from './mac.js';
+import { batchCrypto } from '../crypto/select.js';
 
 /**
  * A sealed batch, as handed from the sequencer to the storage thread in one transferable
@@ -81,8 +82,9 @@ export function sealBatch(
   buf.writeUInt32BE(items.length, 4);
   buf.writeUInt32BE(fieldsAt, 8);
   let o = HEADER_BYTES;
-  let head = at.head;
   let seq = at.nextSeq;
+  // Every entry is encoded first, then the whole chain is MACed in one call (see crypto/).
+  const spans = new Uint32Array(2 * items.length);
   const entry: EntryFields = { seq: 0, receivedAtUs: 0, transport: 'udp', flags: 0, listener: '', peerAddress: '', peerPort: 0, raw: buf };
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!;
@@ -97,12 +99,14 @@ export function sealBatch(
     entry.raw = it.raw;
     const end = encodeEntryInto(buf, start, entry, prepared[i]!);
     buf.writeUInt32BE(end - start, o);
-    head = chainMac(at.blockKey, head, buf.subarray(start, end));
-    buf.set(head, end);
+    spans[2 * i] = start;
+    spans[2 * i + 1] = end;
     o = buf.writeUInt32BE(fieldBytes[i]!, end + MAC_BYTES);
     seq++;
   }
   if (o !== fieldsAt) throw new Error(`batch: entries end at ${o}, expected ${fieldsAt}`);
+  batchCrypto.sealMacs(at.blockKey, at.head, buf, spans);
+  const head = items.length === 0 ? at.head : Buffer.from(buf.subarray(spans[spans.length - 1]!, spans[spans.length - 1]! + MAC_BYTES));
   fields.bytes.copy(buf, fieldsAt, 0, fieldsTotal);
   return { batch: { buffer: buf, count: items.length, firstSeq: at.nextSeq, block: at.block }, next: { ...at, nextSeq: seq, head } };
 }

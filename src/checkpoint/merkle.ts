@@ -1,4 +1,6 @@
 import { createHash, hash } from 'node:crypto';
+import { HASH_BYTES, MERKLE_MAX_DEPTH } from '../crypto/batch-crypto.js';
+import { batchCrypto } from '../crypto/select.js';
 
 /** RFC 6962 / RFC 9162 Merkle tree hashing: leaf SHA-256(0x00 || d), node SHA-256(0x01 || l || r). */
 const LEAF_PREFIX = Buffer.from([0x00]);
@@ -29,30 +31,32 @@ export const EMPTY_TREE_ROOT = createHash('sha256').digest();
 
 /**
  * Root of a growing tree from its leaf hashes, kept as the roots of its perfect subtrees
- * (the "compact range"): O(log n) memory however many leaves a block has.
+ * (the "compact range"): O(log n) memory however many leaves a block has. Leaves go in a batch
+ * at a time through the batch crypto (one native call per batch where the addon is built).
  */
 export class MerkleAccumulator {
-  private readonly stack: Buffer[] = [];
-  private readonly heights: number[] = [];
+  private readonly stack = new Uint8Array(MERKLE_MAX_DEPTH * HASH_BYTES);
+  private readonly heights = new Uint8Array(MERKLE_MAX_DEPTH);
+  private depth = 0;
   size = 0;
 
-  addLeafHash(h: Buffer): void {
-    let hash = h;
-    let height = 0;
-    while (this.heights.length > 0 && this.heights[this.heights.length - 1] === height) {
-      hash = nodeHash(this.stack.pop()!, hash);
-      this.heights.pop();
-      height++;
-    }
-    this.stack.push(hash);
-    this.heights.push(height);
-    this.size++;
+  addLeafHash(h: Uint8Array): void {
+    if (h.length !== HASH_BYTES) throw new RangeError(`leaf hash: expected ${HASH_BYTES} bytes, got ${h.length}`);
+    this.addLeafHashes(h, 1);
+  }
+
+  /** Adds `count` leaf hashes laid end to end in `leaves`. */
+  addLeafHashes(leaves: Uint8Array, count: number): void {
+    if (leaves.length < count * HASH_BYTES) throw new RangeError(`leaf hashes: expected ${count * HASH_BYTES} bytes, got ${leaves.length}`);
+    this.depth = batchCrypto.merkleAppend(this.stack, this.heights, this.depth, leaves, count);
+    this.size += count;
   }
 
   root(): Buffer {
-    if (this.stack.length === 0) return EMPTY_TREE_ROOT;
-    let r = this.stack[this.stack.length - 1]!;
-    for (let i = this.stack.length - 2; i >= 0; i--) r = nodeHash(this.stack[i]!, r);
+    if (this.depth === 0) return EMPTY_TREE_ROOT;
+    const at = (k: number): Buffer => Buffer.from(this.stack.buffer, this.stack.byteOffset + k * HASH_BYTES, HASH_BYTES);
+    let r: Buffer = Buffer.from(at(this.depth - 1));
+    for (let k = this.depth - 2; k >= 0; k--) r = nodeHash(at(k), r);
     return r;
   }
 }

@@ -4,8 +4,10 @@ import { ConfigError } from '../config/ini.js';
 import { CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE } from '../config/config-file.js';
 import { registerAnchor } from './anchor-cmd.js';
 import { CannotRun } from './cannot-run.js';
+import { cryptoChoice } from '../crypto/select.js';
 import { EXIT } from './exit-codes.js';
 import { registerExport } from './export-cmd.js';
+import { registerExportOts } from './export-ots-cmd.js';
 import { registerKeys } from './keys-cmd.js';
 import { registerQuery } from './query-cmd.js';
 import { registerSampleConfig } from './sample-config-cmd.js';
@@ -40,6 +42,9 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   process.exit(EXIT.OK);
 });
 
+// IMMUTALOG_CRYPTO=native (CI sets it) must not fall back quietly to node:crypto.
+if (cryptoChoice.refused) fatal(cryptoChoice.refused);
+
 const program = new Command();
 program
   .name('immutalog')
@@ -55,6 +60,7 @@ registerKeys(program);
 registerQuery(program);
 registerVerify(program);
 registerExport(program);
+registerExportOts(program);
 registerAnchor(program);
 registerSampleConfig(program);
 registerStatus(program);

@@ -5,6 +5,7 @@ import { LogStore } from '../store/log-store.js';
 import { dataPaths } from '../log/data-dir.js';
 import { blockMayHold, OPEN_END_US, type TimeRange } from '../verify/range.js';
 import { CannotRun } from './cannot-run.js';
+import { OtsProofs } from './ots-proofs.js';
 import { CONFIG_OPTION, DATA_DIR_OPTION, dataDirOf, timeOpt } from './common-args.js';
 
 /** Bundle format version, in the bundle's meta table (`bundle_format`). */
@@ -43,7 +44,7 @@ function blocksForRange(store: LogStore, range: TimeRange, endOfLog: number): { 
  * SQLite file with the log's own schema, holding the identity, all checkpoints and block rows,
  * the anchors and their proofs, and the entries of the whole blocks that cover the range.
  */
-export function runExport(o: { dataDir: string; out: string; sinceUs?: number; untilUs?: number }): { entries: number; firstSeq: number; endSeq: number } {
+export function runExport(o: { dataDir: string; out: string; sinceUs?: number; untilUs?: number }): { entries: number; firstSeq: number; endSeq: number; otsProofs: number } {
   if (existsSync(o.out)) throw new ExportError(`${o.out} exists; refusing to overwrite it`);
   const p = dataPaths(o.dataDir);
   if (!existsSync(p.database)) throw new ExportError(`no database at ${p.database}`);
@@ -53,6 +54,11 @@ export function runExport(o: { dataDir: string; out: string; sinceUs?: number; u
     const end = last ? last.seq + 1 : 0;
     const nowUs = Date.now() * 1000;
     const range = blocksForRange(store, { ...(o.sinceUs !== undefined ? { sinceUs: o.sinceUs } : {}), untilUs: o.untilUs ?? nowUs }, end);
+    const proofs = new OtsProofs(store);
+    const ots = store.checkpoints.indexes().flatMap((i) => {
+      const r = proofs.of(i);
+      return r.ok ? [{ checkpoint: i, ots: r.ots }] : [];
+    });
     const { entries } = store.bundle.export(o.out, range.from, range.to, {
       bundle_format: BUNDLE_FORMAT,
       bundle_exported_at_us: String(nowUs),
@@ -61,8 +67,8 @@ export function runExport(o: { dataDir: string; out: string; sinceUs?: number; u
       bundle_end_seq: String(range.to),
       bundle_since_us: o.sinceUs !== undefined ? String(o.sinceUs) : '',
       bundle_until_us: String(o.untilUs ?? nowUs),
-    });
-    return { entries, firstSeq: range.from, endSeq: range.to };
+    }, ots);
+    return { entries, firstSeq: range.from, endSeq: range.to, otsProofs: ots.length };
   } finally {
     store.close();
   }
@@ -102,7 +108,7 @@ export function registerExport(program: Command): void {
       const until = timeOpt(o.until, '--until');
       try {
         const r = runExport({ dataDir: dataDirOf(o), out: o.out, ...(since !== undefined ? { sinceUs: since } : {}), ...(until !== undefined ? { untilUs: until } : {}) });
-        process.stdout.write(`exported entries ${r.firstSeq}..${r.endSeq - 1} (${r.entries}) with every checkpoint and anchor to ${o.out}\n`);
+        process.stdout.write(`exported entries ${r.firstSeq}..${r.endSeq - 1} (${r.entries}) with every checkpoint and anchor, and ${r.otsProofs} OpenTimestamps proofs (table ots_proofs), to ${o.out}\n`);
       } catch (e) {
         throw new CannotRun((e as Error).message);
       }

@@ -90,6 +90,8 @@ export function runStatus(dataDir: string, json: boolean): string {
       if (l.transport.startsWith('relp')) lines.push(`    RELP: ${c.possibleRedeliveries ?? 0} possible redeliveries, ${c.protocolErrors ?? 0} sessions closed for protocol errors`);
     }
     lines.push(`  queue: ${dm.queue.frames} messages waiting, ${dm.queue.committed} committed this run, ${dm.queue.commit_failures} failed commits${dm.queue.last_error ? ` (last: ${dm.queue.last_error})` : ''}`);
+    // An older daemon's status file has no crypto line.
+    if (dm.crypto) lines.push(`  hashing: ${dm.crypto.detail}`);
   }
   return lines.join('\n') + '\n';
 }

@@ -2,6 +2,8 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import { StoredEntryEncoder } from '../chain/encoding.js';
 import { visitSealedRows } from '../chain/batch.js';
 import { leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
+import { HASH_BYTES } from '../crypto/batch-crypto.js';
+import { batchCrypto } from '../crypto/select.js';
 import { LogStore, type BlockRow } from '../store/log-store.js';
 import { RETRY_MAX_MS, RETRY_MIN_MS } from './retry.js';
 import type { FromStorage, ToStorage } from './storage-protocol.js';
@@ -138,20 +140,29 @@ function commitRows(): [FromStorage, number] {
     run.push(t);
     rows += n;
   }
-  const leaves: Buffer[] = new Array(rows);
+  // Where each entry's leaf input lies in its batch: hashed once the commit has succeeded.
+  const spans = run.map((t) => new Uint32Array(2 * t.batch.readUInt32BE(4)));
   let lastSeq = -1;
   store.entries.append((insert) => {
-    let i = 0;
-    for (const t of run) {
+    run.forEach((t, b) => {
+      const s = spans[b]!;
+      const base = t.batch.byteOffset;
+      let i = 0;
       visitSealedRows(t.batch, (row) => {
         insert(row);
-        leaves[i++] = leafHashOfPrefixed(row.leafInput);
+        s[i++] = row.leafInput.byteOffset - base;
+        s[i++] = row.leafInput.byteOffset - base + row.leafInput.length;
         lastSeq = row.seq;
       });
-    }
+    });
   });
   let bytes = 0;
-  for (const l of leaves) open.acc.addLeafHash(l);
+  run.forEach((t, b) => {
+    const n = spans[b]!.length / 2;
+    const leaves = Buffer.allocUnsafe(n * HASH_BYTES);
+    batchCrypto.leafHashes(t.batch, spans[b]!, leaves);
+    open.acc.addLeafHashes(leaves, n);
+  });
   for (const t of run) bytes += t.batch.byteLength;
   return [{ type: 'committed', count: rows, bytes, lastSeq, buffers: run.map((t) => t.memory) }, run.length];
 }

@@ -5,6 +5,7 @@ import type { WarmUpReport } from '../ingest/warm-up.js';
 import type { ListenerCounters } from '../receive/counters.js';
 import type { StreamListener } from '../receive/stream.js';
 import { UdpListener } from '../receive/udp.js';
+import { cryptoChoice } from '../crypto/select.js';
 
 /** The daemon's state as status.json holds it (read by `immutalog status`) and the metrics page renders it. */
 export interface DaemonStatus {
@@ -25,6 +26,8 @@ export interface DaemonStatus {
   block: number;
   /** The synthetic frames run through the write path before the listeners bound (none stored), and how long that took. */
   warm_up: WarmUpReport;
+  /** Which batch crypto hashes this daemon's entries: the native addon, or the node:crypto fallback and why. */
+  crypto: { path: 'native' | 'node'; detail: string };
   state: 'running' | 'stopping' | 'stopped';
 }
 
@@ -70,6 +73,7 @@ export function daemonStatus(state: DaemonStatus['state'], s: StatusSources): Da
     last_committed_seq: q.lastCommittedSeq,
     block: q.block,
     warm_up: { frames: s.warmUp.frames, ms: s.warmUp.ms },
+    crypto: { path: cryptoChoice.path, detail: cryptoChoice.detail },
     state,
   };
 }

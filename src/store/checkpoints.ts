@@ -28,6 +28,11 @@ export class Checkpoints {
     yield* this.db.prepare('SELECT * FROM checkpoints WHERE idx >= ? ORDER BY idx').iterate(fromIdx) as IterableIterator<CheckpointRow>;
   }
 
+  /** Every checkpoint index, in order (to walk them while querying others: an open iterate() holds the connection). */
+  indexes(): number[] {
+    return (this.db.prepare('SELECT idx FROM checkpoints ORDER BY idx').pluck().all() as number[]);
+  }
+
   count(): number {
     return (this.db.prepare('SELECT count(*) AS n FROM checkpoints').get() as { n: number }).n;
   }

@@ -1,7 +1,7 @@
 import { EncodingError, StoredEntryEncoder } from '../chain/encoding.js';
 import type { EntryRow } from '../store/log-store.js';
-import { chainMac } from '../chain/mac.js';
-import { leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
+import { MerkleAccumulator } from '../checkpoint/merkle.js';
+import { ChunkHasher } from './chunk-hasher.js';
 import { fieldsToJson, parseRecord, PARSER_VERSION } from '../parse/index.js';
 import { BlockFailures } from './failure-log.js';
 import type { Failure, ReasonCode } from './failures.js';
@@ -15,9 +15,6 @@ function olderParserVersion(fields: string): number | undefined {
   const v = m ? Number(m[1]) : NaN;
   return v >= 1 && v < PARSER_VERSION ? v : undefined;
 }
-
-/** Stands in for the leaf of an entry that cannot be encoded, so the root still fails. */
-const UNENCODABLE_LEAF = Buffer.alloc(32);
 
 /** One block (or the open block) to check: its range, key, and what its checkpoint claims. */
 export interface BlockTask {
@@ -63,9 +60,13 @@ export interface BlockRunner {
  * cascade down the block.
  */
 export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResult {
-  const failures = new BlockFailures(task.maxFailures);
+  const blockFailures = new BlockFailures(task.maxFailures);
   const { fromUs, toUs } = task.bounds;
   const acc = task.expect ? new MerkleAccumulator() : undefined;
+  // The MACs and leaf hashes are computed a chunk at a time; the entry checks' failures wait
+  // in the hasher so that all reach the block's list in entry order.
+  const hasher = new ChunkHasher(task.block, task.key, acc, blockFailures, task.maxFailures, task.startHead);
+  const failures = { push: (code: ReasonCode, evidence: () => Failure): void => hasher.push('before-mac', code, evidence) };
   const encoder = new StoredEntryEncoder();
   let expectSeq = task.firstSeq;
   let prev = task.startHead;
@@ -97,13 +98,6 @@ export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResu
       if (!(err instanceof EncodingError)) throw err;
       failures.push('ENTRY_BAD_ENCODING', () => ({ code: 'ENTRY_BAD_ENCODING', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: err.expected, actual: err.actual, detail: err.message }));
     }
-    if (leafInput && task.key) {
-      const mac = chainMac(task.key, prev, leafInput.subarray(1));
-      if (!mac.equals(e.mac)) {
-        failures.push('ENTRY_MAC_MISMATCH', () => ({ code: 'ENTRY_MAC_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: mac.toString('hex'), actual: Buffer.from(e.mac).toString('hex'), detail: `MAC of entry ${e.seq} does not match its contents and predecessor` }));
-      }
-    }
-    if (acc) acc.addLeafHash(leafInput ? leafHashOfPrefixed(leafInput) : UNENCODABLE_LEAF);
     // Fields of an older parser version cannot be re-derived here: counted, not failed. Any
     // other version (unknown, newer, malformed) is itself a sign the column was edited.
     const older = e.fields.startsWith(FIELDS_PREFIX) ? undefined : olderParserVersion(e.fields);
@@ -112,9 +106,10 @@ export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResu
     } else {
       const fields = fieldsToJson(parseRecord(e.raw));
       if (fields !== e.fields) {
-        failures.push('FIELDS_MISMATCH', () => ({ code: 'FIELDS_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: fields, actual: e.fields, detail: `parsed fields of entry ${e.seq} differ from its raw bytes` }));
+        hasher.push('after-mac', 'FIELDS_MISMATCH', () => ({ code: 'FIELDS_MISMATCH', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: fields, actual: e.fields, detail: `parsed fields of entry ${e.seq} differ from its raw bytes` }));
       }
     }
+    hasher.add(leafInput, e.mac, e.seq, e.received_at_us);
     prev = e.mac;
     firstTimeUs ??= e.received_at_us;
     lastTimeUs = e.received_at_us;
@@ -122,8 +117,9 @@ export function checkBlock(task: BlockTask, rows: Iterable<EntryRow>): BlockResu
     expectSeq = e.seq + 1;
     checked++;
   }
-  if (task.expect) checkAgainstCheckpoint(task, task.expect, { checked, nextSeq: expectSeq, chainBroken, head: prev, root: acc!.root() }, failures);
-  return { block: task.block, checked, lastSeq, firstTimeUs, lastTimeUs, otherParserVersion, failures: failures.listed, omitted: failures.omitted };
+  hasher.flush();
+  if (task.expect) checkAgainstCheckpoint(task, task.expect, { checked, nextSeq: expectSeq, chainBroken, head: prev, root: acc!.root() }, blockFailures);
+  return { block: task.block, checked, lastSeq, firstTimeUs, lastTimeUs, otherParserVersion, failures: blockFailures.listed, omitted: blockFailures.omitted };
 }
 
 /** What a block's walk ended on. */

@@ -128,8 +128,10 @@ results.machine.rmem_max = rmem;
 // This machine's speed drifts by tens of percent within hours: the node:crypto calls timed just
 // before the run (see crypto-floor.mjs) say how fast it was while these figures were taken.
 const gauge = () => {
-  const g = JSON.parse(execFileSync(process.execPath, [join(here, 'crypto-floor.mjs'), '300000'], { encoding: 'utf8' }));
-  return { hmac_chain_step_ns: g.hmac_chain_step_ns, leaf_hash_ns: g.leaf_hash_ns };
+  const g = JSON.parse(execFileSync(process.execPath, [join(here, 'crypto-floor.mjs'), '1'], { encoding: 'utf8' }));
+  const perCall = g.rows.find((r) => r.path.startsWith('node:crypto, one call'));
+  const native = g.rows.find((r) => r.path.startsWith('native'));
+  return { hmac_chain_step_ns: perCall.hmac_chain_step_ns, leaf_hash_ns: perCall.leaf_hash_ns, native_crypto_ns_per_entry: native?.crypto_ns_per_entry ?? null };
 };
 results.machine.speed_before = gauge();
 if (TCP_COUNT > 0) results.tcp = await benchTcp();

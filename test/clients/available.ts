@@ -10,6 +10,7 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { describe, it } from 'vitest';
+import { loadAddon } from '../../src/crypto/native-addon.js';
 import { IMRELP_SO, LOGGER, OMRELP_SO, OPENSSL, RSYSLOGD, SYSTEM_PYTHON } from './proc.js';
 
 /** Set by .ci/run: a missing client is a failure there, never a skip. */
@@ -56,6 +57,8 @@ const CLIENTS = {
   python3: executable(SYSTEM_PYTHON, 'python3'),
   'python3-cryptography': pythonModules(['cryptography'], 'python3-cryptography'),
   'python3-oslo.log': pythonModules(['oslo_log', 'oslo_config', 'oslo_context'], 'python3-oslo.log'),
+  // The OpenTimestamps library and python-bitcoinlib, which it depends on, check our .ots files.
+  'python3-opentimestamps': pythonModules(['opentimestamps', 'bitcoin'], 'python3-opentimestamps'),
   rsyslog: executable(RSYSLOGD, 'rsyslog'),
   // omrelp and imrelp (imrelp only for the test that proves the relay against rsyslog's own receiver)
   'rsyslog-relp': () => executable(RSYSLOGD, 'rsyslog')() ?? accessible(OMRELP_SO, 'rsyslog-relp', constants.R_OK)() ?? accessible(IMRELP_SO, 'rsyslog-relp', constants.R_OK)(),
@@ -65,6 +68,8 @@ const CLIENTS = {
   'systemd-notify': executable('/usr/bin/systemd-notify', 'systemd'),
   sysctl: executable('/usr/sbin/sysctl', 'procps'),
   gdb: onPath('gdb', 'gdb'),
+  // Not a Debian package: `npm ci` builds it with node-gyp (g++, make, python3); .ci/run needs it built.
+  'crypto-addon': () => loadAddon().reason,
 } satisfies Record<string, Probe>;
 
 export type ClientName = keyof typeof CLIENTS;

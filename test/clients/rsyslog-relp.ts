@@ -1,7 +1,7 @@
 // rsyslog's RELP, both ends, as private rsyslogds (see rsyslog.ts: own config, work directory
 // and pid file, foreground, stopped by pid, no imuxsock). The relay takes LF-framed lines on
 // imtcp (ephemeral loopback port) and forwards them with omrelp (plain or TLS) through a
-// disk-assisted action queue in its own work directory, retrying forever, so that it rides out
+// disk action queue in its own work directory, retrying forever, so that it rides out
 // receiver restarts. The imrelp server writes each message it acknowledged to a file, to prove the relay
 // against rsyslog's own receiver.
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,7 +52,12 @@ export interface RelpRelayOptions {
   tls?: RelpTls;
 }
 
-/** The omrelp action alone (as the README shows it): RFC 5424, disk-assisted queue, retried forever. */
+/**
+ * The omrelp action alone (as the README shows it): RFC 5424, a disk queue, retried forever. Not
+ * a disk-assisted one (LinkedList with a queue.filename): rsyslog 8.2302's lost messages when it
+ * switched to disk while the receiver restarted (its debug log showed them queued, never handed
+ * to omrelp: 44 + 87 of 3,000 in 1 of 6 TLS runs); a disk queue lost none in 24 runs.
+ */
 export function omrelpAction(o: { port: number; tls?: RelpTls; target?: string }): string {
   const tls = o.tls
     ? [
@@ -66,8 +71,7 @@ export function omrelpAction(o: { port: number; tls?: RelpTls; target?: string }
     `action(type="omrelp" target="${o.target ?? '127.0.0.1'}" port="${o.port}"`,
     `       template="RSYSLOG_SyslogProtocol23Format" windowSize="${RELP_WINDOW}"`,
     ...tls,
-    '       queue.type="LinkedList" queue.filename="fwd_immutalog"',
-    '       queue.saveOnShutdown="on" queue.maxDiskSpace="1g"',
+    '       queue.type="Disk" queue.filename="fwd_immutalog" queue.maxDiskSpace="1g"',
     '       action.resumeRetryCount="-1" action.resumeInterval="1")',
   ].join('\n');
 }

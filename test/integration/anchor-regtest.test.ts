@@ -15,8 +15,9 @@
 // anchor-worker-round.checkpoints.json beside it. Without it nothing under test/ is written.
 
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createSocket } from 'node:dgram';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -24,6 +25,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnchorRow } from '../../src/store/log-store.js';
 import { findBitcoind, startRecordingProxy, startRegtest, type RecordingProxy, type RegtestNode } from '../helpers/bitcoind.js';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { needClients } from '../clients/available.js';
+import { otsVerify } from '../clients/ots.js';
 import { CLI, REPO_ROOT } from '../helpers/paths.js';
 
 const BITCOIND = findBitcoind();
@@ -35,6 +38,8 @@ if (!BITCOIND) {
   );
 }
 const RECORD = process.env.IMMUTALOG_RECORD_RPC === '1';
+/** Scenario 2d checks export-ots's proofs with the stock OpenTimestamps library. */
+const py = needClients('python3-opentimestamps');
 const RECORDING_OUT = join(REPO_ROOT, 'test', 'vectors', 'bitcoind', 'anchor-worker-round.jsonl');
 const RECORDING_CHECKPOINTS = join(REPO_ROOT, 'test', 'vectors', 'bitcoind', 'anchor-worker-round.checkpoints.json');
 
@@ -218,6 +223,8 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
   // ---------------------------------------------------------------------------------------------
   let s1Dir: string | undefined;
   let s1Anchor: AnchorRow | undefined;
+  let s2aDir: string | undefined;
+  let s2cDir: string | undefined;
 
   it('1. one round anchors many checkpoints in one transaction, verified end to end up to final', async () => {
     const t0 = Date.now();
@@ -360,6 +367,7 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     expect(v.code, JSON.stringify(v.report?.failures)).toBe(0);
     expect(v.report.anchors.checkpointsByState.mined).toBeGreaterThan(0);
     expect(await d.stop()).toBe(0);
+    s2aDir = d.dataDir;
     console.log(`[anchor-regtest] scenario 2a took ${Date.now() - t0} ms`);
   });
 
@@ -390,6 +398,38 @@ describe.skipIf(!BITCOIND)('anchoring in a real bitcoind (regtest)', () => {
     expect(v.report.anchors.checkpointsByState.mined).toBe(bumped.tree_size);
     console.log(`[anchor-regtest] re-merkle: ${first.tree_size} checkpoints in ${first.txid}, replaced by ${last.txid} with ${bumped.tree_size}`);
     expect(await d.stop()).toBe(0);
+    s2cDir = d.dataDir;
+  });
+
+  // Before any reorg scenario: the blocks of scenarios 1, 2a and 2c stay in the best chain.
+  py.it('2d. export-ots: python3-opentimestamps checks every mined checkpoint of 1, 2a (bumped) and 2c (re-merkled) against the node, and fails an altered one', async () => {
+    const dirs = { '1': s1Dir, '2a': s2aDir, '2c': s2cDir };
+    const cookie = readFileSync(node.cookieFile, 'utf8').trim();
+    const rpc = node.url.replace('http://', `http://${cookie}@`);
+    for (const [scenario, dir] of Object.entries(dirs)) {
+      if (!dir) throw new Error(`scenario ${scenario} did not leave its data directory`);
+      const out = join(scratch, `ots-${scenario}`);
+      const mined = withDb(dir, (db) => db.prepare("SELECT p.checkpoint FROM anchor_proofs p JOIN anchors a ON a.id = p.anchor_id WHERE a.state IN ('mined', 'final') ORDER BY p.checkpoint").all() as { checkpoint: number }[]).map((r) => r.checkpoint);
+      expect(mined.length, `scenario ${scenario}`).toBeGreaterThan(0);
+      const r = await cli(['export-ots', '--data-dir', dir, '--all', '--out', out]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`wrote ${mined.length} proofs to ${out}`);
+      // No header is given: the script asks the node for the block at each attestation's height, as `ots verify` does.
+      const results = await otsVerify(mined.map((c) => ({ ots: join(out, `checkpoint-${c}.bin.ots`), target: join(out, `checkpoint-${c}.bin`) })), rpc);
+      for (const x of results) expect([x.ots, x.deserialized, x.digest_matches, x.merkle_root_matches, x.error]).toEqual([x.ots, true, true, true, null]);
+      const anchors = withDb(dir, (db) => db.prepare("SELECT block_height FROM anchors WHERE state IN ('mined', 'final')").all() as { block_height: number }[]).map((a) => a.block_height);
+      expect(new Set(results.map((x) => x.height))).toEqual(new Set(anchors));
+      // The same proof, forged for the checkpoint with one byte changed, misses the block's merkle root.
+      const c = mined[0]!;
+      const altered = readFileSync(join(out, `checkpoint-${c}.bin`));
+      altered[100]! ^= 0x01;
+      const forged = readFileSync(join(out, `checkpoint-${c}.bin.ots`));
+      createHash('sha256').update(altered).digest().copy(forged, 33);
+      writeFileSync(join(out, 'altered.bin'), altered);
+      writeFileSync(join(out, 'altered.bin.ots'), forged);
+      const [bad] = await otsVerify([{ ots: join(out, 'altered.bin.ots'), target: join(out, 'altered.bin') }], rpc);
+      expect([bad!.digest_matches, bad!.merkle_root_matches, bad!.error]).toEqual([true, false, 'VerificationError: Digest does not match merkleroot']);
+    }
   });
 
   it('2b. at the fee-rate cap a stuck anchor is not bumped and status shows the fee-cap error', async () => {
