@@ -30,6 +30,7 @@ export interface ServeConfig {
   idleTimeoutSec: number;
   frameTimeoutSec: number;
   framing: 'auto' | 'octet' | 'lf' | 'nul';
+  udpReader: 'main' | 'thread';
   checkpointEntries: number;
   checkpointIntervalSec: number;
   commitDelayMs: number;
@@ -112,7 +113,7 @@ export const CONFIG_KEYS: Record<string, keyof ServeConfig> = {
   data_dir: 'dataDir', log_level: 'logLevel', metrics: 'metrics', udp: 'udp', tcp: 'tcp', tls: 'tls', relp: 'relp', relp_tls: 'relpTls', tls_cert: 'tlsCert', tls_key: 'tlsKey',
   tls_client_ca: 'tlsClientCa', allow: 'allow', max_message_bytes: 'maxMessageBytes', max_connections: 'maxConnections',
   max_connections_per_source: 'maxConnectionsPerSource', handshake_timeout: 'handshakeTimeoutSec', idle_timeout: 'idleTimeoutSec',
-  frame_timeout: 'frameTimeoutSec', framing: 'framing', checkpoint_entries: 'checkpointEntries', checkpoint_interval: 'checkpointIntervalSec', commit_delay_ms: 'commitDelayMs',
+  frame_timeout: 'frameTimeoutSec', framing: 'framing', udp_reader: 'udpReader', checkpoint_entries: 'checkpointEntries', checkpoint_interval: 'checkpointIntervalSec', commit_delay_ms: 'commitDelayMs',
   rpc_url: 'bitcoinRpcUrl', rpc_cookie_file: 'bitcoinCookieFile', rpc_user: 'bitcoinUser', rpc_password: 'bitcoinPassword', wallet: 'bitcoinWallet',
   interval: 'anchorIntervalSec', conf_target: 'anchorConfTarget', fallback_fee_rate: 'anchorFallbackFeeRate', max_fee_rate: 'anchorMaxFeeRate',
   max_fee: 'anchorMaxFee', final_confirmations: 'anchorFinalConfirmations', stuck_blocks: 'anchorStuckBlocks', poll_interval: 'anchorPollSec', commit_batch: 'commitBatch',

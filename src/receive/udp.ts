@@ -1,4 +1,4 @@
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Allowlist } from './allowlist.js';
 import { newCounters, type ListenerCounters } from './counters.js';
@@ -14,6 +14,27 @@ import { nowUs } from '../chain/clock.js';
  */
 export const UDP_RECV_BUFFER_BYTES = 32 * 1024 * 1024;
 
+/** Where a UDP listener's datagrams come from: its own socket here, or a thread that reads one (serve/). */
+export interface DatagramSource {
+  readonly address: { address: string; family: string; port: number };
+  /** The receive buffer the kernel granted, in bytes (Linux reports twice it: the other half is its bookkeeping, socket(7)). */
+  readonly grantedBytes: number;
+  /** Datagrams the source itself dropped (a reader thread over its memory limit). */
+  readonly dropped?: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Binds `host:port`, asking for `recvBufferSize`; hands each datagram to `onDatagram` with its
+ * receive time. A source that can hold datagrams itself waits while `flow` is congested.
+ */
+export type OpenDatagramSource = (
+  bind: { host: string; port: number; recvBufferSize: number },
+  flow: Pick<FrameSink, 'congested' | 'onDrain'>,
+  onDatagram: (msg: Buffer, address: string, port: number, receivedAtUs: number) => void,
+  onError: (e: Error) => void,
+) => Promise<DatagramSource>;
+
 export interface UdpListenerOptions {
   host: string;
   port: number;
@@ -21,35 +42,53 @@ export interface UdpListenerOptions {
   allow: Allowlist;
   sink: FrameSink;
   warn: Warn;
+  /** Default: a socket on this thread (socketSource). */
+  source?: OpenDatagramSource;
 }
+
+/** A socket read on this thread, between the write path's other work. */
+export const socketSource: OpenDatagramSource = async ({ host, port, recvBufferSize }, _flow, onDatagram, onError) => {
+  const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: isIPv6(host) && host !== '::', recvBufferSize });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, host, () => {
+      socket.removeAllListeners('error');
+      resolve();
+    });
+  });
+  socket.on('error', onError);
+  socket.on('message', (msg, rinfo) => onDatagram(msg, rinfo.address, rinfo.port, nowUs()));
+  return {
+    address: socket.address(),
+    grantedBytes: Math.floor(socket.getRecvBufferSize() / 2),
+    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
+  };
+};
 
 export class UdpListener {
   readonly counters: ListenerCounters = newCounters();
   name = '';
-  private socket: Socket | undefined;
+  private source: DatagramSource | undefined;
+  /** Queue drops counted here; the source's own are added by refreshDrops(). */
+  private queueDropsHere = 0;
+  /** The source's drops already counted (they were received, then dropped: both counters hold them). */
+  private sourceDropsSeen = 0;
 
   constructor(private readonly opts: UdpListenerOptions) {}
 
   async start(): Promise<void> {
     const { host, port } = this.opts;
-    const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4', ipv6Only: isIPv6(host) && host !== '::', recvBufferSize: UDP_RECV_BUFFER_BYTES });
-    this.socket = socket;
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', (e: Error) => reject(new Error(`${`udp://${isIPv6(host) ? `[${host}]` : host}:${port}`}: ${e.message}`)));
-      socket.bind(port, host, () => {
-        socket.removeAllListeners('error');
-        resolve();
-      });
-    });
-    const addr = socket.address();
-    this.name = `udp://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
-    socket.on('error', (e) => {
+    const open = this.opts.source ?? socketSource;
+    const source = await open({ host, port, recvBufferSize: UDP_RECV_BUFFER_BYTES }, this.opts.sink, (msg, address, peerPort, at) => this.deliver(msg, address, peerPort, at), (e) => {
       this.counters.connectionErrors++;
       this.opts.warn('udp-error', `${this.name}: ${e.message}`);
+    }).catch((e: Error) => {
+      throw new Error(`${`udp://${isIPv6(host) ? `[${host}]` : host}:${port}`}: ${e.message}`);
     });
-    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
-    // Linux reports twice the size it granted: the other half is its bookkeeping (socket(7)).
-    const granted = Math.floor(socket.getRecvBufferSize() / 2);
+    this.source = source;
+    const addr = source.address;
+    this.name = `udp://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+    const granted = source.grantedBytes;
     if (granted < UDP_RECV_BUFFER_BYTES) {
       const mib = (n: number): string => `${+(n / 1048576).toFixed(2)} MiB`;
       this.opts.warn('udp-buffer', `${this.name}: receive buffer ${mib(granted)}, expected ${mib(UDP_RECV_BUFFER_BYTES)} (net.core.rmem_max caps it); bursts beyond it are lost in the kernel. Install etc/sysctl.d/60-immutalog.conf or run: sysctl -w net.core.rmem_max=${UDP_RECV_BUFFER_BYTES}`);
@@ -57,10 +96,11 @@ export class UdpListener {
   }
 
   get port(): number {
-    return this.socket?.address().port ?? 0;
+    return this.source?.address.port ?? 0;
   }
 
-  private onMessage(msg: Buffer, address: string, port: number): void {
+  /** One datagram, received at `receivedAtUs`: checked, counted and handed to the sink. */
+  deliver(msg: Buffer, address: string, port: number, receivedAtUs: number): void {
     const c = this.counters;
     if (!this.opts.allow.allows(address)) {
       c.rejectedSources++;
@@ -84,18 +124,29 @@ export class UdpListener {
     c.received++;
     c.bytes += msg.length;
     const queued = this.opts.sink.accept({
-      raw, flags, receivedAtUs: nowUs(), transport: 'udp', listener: this.name, peerAddress: address, peerPort: port,
+      raw, flags, receivedAtUs, transport: 'udp', listener: this.name, peerAddress: address, peerPort: port,
     });
     if (!queued) {
-      c.queueDrops++;
+      this.queueDropsHere++;
+      this.refreshDrops();
       this.opts.warn('udp-queue-full', `${this.name}: write queue over its hard limit; datagram dropped`);
     }
   }
 
+  /** Brings received and queueDrops up to date with the drops of the source (read for status). */
+  refreshDrops(): void {
+    const seen = this.source?.dropped ?? this.sourceDropsSeen;
+    if (seen > this.sourceDropsSeen) this.opts.warn('udp-queue-full', `${this.name}: ${seen - this.sourceDropsSeen} datagrams dropped by the reader: the write queue stayed congested while they came`);
+    this.counters.received += seen - this.sourceDropsSeen;
+    this.sourceDropsSeen = seen;
+    this.counters.queueDrops = this.queueDropsHere + seen;
+  }
+
   async stop(): Promise<void> {
-    const s = this.socket;
+    const s = this.source;
     if (!s) return;
-    await new Promise<void>((resolve) => s.close(() => resolve()));
-    this.socket = undefined;
+    await s.close();
+    this.refreshDrops();
+    this.source = undefined;
   }
 }

@@ -6,6 +6,7 @@ import { StreamListener } from '../receive/stream.js';
 import { RelpListener } from '../receive/relp.js';
 import { RedeliveryTracker } from '../receive/redelivery.js';
 import { UdpListener } from '../receive/udp.js';
+import { threadSource } from './udp-reader.js';
 import { startControlServer } from './control.js';
 import { dataPaths } from '../log/data-dir.js';
 import { startMetricsServer } from './metrics.js';
@@ -42,7 +43,7 @@ export class Endpoints {
     const tls = cfg.tls.length || cfg.relpTls.length ? readTlsMaterial(cfg) : undefined;
     const redelivery = this.redelivery;
     const all = [
-      ...cfg.udp.map((a) => new UdpListener({ ...common, ...a })),
+      ...cfg.udp.map((a) => new UdpListener({ ...common, ...a, ...(cfg.udpReader === 'thread' ? { source: threadSource } : {}) })),
       ...cfg.tcp.map((a) => new StreamListener({ ...stream, ...a })),
       ...cfg.tls.map((a) => new StreamListener({ ...stream, ...a, tls })),
       ...cfg.relp.map((a) => new RelpListener({ ...stream, ...a, redelivery })),

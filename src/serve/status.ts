@@ -1,6 +1,7 @@
 import type { Server } from 'node:net';
 import type { AnchorStatus } from '../anchor/anchorer.js';
 import type { IngestStats } from '../ingest/pipeline.js';
+import type { WarmUpReport } from '../ingest/warm-up.js';
 import type { ListenerCounters } from '../receive/counters.js';
 import type { StreamListener } from '../receive/stream.js';
 import { UdpListener } from '../receive/udp.js';
@@ -23,6 +24,8 @@ export interface DaemonStatus {
   last_checkpoint_at_us: number | null;
   last_committed_seq: number;
   block: number;
+  /** The synthetic frames run through the write path before the listeners bound (none stored), and how long that took. */
+  warm_up: WarmUpReport;
   /** Which batch crypto hashes this daemon's entries: the native addon, or the node:crypto fallback and why. */
   crypto: { path: 'native' | 'node'; detail: string };
   state: 'running' | 'stopping' | 'stopped';
@@ -36,6 +39,7 @@ export interface StatusSources {
   ingest: IngestStats;
   anchor: AnchorStatus | undefined;
   metrics: Server | undefined;
+  warmUp: WarmUpReport;
 }
 
 export function daemonStatus(state: DaemonStatus['state'], s: StatusSources): DaemonStatus {
@@ -68,6 +72,7 @@ export function daemonStatus(state: DaemonStatus['state'], s: StatusSources): Da
     last_checkpoint_at_us: q.lastCheckpointAtUs ?? null,
     last_committed_seq: q.lastCommittedSeq,
     block: q.block,
+    warm_up: { frames: s.warmUp.frames, ms: s.warmUp.ms },
     crypto: { path: cryptoChoice.path, detail: cryptoChoice.detail },
     state,
   };

@@ -30,10 +30,11 @@ export function readUdpKernelDrops(localPort: number, ipv6: boolean): number | u
   }
 }
 
-/** Copies each UDP listener's kernel drop count into its counters (left as it was where /proc is missing). */
+/** Copies each UDP listener's kernel drop count (left as it was where /proc is missing) and its reader's drops into its counters. */
 export function updateKernelDrops(listeners: readonly (UdpListener | StreamListener)[]): void {
   for (const l of listeners) {
     if (!(l instanceof UdpListener)) continue;
+    l.refreshDrops();
     const drops = readUdpKernelDrops(l.port, l.name.startsWith('udp://['));
     if (drops !== undefined) l.counters.kernelDrops = drops;
   }
