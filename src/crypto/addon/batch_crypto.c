@@ -31,32 +31,29 @@ static napi_value throw_range(napi_env env, const char *msg) {
   return NULL;
 }
 
-/* A Uint8Array/Buffer argument (any typed array counts as its bytes). */
-static int get_bytes(napi_env env, napi_value v, bytes_t *out) {
+/* A typed array argument of the given element type: its data and element count. */
+static int get_typed(napi_env env, napi_value v, napi_typedarray_type wanted, void **data, size_t *count) {
   bool is_ta = false;
   if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return 0;
   napi_typedarray_type type;
-  size_t length, offset;
-  void *data;
+  size_t offset;
   napi_value ab;
-  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok) return 0;
-  if (type != napi_uint8_array) return 0;
+  if (napi_get_typedarray_info(env, v, &type, count, data, &ab, &offset) != napi_ok) return 0;
+  return type == wanted;
+}
+
+/* A Uint8Array (a Buffer is one). */
+static int get_bytes(napi_env env, napi_value v, bytes_t *out) {
+  void *data = NULL;
+  if (!get_typed(env, v, napi_uint8_array, &data, &out->length)) return 0;
   out->data = (uint8_t *)data;
-  out->length = length;
   return 1;
 }
 
 static int get_u32s(napi_env env, napi_value v, const uint32_t **out, size_t *count) {
-  bool is_ta = false;
-  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return 0;
-  napi_typedarray_type type;
-  size_t length, offset;
-  void *data;
-  napi_value ab;
-  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset) != napi_ok) return 0;
-  if (type != napi_uint32_array) return 0;
+  void *data = NULL;
+  if (!get_typed(env, v, napi_uint32_array, &data, count)) return 0;
   *out = (const uint32_t *)data;
-  *count = length;
   return 1;
 }
 
