@@ -2,6 +2,7 @@ import type { StoredEntryColumns } from '../chain/encoding.js';
 import type { SealedRowView } from '../chain/batch.js';
 import type { Db } from './db.js';
 import { entryQuery, type EntryFilter } from './query.js';
+import { verifyReadPath } from './rows-extension.js';
 import { VerifyReader, type VerifyRow } from './verify-read.js';
 
 /** An entries row: the MAC'd columns, the block it is filed under, its MAC and parsed fields. */
@@ -69,7 +70,7 @@ export class Entries {
    */
   rangeForVerify(from: number, to: number): IterableIterator<VerifyRow> {
     if (!this.utf8) return this.range(from, to);
-    this.verifyReader ??= new VerifyReader(this.db);
+    this.verifyReader ??= new VerifyReader(this.db, verifyReadPath(this.db));
     return this.verifyReader.range(from, to);
   }
 

@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { describe, it } from 'vitest';
 import { loadAddon } from '../../src/crypto/native-addon.js';
+import { rowsExtensionMissing } from '../../src/store/rows-extension.js';
 import { IMRELP_SO, LOGGER, OMRELP_SO, OPENSSL, RSYSLOGD, SYSTEM_PYTHON } from './proc.js';
 
 /** Set by .ci/run: a missing client is a failure there, never a skip. */
@@ -70,6 +71,8 @@ const CLIENTS = {
   gdb: onPath('gdb', 'gdb'),
   // Not a Debian package: `npm ci` builds it with node-gyp (g++, make, python3); .ci/run needs it built.
   'crypto-addon': () => loadAddon().reason,
+  // Built beside it by the same `npm ci` (src/store/rows-ext): the SQLite aggregate verify reads with.
+  'rows-extension': () => rowsExtensionMissing(),
 } satisfies Record<string, Probe>;
 
 export type ClientName = keyof typeof CLIENTS;

@@ -3,19 +3,24 @@
 // checkBlock must come to exactly the result it comes to on the rows the one-statement query
 // that verify used before chunks gives (kept here verbatim as the reference): the same failures
 // with the same evidence, or the same error. That includes tampered rows whose columns no longer
-// have the schema's types (an attacker can drop STRICT through writable_schema).
+// have the schema's types (an attacker can drop STRICT through writable_schema). All of it holds
+// on both layouts: the rows extension's aggregate and the SQL expression it replaces, which must
+// also give the same chunk, byte for byte.
 
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it as vitestIt } from 'vitest';
 import { encodeStoredEntry } from '../../src/chain/encoding.js';
 import { chainMac } from '../../src/chain/mac.js';
 import { fieldsToJson, parseRecord } from '../../src/parse/index.js';
 import { LogStore, type EntryRow, type PlainRow, type VerifyRow } from '../../src/store/log-store.js';
+import { loadRowsExtension, VERIFY_READ_ENV, type VerifyReadPath } from '../../src/store/rows-extension.js';
 import { SCHEMA_SQL } from '../../src/store/schema.js';
+import { CHUNK_SQL_OF, CHUNKED_ROW_MAX_BYTES } from '../../src/store/verify-read.js';
+import { needClients } from '../clients/available.js';
 import { checkBlock, type BlockTask } from '../../src/verify/block-check.js';
 import { rng } from '../receive/helpers.js';
 import { appendRows } from '../helpers/store-rows.js';
@@ -105,7 +110,45 @@ function newLog(rows: EntryRow[]): { store: LogStore; path: string } {
   return { store, path };
 }
 
-describe('Entries.rangeForVerify', () => {
+/** Every chunk of [0, end) from each start, both ways: the extension's bytes must be the SQL's. */
+function sameChunks(path: string, end: number): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    expect(loadRowsExtension(db)).toBeUndefined();
+    const sql = db.prepare(CHUNK_SQL_OF.sql).raw();
+    const ext = db.prepare(CHUNK_SQL_OF.extension).raw();
+    let compared = 0;
+    for (let from = 0; from <= end; from++) {
+      for (const to of [end, from + 1, from + 300]) {
+        const [a, b] = [sql.get(from, to), ext.get(from, to)] as [Buffer | null, number, number | null][];
+        expect({ from, to, chunk: b![0]?.toString('hex') ?? null, rows: b![1], last: b![2] }).toEqual({ from, to, chunk: a![0]?.toString('hex') ?? null, rows: a![1], last: a![2] });
+        compared += a![1];
+      }
+    }
+    return compared;
+  } finally {
+    db.close();
+  }
+}
+
+const extension = needClients('rows-extension');
+const PATHS: VerifyReadPath[] = ['extension', 'sql'];
+
+describe.each(PATHS)('Entries.rangeForVerify, %s layout', (readPath) => {
+  const it = readPath === 'extension' ? extension.it : vitestIt;
+  /** On the extension's run, also the chunks themselves against the SQL layout's. */
+  const chunksAgree = (path: string, end: number): void => {
+    if (readPath === 'extension') expect(sameChunks(path, end)).toBeGreaterThan(0);
+  };
+  const saved = process.env[VERIFY_READ_ENV];
+  beforeAll(() => {
+    process.env[VERIFY_READ_ENV] = readPath;
+  });
+  afterAll(() => {
+    if (saved === undefined) delete process.env[VERIFY_READ_ENV];
+    else process.env[VERIFY_READ_ENV] = saved;
+  });
+
   it('prepares every ordinary row and gives checkBlock what the one-statement read gives', () => {
     const r = rng(7);
     const raws = Array.from({ length: 900 }, (_, i) => AWKWARD[i] ?? randomBytes(Math.floor(r() * 600)));
@@ -124,6 +167,23 @@ describe('Entries.rangeForVerify', () => {
     expect(sub.fast).toEqual(sub.ref);
     expect((sub.ref as { checked: number }).checked).toBe(250);
     store.close();
+    chunksAgree(path, 900);
+  });
+
+  it('chunks a row of exactly the row limit and reads one byte longer alone', () => {
+    const names = (): [string, string] => ['tcp://127.0.0.1:5514', '127.0.0.1'];
+    const sized = (extra: number): Buffer => {
+      // Fields of a line of plain bytes do not depend on its length: measured on a short one.
+      const fieldsBytes = Buffer.byteLength(fieldsToJson(parseRecord(Buffer.from('aaaa'))));
+      return Buffer.alloc(CHUNKED_ROW_MAX_BYTES + extra - fieldsBytes - 32 - 'tcp://127.0.0.1:5514'.length - '127.0.0.1'.length, 'a');
+    };
+    const rows = chained([Buffer.from('a'), sized(0), sized(1), sized(-1), Buffer.from('b')], names);
+    const { store, path } = newLog(rows);
+    const r = both(store, path, task(0, rows.length, START));
+    store.close();
+    expect(r.fast).toEqual(r.ref);
+    expect(r.prepared).toBe(4);
+    chunksAgree(path, rows.length);
   });
 
   it('matches the one-statement read for random rows, names and field JSON (property)', () => {
@@ -141,6 +201,7 @@ describe('Entries.rangeForVerify', () => {
           const r = both(store, path, task(0, rows.length, START));
           store.close();
           expect(r.fast).toEqual(r.ref);
+          chunksAgree(path, rows.length);
         },
       ),
       { numRuns: 60 },
@@ -198,10 +259,11 @@ describe('Entries.rangeForVerify', () => {
     // The edits reach every per-entry check, not only the fallbacks.
     expect([...codes].sort()).toEqual(expect.arrayContaining(['ENTRY_BAD_ENCODING', 'ENTRY_BLOCK_MISMATCH', 'ENTRY_MAC_MISMATCH', 'ENTRY_TIME_OUT_OF_BLOCK', 'FIELDS_MISMATCH']));
     again.close();
+    chunksAgree(path, 64);
   });
 
   it('falls back to the plain read in a database that is not UTF-8', () => {
-    const path = join(dir, 'utf16.sqlite');
+    const path = join(dir, `utf16-${files++}.sqlite`);
     const db = new Database(path);
     db.pragma("encoding = 'UTF-16le'");
     db.exec(SCHEMA_SQL);
