@@ -111,6 +111,30 @@ export function sealBatch(
   return { batch: { buffer: buf, count: items.length, firstSeq: at.nextSeq, block: at.block }, next: { ...at, nextSeq: seq, head } };
 }
 
+/**
+ * Where each entry's leaf input `0x00 || enc` lies in a sealed batch (pairs of start and end), and
+ * the last entry's sequence number (-1 for none): what the storage thread hashes once the rows are
+ * committed, found from the length words alone.
+ */
+export function sealedLeafSpans(buf: Buffer): { spans: Uint32Array; lastSeq: number } {
+  const count = buf.readUInt32BE(4);
+  const fieldsAt = buf.readUInt32BE(8);
+  const spans = new Uint32Array(2 * count);
+  let o = HEADER_BYTES;
+  let lastSeq = -1;
+  for (let i = 0; i < count; i++) {
+    const e = o + 5;
+    const end = e + buf.readUInt32BE(o);
+    if (buf[o + 4] !== 0x00 || end + MAC_BYTES + 4 > fieldsAt || end - e < ENTRY_AT.listener) throw new Error(`batch: entry ${i} at byte ${o} is not a sealed entry`);
+    spans[2 * i] = o + 4;
+    spans[2 * i + 1] = end;
+    if (i === count - 1) lastSeq = buf.readUInt32BE(e + ENTRY_AT.seq) * 0x1_0000_0000 + buf.readUInt32BE(e + ENTRY_AT.seq + 4);
+    o = end + MAC_BYTES + 4;
+  }
+  if (o !== fieldsAt) throw new Error(`batch: expected entries to end at ${fieldsAt}, read ${o}`);
+  return { spans, lastSeq };
+}
+
 /** buf[a, a+n) equals buf[b, b+n); a loop, as the strings are short and Buffer#compare is a native call. */
 function sameBytes(buf: Buffer, a: number, b: number, n: number): boolean {
   for (let i = 0; i < n; i++) if (buf[a + i] !== buf[b + i]) return false;

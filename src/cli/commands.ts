@@ -5,7 +5,7 @@ import { CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE } from '../config/config-file.js';
 import { registerAnchor } from './anchor-cmd.js';
 import { CannotRun } from './cannot-run.js';
 import { cryptoChoice } from '../crypto/select.js';
-import { verifyReadRefusal } from '../store/rows-extension.js';
+import { rowsRefusal } from '../store/rows-extension.js';
 import { EXIT } from './exit-codes.js';
 import { registerExport } from './export-cmd.js';
 import { registerExportOts } from './export-ots-cmd.js';
@@ -45,9 +45,9 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 
 // IMMUTALOG_CRYPTO=native (CI sets it) must not fall back quietly to node:crypto.
 if (cryptoChoice.refused) fatal(cryptoChoice.refused);
-// Likewise IMMUTALOG_VERIFY_READ=extension must not fall back quietly to the SQL layout.
-const readRefused = verifyReadRefusal();
-if (readRefused) fatal(readRefused);
+// Likewise IMMUTALOG_ROWS=native must not fall back quietly to binding rows one by one.
+const rowsRefused = rowsRefusal();
+if (rowsRefused) fatal(rowsRefused);
 
 const program = new Command();
 program

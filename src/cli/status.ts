@@ -97,6 +97,7 @@ export function runStatus(dataDir: string, json: boolean): string {
     lines.push(`  queue: ${dm.queue.frames} messages waiting, ${dm.queue.committed} committed this run, ${dm.queue.commit_failures} failed commits${dm.queue.last_error ? ` (last: ${dm.queue.last_error})` : ''}`);
     // An older daemon's status file has no crypto line.
     if (dm.crypto) lines.push(`  hashing: ${dm.crypto.detail}`);
+    if (dm.rows) lines.push(`  rows: ${dm.rows.detail}`);
   }
   return lines.join('\n') + '\n';
 }

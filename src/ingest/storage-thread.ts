@@ -1,6 +1,6 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { StoredEntryEncoder } from '../chain/encoding.js';
-import { visitSealedRows } from '../chain/batch.js';
+import { sealedLeafSpans } from '../chain/batch.js';
 import { leafHashOfPrefixed, MerkleAccumulator } from '../checkpoint/merkle.js';
 import { HASH_BYTES } from '../crypto/batch-crypto.js';
 import { batchCrypto } from '../crypto/select.js';
@@ -140,21 +140,13 @@ function commitRows(): [FromStorage, number] {
     run.push(t);
     rows += n;
   }
-  // Where each entry's leaf input lies in its batch: hashed once the commit has succeeded.
-  const spans = run.map((t) => new Uint32Array(2 * t.batch.readUInt32BE(4)));
+  store.entries.appendSealed(run.map((t) => t.batch));
+  // Each entry's leaf input, hashed into the tree only now that the commit has succeeded.
   let lastSeq = -1;
-  store.entries.append((insert) => {
-    run.forEach((t, b) => {
-      const s = spans[b]!;
-      const base = t.batch.byteOffset;
-      let i = 0;
-      visitSealedRows(t.batch, (row) => {
-        insert(row);
-        s[i++] = row.leafInput.byteOffset - base;
-        s[i++] = row.leafInput.byteOffset - base + row.leafInput.length;
-        lastSeq = row.seq;
-      });
-    });
+  const spans = run.map((t) => {
+    const s = sealedLeafSpans(t.batch);
+    if (s.lastSeq >= 0) lastSeq = s.lastSeq;
+    return s.spans;
   });
   let bytes = 0;
   run.forEach((t, b) => {

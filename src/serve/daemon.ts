@@ -19,6 +19,7 @@ import { Anchoring } from './anchoring.js';
 import { MetricsPage } from './metrics.js';
 import { daemonStatus, type DaemonStatus } from './status.js';
 import { cryptoChoice } from '../crypto/select.js';
+import { rowsChoice } from '../store/rows-extension.js';
 import { StatusFile } from './status-file.js';
 import { REDELIVERY_LOOKBACK_ENTRIES, type RedeliveryTracker } from '../receive/redelivery.js';
 import { LogStore } from '../store/log-store.js';
@@ -152,9 +153,12 @@ export class Daemon {
 
   /** The log lines, the first status file and its periodic rewrite, and READY=1 for systemd. */
   private announceReady(): void {
+    const rows = rowsChoice();
     if (this.bound.metricsUrl) this.log.info(`metrics on ${this.bound.metricsUrl}`);
     if (cryptoChoice.path === 'native') this.log.info(`hashing with the ${cryptoChoice.detail}`);
     else this.log.warn(`hashing with ${cryptoChoice.detail}; ingest and verify are several times slower`);
+    if (rows.path === 'native') this.log.info(`storing rows through the ${rows.detail}`);
+    else this.log.warn(`storing rows through ${rows.detail}; ingest and verify are slower`);
     this.log.info(`immutalog serving log ${this.fingerprint} from ${dataPaths(this.cfg.dataDir).database}: ${this.listeners.map((l) => l.name).join(', ')}`);
     this.statusFile.write('running');
     this.statusFile.startPeriodic();

@@ -6,6 +6,7 @@ import type { ListenerCounters } from '../receive/counters.js';
 import type { StreamListener } from '../receive/stream.js';
 import { UdpListener } from '../receive/udp.js';
 import { cryptoChoice } from '../crypto/select.js';
+import { rowsChoice } from '../store/rows-extension.js';
 
 /** The daemon's state as status.json holds it (read by `immutalog status`) and the metrics page renders it. */
 export interface DaemonStatus {
@@ -28,6 +29,8 @@ export interface DaemonStatus {
   warm_up: WarmUpReport;
   /** Which batch crypto hashes this daemon's entries: the native addon, or the node:crypto fallback and why. */
   crypto: { path: 'native' | 'node'; detail: string };
+  /** How rows go in and out of SQLite: the rows extension, or plain SQL and why. */
+  rows: { path: 'native' | 'sql'; detail: string };
   state: 'running' | 'stopping' | 'stopped';
 }
 
@@ -74,6 +77,7 @@ export function daemonStatus(state: DaemonStatus['state'], s: StatusSources): Da
     block: q.block,
     warm_up: { frames: s.warmUp.frames, ms: s.warmUp.ms },
     crypto: { path: cryptoChoice.path, detail: cryptoChoice.detail },
+    rows: rowsChoice(),
     state,
   };
 }

@@ -1,9 +1,11 @@
 import type { StoredEntryColumns } from '../chain/encoding.js';
-import type { SealedRowView } from '../chain/batch.js';
+import { visitSealedRows, type SealedRowView } from '../chain/batch.js';
 import type { Db } from './db.js';
 import { entryQuery, type EntryFilter } from './query.js';
-import { verifyReadPath } from './rows-extension.js';
+import { rowsPath, type RowsPath } from './rows-extension.js';
 import { VerifyReader, type VerifyRow } from './verify-read.js';
+
+const COLUMNS = 'seq, block, received_at_us, transport, flags, listener, peer_address, peer_port, raw, mac, fields';
 
 /** An entries row: the MAC'd columns, the block it is filed under, its MAC and parsed fields. */
 export interface EntryRow extends StoredEntryColumns {
@@ -23,12 +25,26 @@ export class Entries {
   /** Whether the database's text encoding is UTF-8 (openDb creates every log so). */
   private readonly utf8: boolean;
   private readonly appendTx: (each: (insert: InsertRow) => void) => void;
+  private readonly appendSealedTx: (batches: readonly Buffer[]) => void;
   private verifyReader: VerifyReader | undefined;
+  /** How this connection's rows go in and out (rows-extension.ts): 'native' once the extension is loaded. */
+  readonly rows: RowsPath;
 
   constructor(private readonly db: Db) {
     this.utf8 = db.pragma('encoding', { simple: true }) === 'UTF-8';
+    // The extension writes text as UTF-8 bytes: a database in another encoding takes the SQL path.
+    this.rows = this.utf8 ? rowsPath(db) : 'sql';
     const insert = this.rowInserter();
     this.appendTx = db.transaction((each: (insert: InsertRow) => void) => each(insert));
+    const insertBatch = this.rows === 'native'
+      ? db.prepare(`INSERT INTO entries (${COLUMNS}) SELECT ${COLUMNS} FROM immutalog_batch(?)`)
+      : undefined;
+    this.appendSealedTx = db.transaction((batches: readonly Buffer[]) => {
+      for (const b of batches) {
+        if (insertBatch) insertBatch.run(b);
+        else visitSealedRows(b, insert);
+      }
+    });
   }
 
   /**
@@ -58,6 +74,14 @@ export class Entries {
     this.appendTx(each);
   }
 
+  /**
+   * The rows of sealed batches (chain/batch.ts) in one transaction (one fsync), all or none, in
+   * order: through the rows extension one BLOB per batch, else row by row as append() does.
+   */
+  appendSealed(batches: readonly Buffer[]): void {
+    this.appendSealedTx(batches);
+  }
+
   /** Entries in a sequence range [from, to), in order; streamed. */
   *range(from: number, to: number): IterableIterator<EntryRow> {
     yield* this.db.prepare('SELECT * FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq').iterate(from, to) as IterableIterator<EntryRow>;
@@ -70,7 +94,7 @@ export class Entries {
    */
   rangeForVerify(from: number, to: number): IterableIterator<VerifyRow> {
     if (!this.utf8) return this.range(from, to);
-    this.verifyReader ??= new VerifyReader(this.db, verifyReadPath(this.db));
+    this.verifyReader ??= new VerifyReader(this.db, this.rows);
     return this.verifyReader.range(from, to);
   }
 

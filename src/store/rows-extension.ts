@@ -2,10 +2,11 @@ import { fileURLToPath } from 'node:url';
 import { openBareSqlite, type Db } from './db.js';
 
 /**
- * Verify's chunked read has SQLite lay out every row it reads (store/verify-read.ts). The
- * extension that `npm install` builds beside this file (node-gyp, src/store/rows-ext) does that
- * in C as one aggregate, immutalog_rows; without it the same bytes come from an SQL expression
- * (printf, unhex, group_concat) that costs about three times as much per row. It is loaded into
+ * How rows go in and out of the entries table. The SQLite extension that `npm install` builds
+ * beside this file (node-gyp, src/store/rows-ext) takes a sealed batch in as one BLOB
+ * (immutalog_batch) and lays out verify's chunks (immutalog_rows) in C; without it the storage
+ * thread binds eleven values per row and an SQL expression (printf, unhex, group_concat) lays
+ * out the same chunk bytes, each at two to three times the cost. It is loaded into
  * better-sqlite3's own SQLite, so it shares that library's file locks.
  *
  * This file sits two folders below the checkout both as src/store/*.ts and as dist/store/*.js,
@@ -13,10 +14,10 @@ import { openBareSqlite, type Db } from './db.js';
  */
 export const ROWS_EXTENSION_PATH = fileURLToPath(new URL('../../src/store/rows-ext/build/Release/immutalog_rows.node', import.meta.url));
 
-/** IMMUTALOG_VERIFY_READ=extension requires the extension, =sql forces the SQL layout, unset or `auto` takes the extension when it loads. */
-export const VERIFY_READ_ENV = 'IMMUTALOG_VERIFY_READ';
+/** IMMUTALOG_ROWS=native requires the extension, =sql forces the plain SQL path, unset or `auto` takes the extension when it loads. */
+export const ROWS_ENV = 'IMMUTALOG_ROWS';
 
-export type VerifyReadPath = 'extension' | 'sql';
+export type RowsPath = 'native' | 'sql';
 
 /** Why the extension cannot be loaded into `db`, or undefined once it is. */
 export function loadRowsExtension(db: Db): string | undefined {
@@ -33,36 +34,22 @@ export function loadRowsExtension(db: Db): string | undefined {
 }
 
 function wanted(): string {
-  return process.env[VERIFY_READ_ENV] || 'auto';
+  return process.env[ROWS_ENV] || 'auto';
 }
 
-/** Which layout verify's read of `db` uses, loading the extension into it when that is the one. */
-export function verifyReadPath(db: Db): VerifyReadPath {
+/** Which path a connection's rows take, loading the extension into `db` when that is the one. */
+export function rowsPath(db: Db): RowsPath {
   const w = wanted();
   if (w === 'sql') return 'sql';
   const reason = loadRowsExtension(db);
-  if (reason === undefined) return 'extension';
-  // The CLI refuses to start under a setting it cannot honour (verifyReadRefusal), so this
-  // only throws for a library caller that set one.
-  if (w !== 'auto') throw new Error(verifyReadRefusal() ?? reason);
+  if (reason === undefined) return 'native';
+  // The CLI refuses to start under a setting it cannot honour (rowsRefusal), so this only
+  // throws for a library caller that set one.
+  if (w !== 'auto') throw new Error(rowsRefusal() ?? reason);
   return 'sql';
 }
 
-/** Why this process cannot read as IMMUTALOG_VERIFY_READ asks, or undefined when it can. */
-export function verifyReadRefusal(): string | undefined {
-  const w = wanted();
-  if (w !== 'auto' && w !== 'extension' && w !== 'sql') return `${VERIFY_READ_ENV}: expected auto, extension or sql, got "${w}"`;
-  if (w !== 'extension') return undefined;
-  const db = openBareSqlite(':memory:', { timeout: 0 });
-  try {
-    const reason = loadRowsExtension(db);
-    return reason === undefined ? undefined : `${VERIFY_READ_ENV}=extension, but ${reason}`;
-  } finally {
-    db.close();
-  }
-}
-
-/** Why the extension does not load here (undefined when it does): for the test suite's client check. */
+/** Why the extension does not load here (undefined when it does), from a throwaway connection. */
 export function rowsExtensionMissing(): string | undefined {
   const db = openBareSqlite(':memory:', { timeout: 0 });
   try {
@@ -70,4 +57,23 @@ export function rowsExtensionMissing(): string | undefined {
   } finally {
     db.close();
   }
+}
+
+/** Why this process cannot take rows as IMMUTALOG_ROWS asks, or undefined when it can. */
+export function rowsRefusal(): string | undefined {
+  const w = wanted();
+  if (w !== 'auto' && w !== 'native' && w !== 'sql') return `${ROWS_ENV}: expected auto, native or sql, got "${w}"`;
+  if (w !== 'native') return undefined;
+  const reason = rowsExtensionMissing();
+  return reason === undefined ? undefined : `${ROWS_ENV}=native, but ${reason}`;
+}
+
+let choice: { path: RowsPath; detail: string } | undefined;
+
+/** For the start log and `status`: the path this process's connections take, and why (probed once). */
+export function rowsChoice(): { path: RowsPath; detail: string } {
+  if (choice) return choice;
+  const reason = wanted() === 'sql' ? `${ROWS_ENV}=sql` : rowsExtensionMissing();
+  choice = reason === undefined ? { path: 'native', detail: 'SQLite rows extension' } : { path: 'sql', detail: `plain SQL (${reason})` };
+  return choice;
 }

@@ -3,7 +3,7 @@ import {
   LEAF_GAP_AFTER_LISTENER, LEAF_GAP_AFTER_PEER, LEAF_HEAD_BYTES, leafInputInPlace, type LeafLayout, type StoredEntryColumns,
 } from '../chain/encoding.js';
 import type { Db } from './db.js';
-import type { VerifyReadPath } from './rows-extension.js';
+import type { RowsPath } from './rows-extension.js';
 
 /**
  * Verify's read of the entries table, which it reads whole: rows come from SQLite in chunks, one
@@ -54,7 +54,7 @@ const CHUNK_SQL = `SELECT CAST(group_concat(CASE WHEN length(r) <= ${HEADER_BYTE
 const EXTENSION_CHUNK_SQL = `SELECT immutalog_rows(seq, block, received_at_us, transport, flags, peer_port, listener, peer_address, raw, mac, fields, ${CHUNKED_ROW_MAX_BYTES}), count(*), max(seq) `
   + `FROM (SELECT seq, block, received_at_us, transport, flags, peer_port, listener, peer_address, raw, mac, fields FROM entries WHERE seq >= ? AND seq < ? ORDER BY seq LIMIT ${ROWS_PER_CHUNK})`;
 /** The statement that reads a chunk, (from, to) → (chunk, rows, last seq), by layout path. */
-export const CHUNK_SQL_OF: Readonly<Record<VerifyReadPath, string>> = { sql: CHUNK_SQL, extension: EXTENSION_CHUNK_SQL };
+export const CHUNK_SQL_OF: Readonly<Record<RowsPath, string>> = { sql: CHUNK_SQL, native: EXTENSION_CHUNK_SQL };
 /** The one-row query verify used before chunks, for the rows read alone. */
 const ALONE_SQL = 'SELECT seq, block, received_at_us, transport, flags, listener, peer_address, peer_port, CAST(raw || mac AS BLOB), length(mac), fields FROM entries WHERE seq = ?';
 
@@ -135,8 +135,8 @@ export class VerifyReader {
   private listener = Buffer.alloc(0);
   private peer = Buffer.alloc(0);
 
-  /** `path` 'extension' needs the rows extension loaded into `db` (rows-extension.ts). */
-  constructor(private readonly db: Db, readonly path: VerifyReadPath) {
+  /** `path` 'native' needs the rows extension loaded into `db` (rows-extension.ts). */
+  constructor(private readonly db: Db, readonly path: RowsPath) {
     this.chunkStmt = db.prepare(CHUNK_SQL_OF[path]).raw();
     this.aloneStmt = db.prepare(ALONE_SQL).raw();
     this.fieldsStmt = db.prepare('SELECT fields FROM entries WHERE seq = ?').pluck();

@@ -17,7 +17,7 @@ import { encodeStoredEntry } from '../../src/chain/encoding.js';
 import { chainMac } from '../../src/chain/mac.js';
 import { fieldsToJson, parseRecord } from '../../src/parse/index.js';
 import { LogStore, type EntryRow, type PlainRow, type VerifyRow } from '../../src/store/log-store.js';
-import { loadRowsExtension, VERIFY_READ_ENV, type VerifyReadPath } from '../../src/store/rows-extension.js';
+import { loadRowsExtension, ROWS_ENV, type RowsPath } from '../../src/store/rows-extension.js';
 import { SCHEMA_SQL } from '../../src/store/schema.js';
 import { CHUNK_SQL_OF, CHUNKED_ROW_MAX_BYTES } from '../../src/store/verify-read.js';
 import { needClients } from '../clients/available.js';
@@ -116,7 +116,7 @@ function sameChunks(path: string, end: number): number {
   try {
     expect(loadRowsExtension(db)).toBeUndefined();
     const sql = db.prepare(CHUNK_SQL_OF.sql).raw();
-    const ext = db.prepare(CHUNK_SQL_OF.extension).raw();
+    const ext = db.prepare(CHUNK_SQL_OF.native).raw();
     let compared = 0;
     for (let from = 0; from <= end; from++) {
       for (const to of [end, from + 1, from + 300]) {
@@ -132,21 +132,21 @@ function sameChunks(path: string, end: number): number {
 }
 
 const extension = needClients('rows-extension');
-const PATHS: VerifyReadPath[] = ['extension', 'sql'];
+const PATHS: RowsPath[] = ['native', 'sql'];
 
-describe.each(PATHS)('Entries.rangeForVerify, %s layout', (readPath) => {
-  const it = readPath === 'extension' ? extension.it : vitestIt;
+describe.each(PATHS)('Entries.rangeForVerify, %s rows', (readPath) => {
+  const it = readPath === 'native' ? extension.it : vitestIt;
   /** On the extension's run, also the chunks themselves against the SQL layout's. */
   const chunksAgree = (path: string, end: number): void => {
-    if (readPath === 'extension') expect(sameChunks(path, end)).toBeGreaterThan(0);
+    if (readPath === 'native') expect(sameChunks(path, end)).toBeGreaterThan(0);
   };
-  const saved = process.env[VERIFY_READ_ENV];
+  const saved = process.env[ROWS_ENV];
   beforeAll(() => {
-    process.env[VERIFY_READ_ENV] = readPath;
+    process.env[ROWS_ENV] = readPath;
   });
   afterAll(() => {
-    if (saved === undefined) delete process.env[VERIFY_READ_ENV];
-    else process.env[VERIFY_READ_ENV] = saved;
+    if (saved === undefined) delete process.env[ROWS_ENV];
+    else process.env[ROWS_ENV] = saved;
   });
 
   it('prepares every ordinary row and gives checkBlock what the one-statement read gives', () => {
