@@ -59,3 +59,13 @@ export function nowUs(): number {
   }
   return Number((hr + offsetNs) / 1000n);
 }
+
+/**
+ * What nowUs adds to the monotonic clock, in whole microseconds (rounded down), for a stamp taken
+ * on CLOCK_MONOTONIC (the clock process.hrtime reads) in microseconds rounded up, as the native
+ * UDP drain takes them: stamp + this is never before the moment, as nowUs() is.
+ */
+export function wallOffsetUs(): number {
+  nowUs(); // re-learns the offset when the wall clock was stepped
+  return Number(offsetNs / 1000n);
+}

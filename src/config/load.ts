@@ -30,7 +30,7 @@ export interface ServeConfig {
   idleTimeoutSec: number;
   frameTimeoutSec: number;
   framing: 'auto' | 'octet' | 'lf' | 'nul';
-  udpReader: 'main' | 'thread';
+  udpReader: 'main' | 'thread' | 'native';
   checkpointEntries: number;
   checkpointIntervalSec: number;
   commitDelayMs: number;

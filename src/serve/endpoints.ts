@@ -5,8 +5,9 @@ import type { FrameSink, Warn } from '../receive/sink.js';
 import { StreamListener } from '../receive/stream.js';
 import { RelpListener } from '../receive/relp.js';
 import { RedeliveryTracker } from '../receive/redelivery.js';
-import { UdpListener } from '../receive/udp.js';
+import { UdpListener, type OpenDatagramSource } from '../receive/udp.js';
 import { threadSource } from './udp-reader.js';
+import { drainSource, loadUdpDrain } from './udp-drain.js';
 import { startControlServer } from './control.js';
 import { dataPaths } from '../log/data-dir.js';
 import { startMetricsServer } from './metrics.js';
@@ -43,7 +44,7 @@ export class Endpoints {
     const tls = cfg.tls.length || cfg.relpTls.length ? readTlsMaterial(cfg) : undefined;
     const redelivery = this.redelivery;
     const all = [
-      ...cfg.udp.map((a) => new UdpListener({ ...common, ...a, ...(cfg.udpReader === 'thread' ? { source: threadSource } : {}) })),
+      ...cfg.udp.map((a) => new UdpListener({ ...common, ...a, ...(udpSource(cfg.udpReader, warn) ?? {}) })),
       ...cfg.tcp.map((a) => new StreamListener({ ...stream, ...a })),
       ...cfg.tls.map((a) => new StreamListener({ ...stream, ...a, tls })),
       ...cfg.relp.map((a) => new RelpListener({ ...stream, ...a, redelivery })),
@@ -91,4 +92,14 @@ export class Endpoints {
   async closeRelp(): Promise<void> {
     await Promise.all(this.listeners.filter((l): l is RelpListener => l instanceof RelpListener).map((l) => l.stop()));
   }
+}
+
+/** How UDP sockets are read (`udp_reader`): undefined for the main thread's own socket. */
+function udpSource(reader: ServeConfig['udpReader'], warn: Warn): { source: OpenDatagramSource } | undefined {
+  if (reader === 'main') return undefined;
+  if (reader === 'thread') return { source: threadSource };
+  const got = loadUdpDrain();
+  if ('drain' in got) return { source: drainSource };
+  warn('udp-reader', `udp_reader = native, but ${got.reason}: UDP sockets are read on a JS thread instead (udp_reader = thread)`);
+  return { source: threadSource };
 }

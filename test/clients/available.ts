@@ -12,6 +12,7 @@ import { accessSync, constants } from 'node:fs';
 import { describe, it } from 'vitest';
 import { loadAddon } from '../../src/crypto/native-addon.js';
 import { rowsExtensionMissing } from '../../src/store/rows-extension.js';
+import { loadUdpDrain } from '../../src/serve/udp-drain.js';
 import { IMRELP_SO, LOGGER, OMRELP_SO, OPENSSL, RSYSLOGD, SYSTEM_PYTHON } from './proc.js';
 
 /** Set by .ci/run: a missing client is a failure there, never a skip. */
@@ -73,6 +74,8 @@ const CLIENTS = {
   'crypto-addon': () => loadAddon().reason,
   // Built beside it by the same `npm ci` (src/store/rows-ext): the SQLite aggregate verify reads with.
   'rows-extension': () => rowsExtensionMissing(),
+  // And the C thread that drains UDP sockets (src/serve/udp-drain).
+  'udp-drain': () => { const got = loadUdpDrain(); return 'reason' in got ? got.reason : undefined; },
 } satisfies Record<string, Probe>;
 
 export type ClientName = keyof typeof CLIENTS;

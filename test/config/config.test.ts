@@ -38,7 +38,7 @@ const DEFAULTS: Partial<ServeConfig> = {
   maxConnections: 512,
   frameTimeoutSec: 30,
   framing: 'auto',
-  udpReader: 'thread',
+  udpReader: 'native',
   commitDelayMs: 10,
   commitBatch: 1024,
   queueHighWaterBytes: 4 * 1024 * 1024,

@@ -1,8 +1,9 @@
 // Before its listeners bind, `serve` pushes synthetic frames through parse, entry encoding and MAC
 // (src/ingest/warm-up.ts) so that V8 has optimised the write path before the first datagram of a
 // restart. None of them may reach the log: the first real message of a fresh log is seq 0, the
-// log holds exactly what was sent, and verify passes. With either UDP reader (udp_reader = main,
-// or thread: src/serve/udp-reader.ts) datagrams are stored byte-exact, with their peer, in order.
+// log holds exactly what was sent, and verify passes. With every UDP reader (udp_reader = main,
+// thread: src/serve/udp-reader.ts, native: src/serve/udp-drain.ts) datagrams are stored byte-exact,
+// with their peer, in order.
 import { createSocket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { query, settledEntries, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
@@ -26,7 +27,7 @@ async function sendFromOnePort(port: number, msgs: Buffer[]): Promise<number> {
   return own;
 }
 
-describe.each(['main', 'thread'])('the warm-up before the listeners bind (udp_reader = %s)', (reader) => {
+describe.each(['main', 'thread', 'native'])('the warm-up before the listeners bind (udp_reader = %s)', (reader) => {
   it('stores nothing and uses no sequence number: a fresh log starts at seq 0 with exactly what was sent, and verifies', async () => {
     d = await startDaemon({ args: ['--udp', '127.0.0.1:0', '--tcp', '127.0.0.1:0', '--udp-reader', reader] });
     const s = d.status();
