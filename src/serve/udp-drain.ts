@@ -20,7 +20,7 @@ interface Drain {
   readonly CHUNK_BYTES: number;
   open(host: string, port: number, recvBufferSize: number, limitBytes: number, onReadable: () => void): object;
   address(d: object): { address: string; family: string; port: number; grantedBytes: number };
-  take(d: object, out: Buffer): [bytes: number, count: number, dropped: number];
+  take(d: object, out: Buffer): [bytes: number, count: number];
   dropped(d: object): number;
   close(d: object): void;
   error(d: object): string;

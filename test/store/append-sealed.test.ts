@@ -9,12 +9,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it as vitestIt } from 'vitest';
+import { afterAll, describe, expect, it as vitestIt } from 'vitest';
 import { sealBatch, type ChainPosition, type SealInput } from '../../src/chain/batch.js';
 import { fieldsToJson, parseRecord } from '../../src/parse/index.js';
 import { LogStore, type EntryRow } from '../../src/store/log-store.js';
 import { ROWS_ENV, type RowsPath } from '../../src/store/rows-extension.js';
 import { needClients } from '../clients/available.js';
+import { useEnv } from '../helpers/env.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'immutalog-append-sealed-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -64,14 +65,7 @@ const PATHS: RowsPath[] = ['native', 'sql'];
 
 describe.each(PATHS)('Entries.appendSealed, %s rows', (path) => {
   const it = path === 'native' ? extension.it : vitestIt;
-  const saved = process.env[ROWS_ENV];
-  beforeAll(() => {
-    process.env[ROWS_ENV] = path;
-  });
-  afterAll(() => {
-    if (saved === undefined) delete process.env[ROWS_ENV];
-    else process.env[ROWS_ENV] = saved;
-  });
+  useEnv(ROWS_ENV, path);
   const open = (): LogStore => LogStore.open(join(dir, `${path}-${files++}.sqlite`), { create: true });
 
   it('stores every row of every batch with the columns sealBatch was given', () => {

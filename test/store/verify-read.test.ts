@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it as vitestIt } from 'vitest';
+import { afterAll, describe, expect, it as vitestIt } from 'vitest';
 import { encodeStoredEntry } from '../../src/chain/encoding.js';
 import { chainMac } from '../../src/chain/mac.js';
 import { fieldsToJson, parseRecord } from '../../src/parse/index.js';
@@ -21,6 +21,7 @@ import { loadRowsExtension, ROWS_ENV, type RowsPath } from '../../src/store/rows
 import { SCHEMA_SQL } from '../../src/store/schema.js';
 import { CHUNK_SQL_OF, CHUNKED_ROW_MAX_BYTES } from '../../src/store/verify-read.js';
 import { needClients } from '../clients/available.js';
+import { useEnv } from '../helpers/env.js';
 import { checkBlock, type BlockTask } from '../../src/verify/block-check.js';
 import { rng } from '../receive/helpers.js';
 import { appendRows } from '../helpers/store-rows.js';
@@ -140,14 +141,7 @@ describe.each(PATHS)('Entries.rangeForVerify, %s rows', (readPath) => {
   const chunksAgree = (path: string, end: number): void => {
     if (readPath === 'native') expect(sameChunks(path, end)).toBeGreaterThan(0);
   };
-  const saved = process.env[ROWS_ENV];
-  beforeAll(() => {
-    process.env[ROWS_ENV] = readPath;
-  });
-  afterAll(() => {
-    if (saved === undefined) delete process.env[ROWS_ENV];
-    else process.env[ROWS_ENV] = saved;
-  });
+  useEnv(ROWS_ENV, readPath);
 
   it('prepares every ordinary row and gives checkBlock what the one-statement read gives', () => {
     const r = rng(7);

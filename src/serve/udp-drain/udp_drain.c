@@ -178,14 +178,19 @@ static const char *errno_name(int e) {
   }
 }
 
+/* Wakes the thread through its eventfd and waits for it to end. */
+static void stop_thread(drain_t *d) {
+  if (!d->running) return;
+  uint64_t one = 1;
+  if (write(d->stopfd, &one, sizeof one) < 0) { /* an eventfd write fails only on overflow, never here */ }
+  pthread_join(d->thread, NULL);
+  d->running = 0;
+}
+
 static void drain_finalize(napi_env env, void *data, void *hint) {
   (void)env; (void)hint;
   drain_t *d = data;
-  if (d->running) {
-    uint64_t one = 1;
-    if (write(d->stopfd, &one, sizeof one) < 0) { /* the thread also stops on a closed socket */ }
-    pthread_join(d->thread, NULL);
-  }
+  stop_thread(d);
   if (d->fd >= 0) close(d->fd);
   if (d->stopfd >= 0) close(d->stopfd);
   for (chunk_t *c = d->first; c;) { chunk_t *n = c->next; free(c); c = n; }
@@ -280,19 +285,24 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-static drain_t *get_drain(napi_env env, napi_value v) {
+/* The drain handle that is a call's only argument, or NULL with a JS error thrown. */
+static drain_t *drain_arg(napi_env env, napi_callback_info info, const char *what) {
+  size_t argc = 1;
+  napi_value argv[1];
   void *p = NULL;
-  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 || napi_get_value_external(env, argv[0], &p) != napi_ok || !p) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "%s: expected a drain", what);
+    napi_throw_error(env, "ERR_IMMUTALOG_UDP", msg);
+    return NULL;
+  }
   return p;
 }
 
 /* address(handle) -> { address, family, port, grantedBytes } */
 static napi_value js_address(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  drain_t *d = argc == 1 ? get_drain(env, argv[0]) : NULL;
-  if (!d) return throw_error(env, "ERR_IMMUTALOG_UDP", "address: expected a drain");
+  drain_t *d = drain_arg(env, info, "address");
+  if (!d) return NULL;
   struct sockaddr_storage ss;
   socklen_t sl = sizeof ss;
   getsockname(d->fd, (struct sockaddr *)&ss, &sl);
@@ -318,14 +328,16 @@ static napi_value js_address(napi_env env, napi_callback_info info) {
 }
 
 /*
- * take(handle, out) -> [bytes, count, dropped]: whole records, oldest first, copied into `out`
+ * take(handle, out) -> [bytes, count]: whole records, oldest first, copied into `out`
  * (at least CHUNK_BYTES long). An empty take re-arms the wake-up call.
  */
 static napi_value js_take(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  drain_t *d = argc == 2 ? get_drain(env, argv[0]) : NULL;
+  void *p = NULL;
+  if (argc == 2) napi_get_value_external(env, argv[0], &p);
+  drain_t *d = p;
   void *data = NULL;
   size_t outlen = 0;
   if (!d || napi_get_buffer_info(env, argv[1], &data, &outlen) != napi_ok) return throw_error(env, "ERR_IMMUTALOG_UDP", "take: expected a drain and a Buffer");
@@ -351,31 +363,22 @@ static napi_value js_take(napi_env env, napi_callback_info info) {
     }
   }
   if (bytes == 0) d->signaled = 0;
-  uint64_t dropped = d->dropped;
   pthread_mutex_unlock(&d->mu);
   napi_value r, v;
-  CHECK(napi_create_array_with_length(env, 3, &r));
+  CHECK(napi_create_array_with_length(env, 2, &r));
   CHECK(napi_create_uint32(env, (uint32_t)bytes, &v));
   CHECK(napi_set_element(env, r, 0, v));
   CHECK(napi_create_uint32(env, count, &v));
   CHECK(napi_set_element(env, r, 1, v));
-  CHECK(napi_create_double(env, (double)dropped, &v));
-  CHECK(napi_set_element(env, r, 2, v));
   return r;
 }
 
 /* close(handle): stops the thread and closes the socket; what is queued stays for take(). */
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  drain_t *d = argc == 1 ? get_drain(env, argv[0]) : NULL;
-  if (!d) return throw_error(env, "ERR_IMMUTALOG_UDP", "close: expected a drain");
+  drain_t *d = drain_arg(env, info, "close");
+  if (!d) return NULL;
   if (d->running) {
-    uint64_t one = 1;
-    if (write(d->stopfd, &one, sizeof one) < 0) { /* see drain_finalize */ }
-    pthread_join(d->thread, NULL);
-    d->running = 0;
+    stop_thread(d);
     napi_release_threadsafe_function(d->wake, napi_tsfn_release);
   }
   if (d->fd >= 0) { close(d->fd); d->fd = -1; }
@@ -386,11 +389,8 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 
 /* dropped(handle): datagrams dropped so far because the queue held its limit. */
 static napi_value js_dropped(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  drain_t *d = argc == 1 ? get_drain(env, argv[0]) : NULL;
-  if (!d) return throw_error(env, "ERR_IMMUTALOG_UDP", "dropped: expected a drain");
+  drain_t *d = drain_arg(env, info, "dropped");
+  if (!d) return NULL;
   pthread_mutex_lock(&d->mu);
   double n = (double)d->dropped;
   pthread_mutex_unlock(&d->mu);
@@ -401,11 +401,8 @@ static napi_value js_dropped(napi_env env, napi_callback_info info) {
 
 /* The last error the thread met (recvmmsg), or "" ; reading it clears it. */
 static napi_value js_error(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  drain_t *d = argc == 1 ? get_drain(env, argv[0]) : NULL;
-  if (!d) return throw_error(env, "ERR_IMMUTALOG_UDP", "error: expected a drain");
+  drain_t *d = drain_arg(env, info, "error");
+  if (!d) return NULL;
   char e[sizeof d->error];
   pthread_mutex_lock(&d->mu);
   memcpy(e, d->error, sizeof e);
