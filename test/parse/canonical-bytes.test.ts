@@ -27,8 +27,14 @@ function randomFields(r: () => number): ParsedFields {
   const ms = (): string | null => (r() < 0.3 ? null : randomString(r));
   const mn = (): number | null => (r() < 0.3 ? null : Math.floor(r() * 2 ** (1 + Math.floor(r() * 40))));
   const fmts = ['rfc5424', 'rfc3164', 'rfc3339', 'bare', 'nopri'] as const;
+  // Often a PRI as the parser derives its parts (writeFieldsJson's cached heads), at and past
+  // the ends of its range, sometimes with a part that does not follow from it.
+  const derived = r() < 0.4;
+  const pri = derived ? Math.floor(r() * 200) - 4 : mn();
+  const facility = derived ? (pri! >> 3) + (r() < 0.1 ? 1 : 0) : mn();
+  const severity = derived ? (pri! & 7) + (r() < 0.1 ? 8 : 0) : mn();
   return {
-    fmt: fmts[Math.floor(r() * fmts.length)]!, pri: mn(), facility: mn(), severity: mn(), ts: ms(), host: ms(), app: ms(), procid: ms(), msgid: ms(), sd: ms(),
+    fmt: fmts[Math.floor(r() * fmts.length)]!, pri, facility, severity, ts: ms(), host: ms(), app: ms(), procid: ms(), msgid: ms(), sd: ms(),
     oslo: r() < 0.3 ? null : {
       kind: r() < 0.5 ? 'context' : 'json', time: ms(), pid: mn(), level: ms(), logger: ms(), request_id: ms(), global_request_id: ms(),
       user: ms(), project: ms(), instance: ms(), exception: r() < 0.3,
