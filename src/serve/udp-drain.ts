@@ -60,7 +60,7 @@ export const drainSource: OpenDatagramSource = async ({ host, port, recvBufferSi
     }
   };
   const handle = drain.open(host, port, recvBufferSize, READER_LIMIT_BYTES, () => takeAll());
-  flow.onDrain(takeAll);
+  const unsubscribe = flow.onDrain(takeAll);
   const a = drain.address(handle);
   const source: DatagramSource = {
     address: { address: a.address, family: a.family, port: a.port },
@@ -70,6 +70,7 @@ export const drainSource: OpenDatagramSource = async ({ host, port, recvBufferSi
     },
     close: async () => {
       drain.close(handle);
+      unsubscribe();
       // Stopping: what still waits goes to the queue, which takes it or counts it dropped.
       closing = true;
       takeAll();

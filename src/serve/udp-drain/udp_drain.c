@@ -46,6 +46,8 @@ typedef struct {
   int stopfd;
   pthread_t thread;
   int running;
+  /* Set before the eventfd is written: a thread busy with a flood sees it between batches. */
+  atomic_int stopping;
   pthread_mutex_t mu;
   /* Oldest first; the last is the one being filled. */
   chunk_t *first, *last;
@@ -122,7 +124,7 @@ static void peer_of(const struct sockaddr_storage *ss, char *out, uint8_t *alen,
 static void *drain_main(void *arg) {
   drain_t *d = arg;
   struct pollfd pf[2] = { { .fd = d->fd, .events = POLLIN }, { .fd = d->stopfd, .events = POLLIN } };
-  for (;;) {
+  while (!atomic_load(&d->stopping)) {
     for (int i = 0; i < BATCH; i++) {
       d->iov[i].iov_base = d->bufs + (size_t)i * MAX_DATAGRAM;
       d->iov[i].iov_len = MAX_DATAGRAM;
@@ -181,6 +183,7 @@ static const char *errno_name(int e) {
 /* Wakes the thread through its eventfd and waits for it to end. */
 static void stop_thread(drain_t *d) {
   if (!d->running) return;
+  atomic_store(&d->stopping, 1);
   uint64_t one = 1;
   if (write(d->stopfd, &one, sizeof one) < 0) { /* an eventfd write fails only on overflow, never here */ }
   pthread_join(d->thread, NULL);
