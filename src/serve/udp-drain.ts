@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { wallOffsetUs } from '../chain/clock.js';
 import type { DatagramSource, OpenDatagramSource } from '../receive/udp.js';
-import { READER_LIMIT_BYTES, RECORD_HEAD_BYTES } from './udp-reader-protocol.js';
+import { READER_LIMIT_BYTES, unpackRecords } from './udp-reader-protocol.js';
 
 /**
  * A UDP listener's socket drained by a C thread (src/serve/udp-drain, built by `npm install`):
@@ -56,7 +56,7 @@ export const drainSource: OpenDatagramSource = async ({ host, port, recvBufferSi
       const [bytes, count] = drain.take(handle, out);
       if (bytes === 0) return;
       // Copied out to its own size: the queue keeps the datagrams as views until they are committed.
-      unpackDrained(Buffer.from(out.subarray(0, bytes)), count, wallOffsetUs(), onDatagram);
+      unpackRecords(Buffer.from(out.subarray(0, bytes)), count, wallOffsetUs(), onDatagram);
     }
   };
   const handle = drain.open(host, port, recvBufferSize, READER_LIMIT_BYTES, () => takeAll());
@@ -78,19 +78,3 @@ export const drainSource: OpenDatagramSource = async ({ host, port, recvBufferSi
   };
   return source;
 };
-
-/** Hands each drained record on; the datagrams are views into `b`. */
-function unpackDrained(b: Buffer, count: number, offsetUs: number, onDatagram: (msg: Buffer, address: string, port: number, receivedAtUs: number) => void): void {
-  let o = 0;
-  for (let i = 0; i < count; i++) {
-    const len = b.readUInt32LE(o);
-    const port = b.readUInt16LE(o + 4);
-    const alen = b[o + 6]!;
-    const at = b.readDoubleLE(o + 7) + offsetUs;
-    o += RECORD_HEAD_BYTES;
-    const address = b.toString('latin1', o, o + alen);
-    o += alen;
-    onDatagram(b.subarray(o, o + len), address, port, at);
-    o += len;
-  }
-}

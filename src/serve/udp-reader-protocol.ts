@@ -26,6 +26,25 @@ export const READER_LIMIT_BYTES = 8 * 1024 * 1024;
 /** u32 raw length, u16 peer port, u8 address length, f64 receive time: the fixed part of a record. */
 export const RECORD_HEAD_BYTES = 4 + 2 + 1 + 8;
 
+/**
+ * Hands each of `count` records in `b` on; the datagrams are views into `b`. `offsetUs` is added
+ * to each record's time (the C drain stamps the monotonic clock; the JS reader stamps nowUs()).
+ */
+export function unpackRecords(b: Buffer, count: number, offsetUs: number, onDatagram: (msg: Buffer, address: string, port: number, receivedAtUs: number) => void): void {
+  let o = 0;
+  for (let i = 0; i < count; i++) {
+    const len = b.readUInt32LE(o);
+    const port = b.readUInt16LE(o + 4);
+    const alen = b[o + 6]!;
+    const at = b.readDoubleLE(o + 7) + offsetUs;
+    o += RECORD_HEAD_BYTES;
+    const address = b.toString('latin1', o, o + alen);
+    o += alen;
+    onDatagram(b.subarray(o, o + len), address, port, at);
+    o += len;
+  }
+}
+
 export type FromReader =
   | { type: 'bound'; address: { address: string; family: string; port: number }; grantedBytes: number }
   | { type: 'bind-failed'; message: string }

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { DatagramSource, OpenDatagramSource } from '../receive/udp.js';
-import { OUTSTANDING_BYTES, READER_DROPS, RECORD_HEAD_BYTES, SHARED_COUNTERS, type FromReader, type ReaderData, type ToReader } from './udp-reader-protocol.js';
+import { OUTSTANDING_BYTES, READER_DROPS, SHARED_COUNTERS, unpackRecords, type FromReader, type ReaderData, type ToReader } from './udp-reader-protocol.js';
 
 /** The reader is a small loop: V8's default young generation (48 MB) would be most of its memory. */
 const READER_YOUNG_GENERATION_MB = 4;
@@ -23,7 +23,7 @@ export const threadSource: OpenDatagramSource = (bind, flow, onDatagram, onError
   const waiting: { buffer: ArrayBuffer; count: number }[] = [];
   let head = 0;
   const take = (b: { buffer: ArrayBuffer; count: number }): void => {
-    unpack(b.buffer, b.count, onDatagram);
+    unpackRecords(Buffer.from(b.buffer), b.count, 0, onDatagram);
     Atomics.sub(counters, OUTSTANDING_BYTES, b.buffer.byteLength);
   };
   const resume = (): void => {
@@ -77,20 +77,3 @@ export const threadSource: OpenDatagramSource = (bind, flow, onDatagram, onError
     });
   });
 };
-
-/** Hands each record of a reader's batch on; the datagrams are views into the batch's memory. */
-function unpack(ab: ArrayBuffer, count: number, onDatagram: (msg: Buffer, address: string, port: number, receivedAtUs: number) => void): void {
-  const b = Buffer.from(ab);
-  let o = 0;
-  for (let i = 0; i < count; i++) {
-    const len = b.readUInt32LE(o);
-    const port = b.readUInt16LE(o + 4);
-    const alen = b[o + 6]!;
-    const at = b.readDoubleLE(o + 7);
-    o += RECORD_HEAD_BYTES;
-    const address = b.toString('latin1', o, o + alen);
-    o += alen;
-    onDatagram(b.subarray(o, o + len), address, port, at);
-    o += len;
-  }
-}
