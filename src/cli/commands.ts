@@ -6,6 +6,7 @@ import { registerAnchor } from './anchor-cmd.js';
 import { CannotRun } from './cannot-run.js';
 import { cryptoChoice } from '../crypto/select.js';
 import { rowsRefusal } from '../store/rows-extension.js';
+import { fieldsChoice } from '../parse/index.js';
 import { EXIT } from './exit-codes.js';
 import { registerExport } from './export-cmd.js';
 import { registerExportOts } from './export-ots-cmd.js';
@@ -48,6 +49,9 @@ if (cryptoChoice.refused) fatal(cryptoChoice.refused);
 // Likewise IMMUTALOG_ROWS=native must not fall back quietly to binding rows one by one.
 const rowsRefused = rowsRefusal();
 if (rowsRefused) fatal(rowsRefused);
+// And IMMUTALOG_FIELDS=native must not fall back quietly to re-deriving every entry's fields in TypeScript.
+const fieldsRefused = fieldsChoice().refused;
+if (fieldsRefused) fatal(fieldsRefused);
 
 const program = new Command();
 program

@@ -3,7 +3,7 @@ import { visitSealedRows, type SealedRowView } from '../chain/batch.js';
 import type { Db } from './db.js';
 import { entryQuery, type EntryFilter } from './query.js';
 import { rowsPath, type RowsPath } from './rows-extension.js';
-import { VerifyReader, type VerifyRow } from './verify-read.js';
+import { VerifyReader, type FieldsVouch, type VerifyRow } from './verify-read.js';
 
 const COLUMNS = 'seq, block, received_at_us, transport, flags, listener, peer_address, peer_port, raw, mac, fields';
 
@@ -92,10 +92,10 @@ export class Entries {
    * (verify-read.ts). A database in another text encoding than UTF-8 (openDb makes every log
    * UTF-8) is read with range().
    */
-  rangeForVerify(from: number, to: number): IterableIterator<VerifyRow> {
+  rangeForVerify(from: number, to: number, vouch?: FieldsVouch): IterableIterator<VerifyRow> {
     if (!this.utf8) return this.range(from, to);
     this.verifyReader ??= new VerifyReader(this.db, this.rows);
-    return this.verifyReader.range(from, to);
+    return this.verifyReader.range(from, to, vouch);
   }
 
   /** Entries that pass `immutalog query`'s filter, in sequence order; streamed so memory does not grow with the log. */

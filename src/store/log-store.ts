@@ -12,7 +12,7 @@ export type { CheckpointRow } from './checkpoints.js';
 export { StoreError } from './db.js';
 export type { EntryInsert, EntryRow } from './entries.js';
 export type { EntryFilter } from './query.js';
-export type { PlainRow, PreparedRow, VerifyRow } from './verify-read.js';
+export type { FieldsVouch, PlainRow, PreparedRow, VerifyRow } from './verify-read.js';
 
 /** What status and the metrics page show of the log, read in one transaction. */
 export interface LogFacts {

@@ -68,8 +68,8 @@ export interface PlainRow extends StoredEntryColumns {
 
 /**
  * A row the chunked read prepared: its leaf input built, its field JSON left as bytes. The
- * reader reuses one object: it and its views are valid until the next row (`mac` until the next
- * chunk, so it may serve as the next row's chain predecessor).
+ * reader reuses one object: its fields are valid until the next row; the views it gives (raw,
+ * mac, leafInput) until the next chunk.
  */
 export interface PreparedRow {
   readonly prepared: true;
@@ -80,6 +80,20 @@ export interface PreparedRow {
   readonly mac: Buffer;
   /** `0x00 || enc(row)`: what StoredEntryEncoder.leafInput gives for the row's columns. */
   readonly leafInput: Buffer;
+  /**
+   * The same bytes where they lie, for a caller that hashes many rows of a chunk without copying
+   * them: the leaf input is chunk[leafAt, macAt), the stored MAC chunk[macAt, macEnd). The chunk
+   * is the row's own until the reader moves to the next one; another chunk means other rows.
+   */
+  readonly chunk: Buffer;
+  readonly leafAt: number;
+  readonly macAt: number;
+  readonly macEnd: number;
+  /**
+   * Set when the chunk's fields check (FieldsVouch) found the stored field JSON to be exactly
+   * the JSON re-derived from raw; unset means not checked there, not different.
+   */
+  readonly fieldsVouched: boolean;
   /** Whether the stored field JSON is byte for byte json[0, n). */
   fieldsAre(json: Buffer, n: number): boolean;
   /** The stored field JSON as range() gives it (read again: for rows whose bytes differ). */
@@ -88,17 +102,36 @@ export interface PreparedRow {
 
 export type VerifyRow = PreparedRow | PlainRow;
 
+/**
+ * A check of many rows' field JSON at once, given by the caller (verify, with the parser's C
+ * fields check): for row i, spans[4i..4i+3] are [raw start, raw end, field JSON start, field
+ * JSON end) in the chunk; it sets vouched[i] to 1 for each row whose stored JSON it confirms.
+ */
+export type FieldsVouch = (chunk: Uint8Array, spans: Uint32Array, count: number, vouched: Uint8Array) => number;
+
 class Prepared implements PreparedRow {
   readonly prepared = true;
   seq = 0;
   block = 0;
   received_at_us = 0;
-  raw: Buffer = Buffer.alloc(0);
-  mac: Buffer = Buffer.alloc(0);
-  leafInput: Buffer = Buffer.alloc(0);
   chunk: Buffer = Buffer.alloc(0);
+  rawAt = 0;
+  leafAt = 0;
+  macAt = 0;
+  macEnd = 0;
+  fieldsVouched = false;
   fieldsAt = 0;
   fieldsEnd = 0;
+  // Views made only when asked for: most rows are hashed in place and vouched for.
+  get raw(): Buffer {
+    return this.chunk.subarray(this.rawAt, this.macAt);
+  }
+  get mac(): Buffer {
+    return this.chunk.subarray(this.macAt, this.macEnd);
+  }
+  get leafInput(): Buffer {
+    return this.chunk.subarray(this.leafAt, this.macAt);
+  }
   constructor(private readonly text: (seq: number) => string) {}
   fieldsAre(json: Buffer, n: number): boolean {
     return n === this.fieldsEnd - this.fieldsAt && json.compare(this.chunk, this.fieldsAt, this.fieldsEnd, 0, n) === 0;
@@ -109,9 +142,9 @@ class Prepared implements PreparedRow {
 }
 
 /** A u64 from the header, or -1 when it is negative or past 2^53 - 1 (the row is then read alone). */
-function u64(b: Buffer, o: number): number {
-  const hi = b.readUInt32BE(o);
-  return hi > 0x1f_ffff ? -1 : hi * 0x1_0000_0000 + b.readUInt32BE(o + 4);
+function u64(b: DataView, o: number): number {
+  const hi = b.getUint32(o);
+  return hi > 0x1f_ffff ? -1 : hi * 0x1_0000_0000 + b.getUint32(o + 4);
 }
 
 function sameBytes(a: Buffer, b: Buffer, at: number, n: number): boolean {
@@ -131,6 +164,17 @@ export class VerifyReader {
   private readonly fieldsStmt;
   private readonly row: Prepared;
   private readonly at: LeafLayout = { listenerAt: 0, listenerLength: 0, peerLength: 0, rawLength: 0 };
+  /** One chunk's rows as laid out: offsets into the chunk, leafAt -1 for a row read alone. */
+  private readonly laid = {
+    seq: new Float64Array(ROWS_PER_CHUNK),
+    block: new Float64Array(ROWS_PER_CHUNK),
+    receivedAtUs: new Float64Array(ROWS_PER_CHUNK),
+    leafAt: new Int32Array(ROWS_PER_CHUNK),
+    macEnd: new Uint32Array(ROWS_PER_CHUNK),
+    /** raw start, mac start (raw end), fields start, fields end: FieldsVouch's spans. */
+    spans: new Uint32Array(4 * ROWS_PER_CHUNK),
+    vouched: new Uint8Array(ROWS_PER_CHUNK),
+  };
   /** The last listener and peer address found valid UTF-8: the same bytes need no second look. */
   private listener = Buffer.alloc(0);
   private peer = Buffer.alloc(0);
@@ -143,74 +187,106 @@ export class VerifyReader {
     this.row = new Prepared((seq) => this.fieldsStmt.get(seq) as string);
   }
 
-  /** Entries in [from, to), in order, in one read transaction (one snapshot, as one statement had). */
-  *range(from: number, to: number): IterableIterator<VerifyRow> {
+  /**
+   * Entries in [from, to), in order, in one read transaction (one snapshot, as one statement
+   * had). With `vouch`, each chunk's prepared rows go through it before the first is yielded.
+   */
+  *range(from: number, to: number, vouch?: FieldsVouch): IterableIterator<VerifyRow> {
     const own = !this.db.inTransaction;
     if (own) this.db.exec('BEGIN DEFERRED');
     try {
       const row = this.row;
-      const at = this.at;
+      const laid = this.laid;
       let next = from;
       for (;;) {
         const [chunk, count, last] = this.chunkStmt.get(next, to) as [Buffer | null, number, number | null];
         if (count === 0 || chunk === null || last === null) return;
+        if (count > ROWS_PER_CHUNK) throw new Error(`verify read: expected at most ${ROWS_PER_CHUNK} rows in a chunk, got ${count}`);
+        this.layOut(chunk, count, next - 1);
+        if (vouch) vouch(chunk, laid.spans, count, laid.vouched);
+        else laid.vouched.fill(0);
         row.chunk = chunk;
-        let o = 0;
-        let prevSeq = next - 1;
         for (let i = 0; i < count; i++) {
-          const tag = chunk[o];
-          if (tag === TAG_ALONE) {
-            const seq = u64(chunk, o + 1);
-            o += 9;
-            prevSeq = inOrder(seq, prevSeq);
-            yield this.alone(seq);
-            continue;
-          }
-          if (tag !== TAG_CHUNKED || o + HEADER_BYTES > chunk.length) throw new Error(`verify read: expected a row at byte ${o} of a ${chunk.length}-byte chunk, got ${tag}`);
-          // Every header field is read before the leaf input's head is written over the header.
-          const seq = u64(chunk, o + 1);
-          const block = u64(chunk, o + 9);
-          const receivedAtUs = u64(chunk, o + 17);
-          const transport = u64(chunk, o + 25);
-          const flags = u64(chunk, o + 33);
-          const peerPort = u64(chunk, o + 41);
-          at.listenerAt = o + HEADER_BYTES;
-          at.listenerLength = chunk.readUInt32BE(o + 49);
-          at.peerLength = chunk.readUInt32BE(o + 53);
-          at.rawLength = chunk.readUInt32BE(o + 57);
-          const peerAt = at.listenerAt + at.listenerLength + LEAF_GAP_AFTER_LISTENER;
-          const rawAt = peerAt + at.peerLength + LEAF_GAP_AFTER_PEER;
-          const macAt = rawAt + at.rawLength;
-          const fieldsAt = macAt + chunk.readUInt32BE(o + 61);
-          const end = fieldsAt + chunk.readUInt32BE(o + 65);
-          if (end > chunk.length) throw new Error(`verify read: a row runs past the end of its ${chunk.length}-byte chunk`);
-          prevSeq = inOrder(seq, prevSeq);
-          const leafAt = block < 0 || !this.validNames(chunk, at.listenerAt, at.listenerLength, peerAt, at.peerLength)
-            ? -1
-            : leafInputInPlace(chunk, at, seq, receivedAtUs, transport, flags, peerPort);
+          const leafAt = laid.leafAt[i]!;
           if (leafAt < 0) {
-            o = end;
-            yield this.alone(seq);
+            yield this.alone(laid.seq[i]!);
             continue;
           }
-          row.seq = seq;
-          row.block = block;
-          row.received_at_us = receivedAtUs;
-          row.leafInput = chunk.subarray(leafAt, macAt);
-          row.raw = chunk.subarray(rawAt, macAt);
-          row.mac = chunk.subarray(macAt, fieldsAt);
-          row.fieldsAt = fieldsAt;
-          row.fieldsEnd = end;
-          o = end;
+          row.seq = laid.seq[i]!;
+          row.block = laid.block[i]!;
+          row.received_at_us = laid.receivedAtUs[i]!;
+          row.leafAt = leafAt;
+          row.rawAt = laid.spans[4 * i]!;
+          row.macAt = laid.spans[4 * i + 1]!;
+          row.macEnd = laid.macEnd[i]!;
+          row.fieldsAt = laid.spans[4 * i + 2]!;
+          row.fieldsEnd = laid.spans[4 * i + 3]!;
+          row.fieldsVouched = laid.vouched[i] === 1;
           yield row;
         }
-        if (o !== chunk.length) throw new Error(`verify read: ${chunk.length - o} bytes left over after ${count} rows`);
         if (count < ROWS_PER_CHUNK) return;
         next = last + 1;
       }
     } finally {
       if (own && this.db.inTransaction) this.db.exec('COMMIT');
     }
+  }
+
+  /**
+   * Reads every row header of a chunk into `laid` and writes each leaf input in place; a row to
+   * be read alone gets leafAt -1 and empty spans. Checks the layout before any row is yielded.
+   */
+  private layOut(chunk: Buffer, count: number, prevSeq: number): void {
+    const at = this.at;
+    const laid = this.laid;
+    // DataView reads: V8 compiles them inline, where each Buffer#readUInt32BE is a call.
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let o = 0;
+    for (let i = 0; i < count; i++) {
+      const tag = chunk[o];
+      laid.spans.fill(0, 4 * i, 4 * i + 4);
+      if (tag === TAG_ALONE) {
+        const seq = u64(view, o + 1);
+        o += 9;
+        prevSeq = inOrder(seq, prevSeq);
+        laid.seq[i] = seq;
+        laid.leafAt[i] = -1;
+        continue;
+      }
+      if (tag !== TAG_CHUNKED || o + HEADER_BYTES > chunk.length) throw new Error(`verify read: expected a row at byte ${o} of a ${chunk.length}-byte chunk, got ${tag}`);
+      // Every header field is read before the leaf input's head is written over the header.
+      const seq = u64(view, o + 1);
+      const block = u64(view, o + 9);
+      const receivedAtUs = u64(view, o + 17);
+      const transport = u64(view, o + 25);
+      const flags = u64(view, o + 33);
+      const peerPort = u64(view, o + 41);
+      at.listenerAt = o + HEADER_BYTES;
+      at.listenerLength = view.getUint32(o + 49);
+      at.peerLength = view.getUint32(o + 53);
+      at.rawLength = view.getUint32(o + 57);
+      const peerAt = at.listenerAt + at.listenerLength + LEAF_GAP_AFTER_LISTENER;
+      const rawAt = peerAt + at.peerLength + LEAF_GAP_AFTER_PEER;
+      const macAt = rawAt + at.rawLength;
+      const fieldsAt = macAt + view.getUint32(o + 61);
+      const end = fieldsAt + view.getUint32(o + 65);
+      if (end > chunk.length) throw new Error(`verify read: a row runs past the end of its ${chunk.length}-byte chunk`);
+      prevSeq = inOrder(seq, prevSeq);
+      laid.seq[i] = seq;
+      laid.leafAt[i] = block < 0 || !this.validNames(chunk, at.listenerAt, at.listenerLength, peerAt, at.peerLength)
+        ? -1
+        : leafInputInPlace(chunk, at, seq, receivedAtUs, transport, flags, peerPort);
+      o = end;
+      if (laid.leafAt[i]! < 0) continue;
+      laid.block[i] = block;
+      laid.receivedAtUs[i] = receivedAtUs;
+      laid.spans[4 * i] = rawAt;
+      laid.spans[4 * i + 1] = macAt;
+      laid.spans[4 * i + 2] = fieldsAt;
+      laid.spans[4 * i + 3] = end;
+      laid.macEnd[i] = fieldsAt;
+    }
+    if (o !== chunk.length) throw new Error(`verify read: ${chunk.length - o} bytes left over after ${count} rows`);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { EncodingError, StoredEntryEncoder } from '../chain/encoding.js';
-import type { VerifyRow } from '../store/log-store.js';
+import type { PreparedRow, VerifyRow } from '../store/log-store.js';
 import { MerkleAccumulator } from '../checkpoint/merkle.js';
 import { ChunkHasher } from './chunk-hasher.js';
 import { fieldsToJson, NO_ROOM, parseRecord, PARSER_VERSION, writeFieldsJson, type ParsedFields } from '../parse/index.js';
@@ -80,6 +80,8 @@ export function checkBlock(task: BlockTask, rows: Iterable<VerifyRow>): BlockRes
   let lastTimeUs: number | undefined;
   let lastSeq: number | undefined;
   let chainBroken = false;
+  // The reader reuses its prepared row: the last one's MAC is taken when the walk ends.
+  let lastPrepared: PreparedRow | undefined;
   for (const e of rows) {
     if (e.seq !== expectSeq) {
       if (e.seq > expectSeq) {
@@ -96,9 +98,7 @@ export function checkBlock(task: BlockTask, rows: Iterable<VerifyRow>): BlockRes
       failures.push('ENTRY_TIME_OUT_OF_BLOCK', () => ({ code: 'ENTRY_TIME_OUT_OF_BLOCK', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: `${fromUs}..${toUs === OPEN_END_US ? 'now' : toUs}`, actual: String(e.received_at_us), detail: `entry ${e.seq} is dated outside the signed times of block ${task.block}'s checkpoints` }));
     }
     let leafInput: Buffer | undefined;
-    if (e.prepared) {
-      leafInput = e.leafInput;
-    } else {
+    if (!e.prepared) {
       try {
         leafInput = encoder.leafInput(e);
       } catch (err) {
@@ -106,17 +106,19 @@ export function checkBlock(task: BlockTask, rows: Iterable<VerifyRow>): BlockRes
         failures.push('ENTRY_BAD_ENCODING', () => ({ code: 'ENTRY_BAD_ENCODING', seq: e.seq, block: task.block, receivedAtUs: e.received_at_us, expected: err.expected, actual: err.actual, detail: err.message }));
       }
     }
-    // A prepared row's stored field JSON is compared as bytes with the re-derived JSON's bytes:
-    // equal bytes are equal strings. Any other row, or bytes that differ, are judged on the
-    // stored string exactly as range() reads it.
+    // A prepared row's stored field JSON is settled when the chunk's C check vouched for it, or
+    // when its bytes equal the bytes of the JSON re-derived here: equal bytes are equal strings.
+    // Any other row, or bytes that differ, are judged on the stored string exactly as range()
+    // reads it.
     let parsed: ParsedFields | undefined;
-    if (e.prepared) {
+    let settled = e.prepared && e.fieldsVouched;
+    if (e.prepared && !settled) {
       parsed = parseRecord(e.raw);
       let n: number;
       while ((n = writeFieldsJson(json, 0, parsed)) === NO_ROOM) json = Buffer.allocUnsafe(json.length * 2);
-      if (e.fieldsAre(json, n)) parsed = undefined;
+      settled = e.fieldsAre(json, n);
     }
-    if (!e.prepared || parsed !== undefined) {
+    if (!settled) {
       const stored = e.prepared ? e.fieldsText() : e.fields;
       // Fields of an older parser version cannot be re-derived here: counted, not failed. Any
       // other version (unknown, newer, malformed) is itself a sign the column was edited.
@@ -130,8 +132,14 @@ export function checkBlock(task: BlockTask, rows: Iterable<VerifyRow>): BlockRes
         }
       }
     }
-    hasher.add(leafInput, e.mac, e.seq, e.received_at_us);
-    prev = e.mac;
+    if (e.prepared) {
+      hasher.addInPlace(e.chunk, e.leafAt, e.macAt, e.macEnd, e.seq, e.received_at_us);
+      lastPrepared = e;
+    } else {
+      hasher.add(leafInput, e.mac, e.seq, e.received_at_us);
+      prev = e.mac;
+      lastPrepared = undefined;
+    }
     firstTimeUs ??= e.received_at_us;
     lastTimeUs = e.received_at_us;
     lastSeq = e.seq;
@@ -140,6 +148,7 @@ export function checkBlock(task: BlockTask, rows: Iterable<VerifyRow>): BlockRes
   }
   hasher.flush();
   fieldsScratch = json;
+  if (lastPrepared) prev = lastPrepared.mac;
   if (task.expect) checkAgainstCheckpoint(task, task.expect, { checked, nextSeq: expectSeq, chainBroken, head: prev, root: acc!.root() }, blockFailures);
   return { block: task.block, checked, lastSeq, firstTimeUs, lastTimeUs, otherParserVersion, failures: blockFailures.listed, omitted: blockFailures.omitted };
 }

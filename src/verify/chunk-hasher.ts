@@ -21,13 +21,16 @@ interface Pending {
 
 /**
  * A block's MACs and leaf hashes, a chunk of entries at a time: each entry's leaf input and
- * stored MAC are copied into one buffer and hashed in one call. The other checks of those entries
+ * stored MAC are hashed in one call, either where they lie in the reader's chunk (addInPlace,
+ * until the chunk changes) or copied into one buffer of the hasher's own (add). The other checks of those entries
  * run as their rows are read, so their failures wait here until the chunk is hashed, and then go
  * to the block's list in entry order with the MAC failures: the listed failures are the same, in
  * the same order, as when every entry was hashed on its own.
  */
 export class ChunkHasher {
   private buf = Buffer.allocUnsafe(CHUNK_ENTRIES * 512);
+  /** The buffer the pending entries' spans point into: buf, or the reader's chunk. */
+  private src: Buffer = this.buf;
   private used = 0;
   private n = 0;
   private readonly macSpans = new Uint32Array(2 * CHUNK_ENTRIES);
@@ -71,6 +74,7 @@ export class ChunkHasher {
       this.addAlone(leafInput, mac, seq, receivedAtUs);
       return;
     }
+    if (this.src !== this.buf) this.flush();
     const i = this.n;
     const need = (leafInput?.length ?? 1) + HASH_BYTES;
     if (this.used + need > this.buf.length) this.grow(need);
@@ -92,6 +96,32 @@ export class ChunkHasher {
     this.buf.set(mac, end);
     this.macAt[i] = end;
     this.used = end + HASH_BYTES;
+    this.seqs[i] = seq;
+    this.times[i] = receivedAtUs;
+    this.n++;
+    if (this.n === CHUNK_ENTRIES) this.flush();
+  }
+
+  /**
+   * add() for an entry whose leaf input is chunk[leafAt, macAt) with its stored MAC right after
+   * it, chunk[macAt, macEnd): hashed there, not copied. A chunk other than the pending entries'
+   * first has those hashed.
+   */
+  addInPlace(chunk: Buffer, leafAt: number, macAt: number, macEnd: number, seq: number, receivedAtUs: number): void {
+    if (macEnd - macAt !== HASH_BYTES || this.oddHead !== undefined) {
+      this.addAlone(chunk.subarray(leafAt, macAt), chunk.subarray(macAt, macEnd), seq, receivedAtUs);
+      return;
+    }
+    if (this.src !== chunk) {
+      this.flush();
+      this.src = chunk;
+    }
+    const i = this.n;
+    this.macSpans[2 * i] = leafAt + 1;
+    this.macSpans[2 * i + 1] = macAt;
+    this.leafSpans[2 * i] = leafAt;
+    this.leafSpans[2 * i + 1] = macAt;
+    this.macAt[i] = macAt;
     this.seqs[i] = seq;
     this.times[i] = receivedAtUs;
     this.n++;
@@ -133,17 +163,19 @@ export class ChunkHasher {
       this.buf.copy(next, 0, 0, this.used);
       this.buf = next;
     }
+    this.src = this.buf;
   }
 
   /** Hashes the chunk and hands its failures, in entry order, to the block's list. */
   flush(): void {
     const n = this.n;
+    const src = this.src;
     let mismatches = 0;
     if (n > 0 && this.key) {
-      mismatches = batchCrypto.checkMacs(this.key, this.startHead, this.buf, this.macSpans.subarray(0, 2 * n), this.macAt.subarray(0, n), this.expected);
+      mismatches = batchCrypto.checkMacs(this.key, this.startHead, src, this.macSpans.subarray(0, 2 * n), this.macAt.subarray(0, n), this.expected);
     }
     if (n > 0 && this.acc) {
-      batchCrypto.leafHashes(this.buf, this.leafSpans.subarray(0, 2 * n), this.leaves);
+      batchCrypto.leafHashes(src, this.leafSpans.subarray(0, 2 * n), this.leaves);
       for (const i of this.unencodable) this.leaves.fill(0, i * HASH_BYTES, (i + 1) * HASH_BYTES);
       this.acc.addLeafHashes(this.leaves, n);
     }
@@ -153,11 +185,13 @@ export class ChunkHasher {
       this.failures.push(p.code, () => p.failure!);
     }
     if (mismatches > 0) this.macFailuresBefore(next, n);
-    if (n > 0) this.startHead.set(this.buf.subarray(this.macAt[n - 1]!, this.macAt[n - 1]! + HASH_BYTES));
+    if (n > 0) this.startHead.set(src.subarray(this.macAt[n - 1]!, this.macAt[n - 1]! + HASH_BYTES));
     this.pending.length = 0;
     this.unencodable.length = 0;
     this.n = 0;
     this.used = 0;
+    // The reader's chunk is not held past its entries.
+    this.src = this.buf;
   }
 
   /** Pushes the MAC failures of entries from..end-1; returns end. */
@@ -165,7 +199,7 @@ export class ChunkHasher {
     for (let i = from; i < end; i++) {
       if (this.macSpans[2 * i] === SKIP_SPAN) continue;
       const want = this.expected.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES);
-      const stored = this.buf.subarray(this.macAt[i]!, this.macAt[i]! + HASH_BYTES);
+      const stored = this.src.subarray(this.macAt[i]!, this.macAt[i]! + HASH_BYTES);
       if (want.equals(stored)) continue;
       const seq = this.seqs[i]!;
       const receivedAtUs = this.times[i]!;

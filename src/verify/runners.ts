@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { LogStore } from '../store/log-store.js';
 import { checkBlock, type BlockResult, type BlockRunner, type BlockTask } from './block-check.js';
+import { fieldsVouch } from './fields-vouch.js';
 
 /** Checks blocks on the calling thread (small logs, tests). */
 export class InlineRunner implements BlockRunner {
@@ -11,7 +12,7 @@ export class InlineRunner implements BlockRunner {
     this.store = LogStore.open(databasePath, { create: false, readonly: true });
   }
   run(task: BlockTask): Promise<BlockResult> {
-    return Promise.resolve(checkBlock(task, this.store.entries.rangeForVerify(task.firstSeq, task.endSeq)));
+    return Promise.resolve(checkBlock(task, this.store.entries.rangeForVerify(task.firstSeq, task.endSeq, fieldsVouch)));
   }
   /** Cheap size probe (the last sequence number), to choose between inline and threads. */
   entryCountAtLeast(n: number): boolean {

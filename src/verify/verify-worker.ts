@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { LogStore } from '../store/log-store.js';
 import { checkBlock, type BlockTask } from './block-check.js';
+import { fieldsVouch } from './fields-vouch.js';
 
 const store = LogStore.open((workerData as { database: string }).database, { create: false, readonly: true });
 const port = parentPort!;
@@ -15,7 +16,7 @@ port.on('message', ({ id, task }: { id: number; task: BlockTask }) => {
       key: buf(task.key),
       ...(task.expect ? { expect: { ...task.expect, chainHead: buf(task.expect.chainHead)!, entryRoot: buf(task.expect.entryRoot)! } } : {}),
     };
-    port.postMessage({ id, result: checkBlock(t, store.entries.rangeForVerify(t.firstSeq, t.endSeq)) });
+    port.postMessage({ id, result: checkBlock(t, store.entries.rangeForVerify(t.firstSeq, t.endSeq, fieldsVouch)) });
   } catch (e) {
     port.postMessage({ id, error: (e as Error).message });
   }

@@ -13,6 +13,7 @@ import { describe, it } from 'vitest';
 import { loadAddon } from '../../src/crypto/native-addon.js';
 import { rowsExtensionMissing } from '../../src/store/rows-extension.js';
 import { loadUdpDrain } from '../../src/serve/udp-drain.js';
+import { loadFieldsAddon } from '../../src/parse/native-fields.js';
 import { IMRELP_SO, LOGGER, OMRELP_SO, OPENSSL, RSYSLOGD, SYSTEM_PYTHON } from './proc.js';
 
 /** Set by .ci/run: a missing client is a failure there, never a skip. */
@@ -76,6 +77,8 @@ const CLIENTS = {
   'rows-extension': () => rowsExtensionMissing(),
   // And the C thread that drains UDP sockets (src/serve/udp-drain).
   'udp-drain': () => { const got = loadUdpDrain(); return 'reason' in got ? got.reason : undefined; },
+  // And verify's fields check in C (src/parse/fields-native).
+  'fields-addon': () => loadFieldsAddon().reason,
 } satisfies Record<string, Probe>;
 
 export type ClientName = keyof typeof CLIENTS;

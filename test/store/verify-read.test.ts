@@ -20,6 +20,7 @@ import { LogStore, type EntryRow, type PlainRow, type VerifyRow } from '../../sr
 import { loadRowsExtension, ROWS_ENV, type RowsPath } from '../../src/store/rows-extension.js';
 import { SCHEMA_SQL } from '../../src/store/schema.js';
 import { CHUNK_SQL_OF, CHUNKED_ROW_MAX_BYTES } from '../../src/store/verify-read.js';
+import { loadFieldsAddon } from '../../src/parse/native-fields.js';
 import { needClients } from '../clients/available.js';
 import { useEnv } from '../helpers/env.js';
 import { checkBlock, type BlockTask } from '../../src/verify/block-check.js';
@@ -93,15 +94,28 @@ function outcome(t: BlockTask, rows: () => Iterable<VerifyRow>): unknown {
   }
 }
 
-/** checkBlock over [from, to) read both ways; also how many rows the chunked read prepared. */
-function both(store: LogStore, path: string, t: BlockTask): { fast: unknown; ref: unknown; prepared: number } {
+/** The parser's C fields check when built; the reads below run with it and without it. */
+const vouch = loadFieldsAddon().fields?.matchFields;
+
+/**
+ * checkBlock over [from, to) read both ways; also how many rows the chunked read prepared and
+ * how many of those the C fields check vouched for. The chunked read gives the same outcome with
+ * the fields check and without it: the check only spares work.
+ */
+function both(store: LogStore, path: string, t: BlockTask): { fast: unknown; ref: unknown; prepared: number; vouched: number } {
   let prepared = 0;
+  let vouched = 0;
   try {
-    for (const r of store.entries.rangeForVerify(t.firstSeq, t.endSeq)) if (r.prepared) prepared++;
+    for (const r of store.entries.rangeForVerify(t.firstSeq, t.endSeq, vouch)) {
+      if (r.prepared) prepared++;
+      if (r.prepared && r.fieldsVouched) vouched++;
+    }
   } catch {
     // outcome() below records the error.
   }
-  return { fast: outcome(t, () => store.entries.rangeForVerify(t.firstSeq, t.endSeq)), ref: outcome(t, () => reference(path, t.firstSeq, t.endSeq)), prepared };
+  const fast = outcome(t, () => store.entries.rangeForVerify(t.firstSeq, t.endSeq, vouch));
+  expect(outcome(t, () => store.entries.rangeForVerify(t.firstSeq, t.endSeq))).toEqual(fast);
+  return { fast, ref: outcome(t, () => reference(path, t.firstSeq, t.endSeq)), prepared, vouched };
 }
 
 function newLog(rows: EntryRow[]): { store: LogStore; path: string } {
