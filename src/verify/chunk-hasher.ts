@@ -74,7 +74,7 @@ export class ChunkHasher {
       this.addAlone(leafInput, mac, seq, receivedAtUs);
       return;
     }
-    if (this.src !== this.buf) this.flush();
+    if (this.src !== this.buf) this.switchTo(this.buf);
     const i = this.n;
     const need = (leafInput?.length ?? 1) + HASH_BYTES;
     if (this.used + need > this.buf.length) this.grow(need);
@@ -112,10 +112,7 @@ export class ChunkHasher {
       this.addAlone(chunk.subarray(leafAt, macAt), chunk.subarray(macAt, macEnd), seq, receivedAtUs);
       return;
     }
-    if (this.src !== chunk) {
-      this.flush();
-      this.src = chunk;
-    }
+    if (this.src !== chunk) this.switchTo(chunk);
     const i = this.n;
     this.macSpans[2 * i] = leafAt + 1;
     this.macSpans[2 * i + 1] = macAt;
@@ -153,6 +150,19 @@ export class ChunkHasher {
     } else {
       this.oddHead = Buffer.from(mac);
     }
+  }
+
+  /**
+   * Hashes the pending entries, whose spans point into the current source, and points the next
+   * ones into `src`. The failures already pushed for the entry being added belong after its
+   * own MAC check: they stay pending, ahead of it.
+   */
+  private switchTo(src: Buffer): void {
+    const own = this.pending.filter((p) => p.index === this.n);
+    this.pending.length -= own.length;
+    this.flush();
+    for (const p of own) this.pending.push({ ...p, index: 0 });
+    this.src = src;
   }
 
   private grow(need: number): void {

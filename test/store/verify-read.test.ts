@@ -178,6 +178,31 @@ describe.each(PATHS)('Entries.rangeForVerify, %s rows', (readPath) => {
     chunksAgree(path, 900);
   });
 
+  it('lists failures on both sides of chunk boundaries exactly as the one-statement read', () => {
+    // Chunks of 256 rows, the hasher's batches of 1,024: edits on either side of each boundary.
+    const raws = Array.from({ length: 1_300 }, (_, i) => Buffer.from(`<134>1 2026-11-26T12:00:00Z host app - - - 2026-11-26 12:00:00.000 42 INFO x.y [-] m ${i}`));
+    const rows = chained(raws);
+    const mac = (i: number): void => void (rows[i]!.mac = randomBytes(32));
+    const raw = (i: number): void => void (rows[i]!.raw = Buffer.from(rows[i]!.raw.toString().replace(' INFO ', ' WARNING ')));
+    const fields = (i: number): void => void (rows[i]!.fields = rows[i]!.fields.replace('"INFO"', '"DEBUG"'));
+    const RAW = [0, 255, 256, 511, 767, 768, 1023, 1024, 1299];
+    const FIELDS = [1, 254, 257, 512, 1022, 1025];
+    const MAC = [253, 258, 510, 513, 1021, 1026];
+    RAW.forEach(raw);
+    FIELDS.forEach(fields);
+    MAC.forEach(mac);
+    const { store, path } = newLog(rows);
+    const r = both(store, path, task(0, rows.length, START));
+    store.close();
+    expect(r.prepared).toBe(rows.length);
+    expect(r.fast).toEqual(r.ref);
+    const codes = (r.ref as { failures: { code: string; seq: number }[] }).failures.map((f) => `${f.code} ${f.seq}`);
+    // A stored MAC replaced fails there and at the next entry, which chains on it.
+    const macFailures = [...new Set([...RAW, ...MAC, ...MAC.map((i) => i + 1)])].sort((a, b) => a - b);
+    expect(codes.filter((c) => c.startsWith('ENTRY_MAC_MISMATCH'))).toEqual(macFailures.map((i) => `ENTRY_MAC_MISMATCH ${i}`));
+    expect(codes.filter((c) => c.startsWith('FIELDS_MISMATCH'))).toEqual([...RAW, ...FIELDS].sort((a, b) => a - b).map((i) => `FIELDS_MISMATCH ${i}`));
+  });
+
   it('chunks a row of exactly the row limit and reads one byte longer alone', () => {
     const names = (): [string, string] => ['tcp://127.0.0.1:5514', '127.0.0.1'];
     const sized = (extra: number): Buffer => {
