@@ -52,8 +52,6 @@ export function loadFieldsAddon(): FieldsAddonLoad {
 
 export interface FieldsChoice {
   path: FieldsPath;
-  /** One line for verify's report: the addon, or why every entry goes through TypeScript. */
-  detail: string;
   /** Set when the environment asks for something this process cannot do; the CLI refuses to run. */
   refused?: string;
   native?: NativeFields;
@@ -62,12 +60,12 @@ export interface FieldsChoice {
 function choose(): FieldsChoice {
   const wanted = process.env[FIELDS_ENV] || 'auto';
   if (wanted !== 'auto' && wanted !== 'native' && wanted !== 'js') {
-    return { path: 'js', detail: 'TypeScript parser', refused: `${FIELDS_ENV}: expected auto, native or js, got "${wanted}"` };
+    return { path: 'js', refused: `${FIELDS_ENV}: expected auto, native or js, got "${wanted}"` };
   }
-  if (wanted === 'js') return { path: 'js', detail: `TypeScript parser (${FIELDS_ENV}=js)` };
+  if (wanted === 'js') return { path: 'js' };
   const load = loadFieldsAddon();
-  if (load.fields) return { path: 'native', detail: 'native fields check, TypeScript parser for what it declines', native: load.fields };
-  const choice: FieldsChoice = { path: 'js', detail: `TypeScript parser: ${load.reason}` };
+  if (load.fields) return { path: 'native', native: load.fields };
+  const choice: FieldsChoice = { path: 'js' };
   if (wanted === 'native') choice.refused = `${FIELDS_ENV}=native, but ${load.reason}`;
   return choice;
 }
