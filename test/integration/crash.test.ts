@@ -8,6 +8,8 @@ import { InlineRunner } from '../../src/verify/runners.js';
 import { query, startDaemon, waitFor } from '../helpers/daemon.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 
+const { default: Database } = await import('better-sqlite3');
+
 const SENDER = join(REPO_ROOT, 'test', 'bench', 'sender.mjs');
 
 function startSender(port: number, count: number): Promise<{ sent: number; error?: string }> {
@@ -29,8 +31,16 @@ describe('crash safety of the write path', () => {
   it('SIGKILL under sustained TCP load loses nothing committed, and the chain continues with no gap', async () => {
     const d1 = await startDaemon();
     const sending = startSender(d1.tcpPort, 5_000_000);
-    // Kill once a good number of entries are committed and the stream is still running.
-    await waitFor(() => d1.status()?.last_committed_seq ?? -1, (n) => n > 20_000, 30_000, 10);
+    // Kill once a good number of entries are committed and the stream is still running. The
+    // count is read from the database itself: status.json is rewritten every 2 s, in which the
+    // daemon commits half a million entries, more than `query` below can hand back in one string.
+    const reader = new Database(join(d1.dataDir, 'immutalog.sqlite'), { readonly: true });
+    const lastSeq = reader.prepare('SELECT coalesce(max(seq), -1) FROM entries').pluck();
+    try {
+      await waitFor(() => lastSeq.get() as number, (n) => n > 20_000, 30_000, 10);
+    } finally {
+      reader.close();
+    }
     await d1.kill();
     const first = await sending;
     expect(first.sent).toBeLessThan(5_000_000);
