@@ -6,7 +6,7 @@ import { registerAnchor } from './anchor-cmd.js';
 import { CannotRun } from './cannot-run.js';
 import { cryptoChoice } from '../crypto/select.js';
 import { rowsRefusal } from '../store/rows-extension.js';
-import { fieldsChoice } from '../parse/index.js';
+import { fieldsRefusal } from '../parse/index.js';
 import { EXIT } from './exit-codes.js';
 import { registerExport } from './export-cmd.js';
 import { registerExportOts } from './export-ots-cmd.js';
@@ -50,7 +50,7 @@ if (cryptoChoice.refused) fatal(cryptoChoice.refused);
 const rowsRefused = rowsRefusal();
 if (rowsRefused) fatal(rowsRefused);
 // And IMMUTALOG_FIELDS=native must not fall back quietly to re-deriving every entry's fields in TypeScript.
-const fieldsRefused = fieldsChoice().refused;
+const fieldsRefused = fieldsRefusal();
 if (fieldsRefused) fatal(fieldsRefused);
 
 const program = new Command();

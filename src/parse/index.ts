@@ -6,7 +6,7 @@ export { fieldsToJson, fieldsFromJson, FieldsJsonError } from './canonical.js';
 export { writeFieldsJson, NO_ROOM } from './canonical-bytes.js';
 
 export { PARSER_VERSION } from './version.js';
-export { fieldsChoice, FIELDS_ENV, type FieldsChoice, type NativeFields } from './native-fields.js';
+export { fieldsChoice, fieldsRefusal, FIELDS_ENV, type FieldsChoice, type NativeFields } from './native-fields.js';
 
 /**
  * Parses one received syslog record (framing already removed). Pure: no I/O,

@@ -57,16 +57,23 @@ export interface FieldsChoice {
   native?: NativeFields;
 }
 
+function wanted(): string {
+  return process.env[FIELDS_ENV] || 'auto';
+}
+
+function invalidSetting(w: string): string | undefined {
+  return w === 'auto' || w === 'native' || w === 'js' ? undefined : `${FIELDS_ENV}: expected auto, native or js, got "${w}"`;
+}
+
 function choose(): FieldsChoice {
-  const wanted = process.env[FIELDS_ENV] || 'auto';
-  if (wanted !== 'auto' && wanted !== 'native' && wanted !== 'js') {
-    return { path: 'js', refused: `${FIELDS_ENV}: expected auto, native or js, got "${wanted}"` };
-  }
-  if (wanted === 'js') return { path: 'js' };
+  const w = wanted();
+  const invalid = invalidSetting(w);
+  if (invalid) return { path: 'js', refused: invalid };
+  if (w === 'js') return { path: 'js' };
   const load = loadFieldsAddon();
   if (load.fields) return { path: 'native', native: load.fields };
   const choice: FieldsChoice = { path: 'js' };
-  if (wanted === 'native') choice.refused = `${FIELDS_ENV}=native, but ${load.reason}`;
+  if (w === 'native') choice.refused = `${FIELDS_ENV}=native, but ${load.reason}`;
   return choice;
 }
 
@@ -75,4 +82,14 @@ let chosen: FieldsChoice | undefined;
 /** Which path this process (or worker thread) re-derives fields with, chosen on first use. */
 export function fieldsChoice(): FieldsChoice {
   return (chosen ??= choose());
+}
+
+/**
+ * Why this process cannot re-derive fields as IMMUTALOG_FIELDS asks, or undefined when it can.
+ * Loads the addon only when the setting requires it: every command checks this at start, and
+ * only verify uses the addon.
+ */
+export function fieldsRefusal(): string | undefined {
+  const w = wanted();
+  return invalidSetting(w) ?? (w === 'native' ? fieldsChoice().refused : undefined);
 }

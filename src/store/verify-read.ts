@@ -244,8 +244,8 @@ export class VerifyReader {
     let o = 0;
     for (let i = 0; i < count; i++) {
       const tag = chunk[o];
-      laid.spans.fill(0, 4 * i, 4 * i + 4);
       if (tag === TAG_ALONE) {
+        laid.spans.fill(0, 4 * i, 4 * i + 4);
         const seq = u64(view, o + 1);
         o += 9;
         prevSeq = inOrder(seq, prevSeq);
@@ -277,7 +277,10 @@ export class VerifyReader {
         ? -1
         : leafInputInPlace(chunk, at, seq, receivedAtUs, transport, flags, peerPort);
       o = end;
-      if (laid.leafAt[i]! < 0) continue;
+      if (laid.leafAt[i]! < 0) {
+        laid.spans.fill(0, 4 * i, 4 * i + 4);
+        continue;
+      }
       laid.block[i] = block;
       laid.receivedAtUs[i] = receivedAtUs;
       laid.spans[4 * i] = rawAt;

@@ -12,7 +12,7 @@ export class InlineRunner implements BlockRunner {
     this.store = LogStore.open(databasePath, { create: false, readonly: true });
   }
   run(task: BlockTask): Promise<BlockResult> {
-    return Promise.resolve(checkBlock(task, this.store.entries.rangeForVerify(task.firstSeq, task.endSeq, fieldsVouch)));
+    return Promise.resolve(checkBlock(task, this.store.entries.rangeForVerify(task.firstSeq, task.endSeq, fieldsVouch())));
   }
   /** Cheap size probe (the last sequence number), to choose between inline and threads. */
   entryCountAtLeast(n: number): boolean {

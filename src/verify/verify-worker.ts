@@ -16,7 +16,7 @@ port.on('message', ({ id, task }: { id: number; task: BlockTask }) => {
       key: buf(task.key),
       ...(task.expect ? { expect: { ...task.expect, chainHead: buf(task.expect.chainHead)!, entryRoot: buf(task.expect.entryRoot)! } } : {}),
     };
-    port.postMessage({ id, result: checkBlock(t, store.entries.rangeForVerify(t.firstSeq, t.endSeq, fieldsVouch)) });
+    port.postMessage({ id, result: checkBlock(t, store.entries.rangeForVerify(t.firstSeq, t.endSeq, fieldsVouch())) });
   } catch (e) {
     port.postMessage({ id, error: (e as Error).message });
   }
